@@ -1,0 +1,62 @@
+"""The one entry point: ``spinewise <command> ...``.
+
+Each command lives in ``spinewise/commands/<name>.py`` with ``register(subparsers)`` that
+adds its parser and sets ``func(args) -> int``. Heavy imports stay inside ``func`` so
+``spinewise --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from spinewise import __version__
+from spinewise.config import ConfigError
+
+COMMANDS = ["simulate", "analyze", "demo", "pipeline", "replay", "gateway", "scan",
+            "coach", "calibrate", "dashboards"]
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spinewise", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"spinewise {__version__}")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument("--config", default=None, help="TOML config file (or $SPINEWISE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"spinewise.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"spinewise.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level or "WARNING")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"spinewise: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

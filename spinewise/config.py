@@ -1,0 +1,256 @@
+"""One configuration object: a TOML file, then environment overrides.
+
+Every section is a dataclass owned by this module; each field's default is what a user
+gets without a file. Overrides come from ``SPINEWISE_<SECTION>__<FIELD>`` variables (e.g.
+``SPINEWISE_MQTT__HOST=broker``). Secrets may be given as ``<field>_file`` pointing at a
+file whose content is the value (compose/systemd credentials), and are never logged:
+``Config.redacted()`` is what gets printed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SECRET_FIELDS = {"password", "token"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the key."""
+
+
+@dataclass
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    prefix: str = "spinewise"
+    client_id: str = ""
+    keepalive_s: int = 30
+
+
+@dataclass
+class InfluxConfig:
+    # "none" (local store only), "v2" (influxdb-client: InfluxDB 2.x/3.x/1.8+), "v1" (/write)
+    backend: str = "none"
+    url: str = "http://127.0.0.1:8086"
+    token: str = ""
+    org: str = "spinewise"
+    bucket: str = "spinewise"
+    database: str = "spinewise"
+    retention_policy: str = ""
+    username: str = ""
+    password: str = ""
+    batch_size: int = 500
+    flush_interval_s: float = 1.0
+    spool_dir: str = "~/.local/state/spinewise/spool"
+    spool_max_mb: int = 512
+    angle_rate_hz: float = 5.0
+    raw_imu: bool = False
+
+
+@dataclass
+class SignalConfig:
+    slouch_threshold_deg: float = 15.0
+    slouch_min_s: float = 30.0
+    sedentary_tolerance_s: float = 60.0
+    break_min_s: float = 60.0
+    epoch_s: float = 1.0
+    hip_rotation_deg: float = 5.0
+    sag_deg: float = 5.0
+    too_fast_s: float = 2.0
+    dead_bug_hold_s: float = 2.0
+    bird_dog_hold_s: float = 5.0
+    breath_hold_s: float = 10.0
+
+
+@dataclass
+class CoachingConfig:
+    timezone: str = "UTC"
+    quiet_start: str = "22:00"
+    quiet_end: str = "07:00"
+    window_min: float = 60.0
+    sedentary_trigger_min: float = 50.0
+    min_interval_min: float = 60.0
+    snooze_min: float = 30.0
+    daily_cap: int = 8
+    answered_within_min: float = 10.0
+    state_db: str = "~/.local/state/spinewise/coaching.sqlite"
+
+
+@dataclass
+class DeviceConfig:
+    id: str
+    user: str = "default"
+    profile: str = "spinewise"
+    address: str = ""
+    name: str = ""
+    rate_hz: float = 50.0
+
+
+@dataclass
+class GatewayConfig:
+    adapter: str = ""
+    scan_timeout_s: float = 10.0
+    batch_s: float = 0.5
+    encoding: str = "json"          # "json" or "binary"
+    spool_dir: str = "~/.local/state/spinewise/gateway-spool"
+    spool_max_mb: int = 256
+    silence_timeout_s: float = 5.0
+    reconnect_max_s: float = 60.0
+
+
+@dataclass
+class PipelineConfig:
+    state_dir: str = "~/.local/state/spinewise/pipeline"
+    stats_interval_s: float = 10.0
+    state_interval_s: float = 1.0
+
+
+@dataclass
+class Config:
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    influx: InfluxConfig = field(default_factory=InfluxConfig)
+    signal: SignalConfig = field(default_factory=SignalConfig)
+    coaching: CoachingConfig = field(default_factory=CoachingConfig)
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    devices: list[DeviceConfig] = field(default_factory=list)
+    log_level: str = "INFO"
+
+    def user_of(self, device_id: str) -> str:
+        for d in self.devices:
+            if d.id == device_id:
+                return d.user
+        return device_id
+
+    def redacted(self) -> dict[str, Any]:
+        def walk(obj):
+            if dataclasses.is_dataclass(obj):
+                return {f.name: ("***" if f.name in SECRET_FIELDS and getattr(obj, f.name)
+                                 else walk(getattr(obj, f.name)))
+                        for f in dataclasses.fields(obj)}
+            if isinstance(obj, list):
+                return [walk(o) for o in obj]
+            return obj
+        return walk(self)
+
+
+_SECTIONS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    typ = {"str": str, "int": int, "float": float, "bool": bool}.get(typ, typ) if isinstance(typ, str) else typ
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if isinstance(value, str) and value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if typ is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            out = float(value)
+            if out != out:
+                raise ValueError(value)
+            return out
+        if typ is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError(value)
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}") from None
+    return value
+
+
+def _build(cls, data: dict[str, Any], where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key.endswith("_file") and key[:-5] in SECRET_FIELDS | {"password", "token"} and key[:-5] in names:
+            path = Path(str(value)).expanduser()
+            try:
+                value = path.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{where}.{key}: cannot read secret file {path}: {exc.strerror}") from None
+            key = key[:-5]
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+    missing = [f.name for f in dataclasses.fields(cls)
+               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               and f.name not in kwargs]
+    if missing:
+        raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}")
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _SECTIONS:
+            raise ConfigError(f"unknown section or key {key!r} (known: {', '.join(sorted(_SECTIONS))})")
+        if key == "devices":
+            if not isinstance(value, list):
+                raise ConfigError("devices: expected an array of tables ([[devices]])")
+            kwargs[key] = [_build(DeviceConfig, d, f"devices[{i}]") for i, d in enumerate(value)]
+            ids = [d.id for d in kwargs[key]]
+            if len(ids) != len(set(ids)):
+                raise ConfigError(f"devices: duplicate id in {ids}")
+        elif key == "log_level":
+            kwargs[key] = _coerce(value, str, "log_level").upper()
+        else:
+            kwargs[key] = _build(typing.get_type_hints(Config)[key], value, key)
+    return Config(**kwargs)
+
+
+def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith("SPINEWISE_") or "__" not in name:
+            continue
+        section, _, key = name[len("SPINEWISE_"):].lower().partition("__")
+        if section not in _SECTIONS or section in {"devices", "log_level"}:
+            raise ConfigError(f"environment {name}: unknown section {section!r}")
+        out.setdefault(section, {})[key] = value
+    if "SPINEWISE_LOG_LEVEL" in env:
+        out["log_level"] = env["SPINEWISE_LOG_LEVEL"]
+    return out
+
+
+def load(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+    """Load the TOML file (if any) and apply environment overrides."""
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    path = path or env.get("SPINEWISE_CONFIG")
+    if path:
+        p = Path(path).expanduser()
+        try:
+            data = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p}: {exc}") from None
+    for section, values in _env_overrides(env).items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    return from_dict(data)

@@ -1,0 +1,40 @@
+"""Samples expressed in the calibrated body frame: what the trackers consume.
+
+Produced by ``BodyTracker`` (orientation + mounting calibration); see docs/architecture.md
+for the frame and angle conventions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class BodySamples:
+    t_s: np.ndarray                    # (N,) event time, s
+    acc_body_g: np.ndarray             # (N, 3) specific force, body frame, g
+    gyro_body_dps: np.ndarray | None   # (N, 3) body frame, deg/s; None without gyro
+    up_body: np.ndarray                # (N, 3) unit world-up in the body frame
+    flexion_deg: np.ndarray            # (N,) + forward, - posterior tilt
+    lateral_deg: np.ndarray            # (N,) + bend to the right
+    incl_deg: np.ndarray               # (N,) body z vs world up
+    calibrated: bool                   # mounting known (else body frame == sensor frame guess)
+    rate_hz: float
+    device_id: str = "local"
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def has_gyro(self) -> bool:
+        return self.gyro_body_dps is not None
+
+
+def angles_from_up(up_body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """flexion_deg, lateral_deg, incl_deg from unit world-up vectors in the body frame."""
+    up = np.asarray(up_body, dtype=np.float64).reshape(-1, 3)
+    flexion = np.degrees(np.arctan2(-up[:, 0], up[:, 2]))
+    lateral = np.degrees(np.arctan2(up[:, 1], up[:, 2]))
+    incl = np.degrees(np.arccos(np.clip(up[:, 2] / np.maximum(np.linalg.norm(up, axis=1), 1e-12), -1, 1)))
+    return flexion, lateral, incl
