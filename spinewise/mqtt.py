@@ -1,0 +1,152 @@
+"""Thin paho-mqtt adapter: connect (auth, TLS, last will), publish with PUBACK, subscribe.
+
+Everything MQTT in spinewise goes through :class:`MqttClient` so that auth, TLS, reconnects and
+the persistent session are handled once. paho's network loop runs in its own thread; handlers
+are called from that thread and must only hand work off (enqueue), never block.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from spinewise.config import MqttConfig
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True)
+class Will:
+    topic: str
+    payload: bytes | str
+    qos: int = 1
+    retain: bool = True
+
+
+class MqttError(RuntimeError):
+    pass
+
+
+class MqttClient:
+    """One MQTT connection. ``clean_session=False`` + a stable ``client_id`` gives a persistent
+    session: QoS 1 messages published while we were away are delivered when we come back."""
+
+    def __init__(self, cfg: MqttConfig, client_id: str, *, clean_session: bool = False,
+                 will: Will | None = None) -> None:
+        self.cfg = cfg
+        self.client_id = client_id
+        self.connected = threading.Event()
+        self._subs: dict[str, tuple[int, Handler]] = {}
+        self._lock = threading.Lock()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   clean_session=clean_session, protocol=paho.MQTTv311)
+        if cfg.username:
+            self._client.username_pw_set(cfg.username, cfg.password or None)
+        if cfg.tls:
+            self._client.tls_set(ca_certs=cfg.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        # Unacknowledged QoS 1 messages stay in paho's queue across reconnects.
+        self._client.max_inflight_messages_set(100)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def connect(self, timeout_s: float = 10.0, *, wait: bool = True) -> bool:
+        """Start the network loop and connect; with ``wait`` block until connected or timeout.
+        Reconnects happen automatically afterwards."""
+        if not self._started:
+            self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+            self._client.loop_start()
+            self._started = True
+        if wait:
+            return self.connected.wait(timeout_s)
+        return self.connected.is_set()
+
+    def close(self) -> None:
+        if self._started:
+            try:
+                self._client.disconnect()
+            finally:
+                self._client.loop_stop()
+                self._started = False
+        self.connected.clear()
+
+    def __enter__(self) -> "MqttClient":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- publish / subscribe ---------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False,
+                timeout_s: float = 10.0) -> bool:
+        """Publish and, for QoS >= 1, wait for the broker's PUBACK. Returns False when the message
+        was not acknowledged in time (it may still be delivered later by paho's retry)."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            log.warning("publish to %s failed rc=%s", topic, info.rc)
+            return False
+        if qos == 0:
+            return info.rc == paho.MQTT_ERR_SUCCESS
+        try:
+            info.wait_for_publish(timeout_s)
+        except (ValueError, RuntimeError):
+            return False
+        return info.is_published()
+
+    def publish_nowait(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False):
+        """Queue a publish and return paho's MQTTMessageInfo (call ``is_published()`` later)."""
+        return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        with self._lock:
+            self._subs[topic_filter] = (qos, handler)
+        if self.connected.is_set():
+            self._client.subscribe(topic_filter, qos)
+
+    # -- paho callbacks (network thread) ---------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("mqtt connect to %s:%s refused: %s", self.cfg.host, self.cfg.port, reason_code)
+            return
+        log.info("mqtt connected host=%s port=%s client_id=%s session_present=%s",
+                 self.cfg.host, self.cfg.port, self.client_id,
+                 getattr(flags, "session_present", None))
+        with self._lock:
+            subs = list(self._subs.items())
+        for topic_filter, (qos, _) in subs:
+            client.subscribe(topic_filter, qos)
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if reason_code != 0:
+            log.warning("mqtt disconnected host=%s port=%s reason=%s (reconnecting)",
+                        self.cfg.host, self.cfg.port, reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self._lock:
+            subs = list(self._subs.items())
+        for topic_filter, (_, handler) in subs:
+            if paho.topic_matches_sub(topic_filter, msg.topic):
+                try:
+                    handler(msg.topic, msg.payload)
+                except Exception:  # a handler bug must not kill paho's network thread
+                    log.exception("mqtt handler for %s failed", msg.topic)
+
+
+def topic(prefix: str, *parts: str) -> str:
+    return "/".join([prefix.rstrip("/"), *parts])

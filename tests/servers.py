@@ -1,0 +1,254 @@
+"""Real servers for the tests: Mosquitto, InfluxDB 1.x and VictoriaMetrics from Debian's packages.
+
+Each runs on loopback on a non-default port with a temporary data directory. ``make test``
+starts them once through ``scripts/test-servers start`` (which calls this module's CLI and
+writes ``.run/test-servers.env``); the fixtures in ``conftest.py`` read that file, and fall
+back to starting private instances when a developer runs pytest directly. Tests that must
+stop and restart a server (outage tests) start their own instance with these classes.
+
+    python tests/servers.py start [--run-dir .run/servers]   # prints KEY=VALUE lines
+    python tests/servers.py stop  [--run-dir .run/servers]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+DEFAULT_PORTS = {"mqtt": 18883, "influxdb": 18086, "victoria": 18428}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout_s: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+class ServerProcess:
+    """A server process on 127.0.0.1:``port`` with its data in ``data_dir``."""
+
+    name = "server"
+    binary = ""
+
+    def __init__(self, port: int | None = None, data_dir: str | os.PathLike | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix=f"spinewise-{self.name}-"))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def available(cls) -> bool:
+        return shutil.which(cls.binary) is not None or Path(cls.binary).exists()
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        return port_open(self.port)
+
+    def start(self, timeout_s: float = 30.0) -> "ServerProcess":
+        if self.proc and self.proc.poll() is None:
+            return self
+        log = open(self.data_dir / f"{self.name}.log", "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see "
+                                   f"{self.data_dir / (self.name + '.log')}")
+            if self.ready():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready on port {self.port} in {timeout_s} s")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        deadline = time.monotonic() + timeout_s
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+
+class Mosquitto(ServerProcess):
+    """Mosquitto with persistence on (so persistent sessions survive a broker restart)."""
+
+    name = "mosquitto"
+    binary = "/usr/sbin/mosquitto"
+
+    def __init__(self, port=None, data_dir=None, extra_conf: str = "") -> None:
+        super().__init__(port, data_dir)
+        self.extra_conf = extra_conf
+
+    def command(self) -> list[str]:
+        conf = self.data_dir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.data_dir}/\n"
+            "autosave_interval 1\n"
+            "max_queued_messages 1000000\n"
+            "max_inflight_messages 100\n"
+            f"{self.extra_conf}")
+        return [self.binary, "-c", str(conf)]
+
+
+class InfluxD(ServerProcess):
+    """InfluxDB 1.x (Debian's ``influxdb``: v1 /write and /query, InfluxQL)."""
+
+    name = "influxdb"
+    binary = "/usr/bin/influxd"
+
+    def command(self) -> list[str]:
+        conf = self.data_dir / "influxdb.conf"
+        rpc = self.port + 1 if self.port < 65535 else free_port()
+        d = self.data_dir
+        conf.write_text(
+            "reporting-disabled = true\n"
+            f'bind-address = "127.0.0.1:{rpc}"\n'
+            f'[meta]\n  dir = "{d}/meta"\n'
+            f'[data]\n  dir = "{d}/data"\n  wal-dir = "{d}/wal"\n  query-log-enabled = false\n'
+            '[monitor]\n  store-enabled = false\n'
+            '[continuous_queries]\n  enabled = false\n'
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n')
+        return [self.binary, "-config", str(conf)]
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as r:
+                return r.status == 204
+        except OSError:
+            return False
+
+    def query(self, q: str, db: str | None = None, method: str = "GET") -> dict:
+        from urllib.parse import urlencode
+        params = {"q": q, "epoch": "ns"}
+        if db:
+            params["db"] = db
+        if method == "POST":
+            req = urllib.request.Request(f"{self.url}/query", data=urlencode(params).encode(),
+                                         method="POST")
+        else:
+            req = urllib.request.Request(f"{self.url}/query?{urlencode(params)}")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def create_database(self, db: str) -> None:
+        self.query(f'CREATE DATABASE "{db}"', method="POST")
+
+
+class Victoria(ServerProcess):
+    """VictoriaMetrics: accepts influxdb-client v2 writes at /api/v2/write."""
+
+    name = "victoria"
+    binary = "/usr/bin/victoria-metrics"
+
+    def command(self) -> list[str]:
+        return [self.binary, f"-httpListenAddr=127.0.0.1:{self.port}",
+                f"-storageDataPath={self.data_dir}/data", "-retentionPeriod=100y",
+                "-search.latencyOffset=0s", "-loggerLevel=ERROR"]
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=0.5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+SERVERS = {"mqtt": Mosquitto, "influxdb": InfluxD, "victoria": Victoria}
+ENV_KEYS = {"mqtt": "SPINEWISE_TEST_MQTT_PORT", "influxdb": "SPINEWISE_TEST_INFLUXDB_PORT",
+            "victoria": "SPINEWISE_TEST_VICTORIA_PORT"}
+
+
+def _cli() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--run-dir", default=".run/servers")
+    args = parser.parse_args()
+    run_dir = Path(args.run_dir).resolve()
+    pids = run_dir / "pids.json"
+    if args.action == "start":
+        run_dir.mkdir(parents=True, exist_ok=True)
+        started, env = {}, []
+        for key, cls in SERVERS.items():
+            port = DEFAULT_PORTS[key]
+            if port_open(port):
+                print(f"{cls.name}: port {port} is already in use", file=sys.stderr)
+                return 1
+            if not cls.available():
+                print(f"{cls.name}: {cls.binary} not installed", file=sys.stderr)
+                return 1
+            data = run_dir / key
+            shutil.rmtree(data, ignore_errors=True)
+            server = cls(port, data).start()
+            started[key] = server.proc.pid
+            env.append(f"{ENV_KEYS[key]}={port}")
+            print(f"{cls.name}: started on 127.0.0.1:{port} (pid {server.proc.pid}, data {data})",
+                  file=sys.stderr)
+        pids.write_text(json.dumps(started))
+        (run_dir.parent / "test-servers.env").write_text("\n".join(env) + "\n")
+        print("\n".join(env))
+        return 0
+    if pids.exists():
+        for key, pid in json.loads(pids.read_text()).items():
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            for _ in range(100):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+        pids.unlink()
+    env_file = run_dir.parent / "test-servers.env"
+    env_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())
