@@ -1,0 +1,75 @@
+"""Per-person variability, drawn once per seed.
+
+Ranges follow the body-model brief (docs/architecture.md, spinewise/sim/README.md): neutral
+tilt offsets, sitting posterior tilt, slump depth, gait (step frequency 1.5-2.1 Hz, pelvic
+bounce, rotation, obliquity), exercise tempo and hold habits, tremor and fatigue.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Person:
+    stand_flexion_deg: float      # neutral standing tilt of the lumbar segment
+    stand_lateral_deg: float
+    sit_flexion_deg: float        # posterior tilt when sitting (-5..-20)
+    slump_extra_deg: float        # further posterior tilt when slumped (10..30)
+    slouch_stand_deg: float       # forward flexion when slouching standing (15..30)
+    sway_deg: float               # RMS postural sway when still
+    breath_hz: float              # breathing rate at rest
+    breath_deg: float             # breathing pelvic rocking amplitude (RMS)
+    step_hz: float
+    step_length_m: float
+    bounce_m: float
+    ap_m: float
+    ml_m: float
+    yaw_deg: float
+    obliquity_deg: float
+    tilt_deg: float
+    impact_g: float
+    tempo_s: float                # typical one-way movement time of a rep
+    hold_habit: float             # scales holds (some people rush, some linger)
+    tremor_mg: float              # baseline 8-12 Hz tremor during effortful holds
+    tremor_hz: float
+    fatigue: float                # how fast tremor grows and sag develops over a hold
+    quadruped_pitch_deg: float    # trunk angle vs horizontal on hands and knees
+    plank_incline_deg: float      # head-up incline of the forearm plank
+    knee_plank_incline_deg: float
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+def draw_person(rng: np.random.Generator) -> Person:
+    u = rng.uniform
+    step_hz = u(1.55, 2.05)
+    return Person(
+        stand_flexion_deg=u(-3.0, 5.0),
+        stand_lateral_deg=u(-2.0, 2.0),
+        sit_flexion_deg=-u(5.0, 20.0),
+        slump_extra_deg=u(10.0, 30.0),
+        slouch_stand_deg=u(15.0, 30.0),
+        sway_deg=u(0.3, 0.8),
+        breath_hz=u(0.2, 0.33),
+        breath_deg=u(0.2, 0.6),
+        step_hz=step_hz,
+        step_length_m=u(0.62, 0.78),
+        bounce_m=u(0.01, 0.02),
+        ap_m=u(0.008, 0.016),
+        ml_m=u(0.015, 0.03),
+        yaw_deg=u(3.0, 6.0),
+        obliquity_deg=u(3.0, 5.0),
+        tilt_deg=u(1.0, 2.0),
+        impact_g=u(0.15, 0.45),
+        tempo_s=u(1.2, 2.6),
+        hold_habit=u(0.8, 1.25),
+        tremor_mg=u(3.0, 10.0),
+        tremor_hz=u(8.0, 12.0),
+        fatigue=u(0.5, 1.5),
+        quadruped_pitch_deg=u(-6.0, 6.0),
+        plank_incline_deg=u(10.0, 15.0),
+        knee_plank_incline_deg=u(20.0, 30.0),
+    )
