@@ -54,6 +54,8 @@ class InfluxConfig:
     spool_max_mb: int = 512
     angle_rate_hz: float = 5.0
     raw_imu: bool = False
+    local_path: str = "~/.local/state/spinewise/local.sqlite"   # backend "none"/"local"
+    timeout_s: float = 10.0                                     # per HTTP write
 
 
 @dataclass
@@ -69,6 +71,17 @@ class SignalConfig:
     dead_bug_hold_s: float = 2.0
     bird_dog_hold_s: float = 5.0
     breath_hold_s: float = 10.0
+    # exercise recognition (spinewise/signal/exercise); see docs/exercise-accuracy.md
+    exercise_rep_min_deg: float = 2.0        # smallest excursion from rest that can be a rep
+    exercise_roll_rep_min_deg: float = 0.7   # same, counting on the roll alone (bird dog, dead bug)
+    exercise_upright_rep_min_deg: float = 12.0  # same, standing (squats; walking rocks ~5 deg)
+    exercise_set_min_reps: int = 3           # reps before an unannounced set is declared
+    exercise_set_gap_s: float = 15.0         # no rep for this long ends a set
+    exercise_hold_min_s: float = 8.0         # stillness in plank position before a hold starts
+    exercise_hold_still_dps: float = 6.0     # tilt speed (deg/s, smoothed) still enough to hold
+    shaking_rise_ratio: float = 1.8          # tremor end/start ratio that flags `shaking`
+    shaking_min_mg: float = 4.0              # and the end tremor must be at least this
+    tremor_min_rate_hz: float = 30.0         # below, 8-12 Hz tremor is unavailable (aliasing)
 
 
 @dataclass
@@ -83,6 +96,19 @@ class CoachingConfig:
     daily_cap: int = 8
     answered_within_min: float = 10.0
     state_db: str = "~/.local/state/spinewise/coaching.sqlite"
+    # coaching engineer: further per-user thresholds (docs/coaching.md explains each)
+    current_sedentary_s: float = 30.0      # the minute before a nudge must be mostly sedentary
+    lying_night_start: str = "20:00"       # lying in this window is never nudged (bed, sofa)
+    lying_night_end: str = "09:00"
+    morning_end: str = "12:00"             # first nudge of the day before this = morning mobility
+    press_up_interval_min: float = 120.0   # guide: disc-related, "every 2 hours" when acute
+    weekly_increase_max: float = 0.10      # guide: Safety Precautions, the 10% rule
+    deload_every_weeks: int = 4            # guide: Advanced Progressions, deload every 4th week
+    deload_factor: float = 0.6             # volume of a deload week vs the reference week
+    phase_min_weeks: int = 4               # guide: phases last 4-6 weeks
+    phase_max_weeks: int = 6
+    pain_reduction_factor: float = 0.8     # volume after a failed 24-hour rule
+    ha_discovery_prefix: str = "homeassistant"   # "" disables Home Assistant discovery
 
 
 @dataclass
@@ -112,6 +138,11 @@ class PipelineConfig:
     state_dir: str = "~/.local/state/spinewise/pipeline"
     stats_interval_s: float = 10.0
     state_interval_s: float = 1.0
+    client_id: str = "spinewise-pipeline"   # stable: the broker keeps our QoS 1 session by it
+    unknown_devices: str = "accept"         # "accept" (user = device id, counted) or "reject"
+    reorder_wait_s: float = 2.0             # bounded wait for out-of-order samples (event and wall s)
+    queue_max: int = 20000                  # MQTT messages waiting for the worker
+    snapshot_interval_s: float = 60.0       # per-device Analyzer state to state_dir
 
 
 @dataclass

@@ -1,0 +1,222 @@
+"""The deploy stack, validated with the real tools available here: Mosquitto runs the shipped
+config and enforces the ACL, systemd-analyze verifies the units, compose and provisioning
+YAML parse and agree with each other, the shipped spinewise.toml loads."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from spinewise.config import load
+from spinewise.storage.grafana import DATASOURCE_UID
+from tests.conftest import IN_CI
+from tests.servers import free_port, port_open
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary) or (binary if Path(binary).exists() else None)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{binary} is not installed (CI=true)")
+        pytest.skip(f"{binary} is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+def test_compose_parses_and_wires_secrets_and_mounts(compose):
+    services = compose["services"]
+    assert {"mosquitto", "influxdb", "grafana", "pipeline"} <= set(services)
+    declared = set(compose["secrets"])
+    for name, svc in services.items():
+        assert set(svc.get("secrets", [])) <= declared, name
+        for key, value in (svc.get("environment") or {}).items():
+            if re.search(r"PASSWORD|TOKEN", key):
+                assert key.endswith(("_FILE", "__FILE")), f"{name}: {key} must come from a file"
+                assert str(value).startswith("/run/secrets/"), f"{name}: {key}={value}"
+        for volume in svc.get("volumes", []):
+            src = volume.split(":")[0]
+            if src.startswith("./") and src not in ("./mosquitto/passwd", "./gateway.toml"):  # user-made
+                assert (DEPLOY / src).exists(), f"{name}: mounts missing {src}"
+    for secret in compose["secrets"].values():
+        assert secret["file"].startswith("./secrets/")
+    assert (DEPLOY / "pipeline.Dockerfile").exists()
+    assert services["pipeline"]["build"]["dockerfile"] == "deploy/pipeline.Dockerfile"
+
+
+def test_grafana_provisioning_matches_the_dashboards_and_compose(compose):
+    ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/spinewise.yaml").read_text())
+    (source,) = ds["datasources"]
+    assert source["uid"] == DATASOURCE_UID and source["type"] == "influxdb"
+    assert source["jsonData"]["dbName"] == "spinewise"
+    assert "$__file{/run/secrets/influxdb-token}" in source["secureJsonData"]["httpHeaderValue1"]
+    prov = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/spinewise.yaml").read_text())
+    path = prov["providers"][0]["options"]["path"]
+    assert f"./grafana/dashboards:{path}:ro" in compose["services"]["grafana"]["volumes"]
+    assert sorted(p.name for p in (DEPLOY / "grafana/dashboards").glob("*.json")) == [
+        "spinewise-devices.json", "spinewise-exercise.json", "spinewise-today.json",
+        "spinewise-trends.json"]
+
+
+def test_shipped_config_loads_with_secrets_from_files(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    pw = tmp_path / "pw"
+    pw.write_text("mqtt-pass")
+    cfg = load(DEPLOY / "spinewise.toml", env={"SPINEWISE_INFLUX__TOKEN_FILE": str(token),
+                                               "SPINEWISE_MQTT__PASSWORD_FILE": str(pw)})
+    assert cfg.influx.backend == "v2" and cfg.influx.token == "s3cret-token"
+    assert cfg.mqtt.password == "mqtt-pass" and cfg.mqtt.username == "spinewise-pipeline"
+    assert "s3cret" not in repr(cfg.redacted()) and "mqtt-pass" not in repr(cfg.redacted())
+    assert cfg.devices and cfg.devices[0].profile == "polar_h10"
+
+
+@pytest.mark.parametrize("unit", sorted(p.name for p in (DEPLOY / "systemd").glob("*.service")))
+def test_systemd_units_verify_cleanly(unit, tmp_path):
+    analyze = need("systemd-analyze")
+    text = (DEPLOY / "systemd" / unit).read_text()
+    exe = re.search(r"^ExecStart=(\S+)", text, re.M).group(1)
+    assert exe == "/opt/spinewise/venv/bin/spinewise"
+    # verify checks that ExecStart exists: point it at this checkout's entry point
+    here = shutil.which("spinewise") or str(Path(os.sys.executable).parent / "spinewise")
+    (tmp_path / unit).write_text(text.replace(exe, here))
+    res = subprocess.run([analyze, "verify", str(tmp_path / unit)], capture_output=True, text=True,
+                         timeout=60)
+    # unknown keys and bad values are only warnings: any output is a failure
+    assert res.returncode == 0 and not res.stderr.strip() and not res.stdout.strip(), res.stderr
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """The shipped mosquitto.conf + acl, with passwd from setup-secrets.sh, on a test port."""
+    mosquitto = need("/usr/sbin/mosquitto")
+    need("mosquitto_passwd")
+    work = tmp_path_factory.mktemp("deploy")
+    shutil.copytree(DEPLOY, work / "deploy", ignore=shutil.ignore_patterns("dashboards"))
+    res = subprocess.run(["sh", str(work / "deploy/setup-secrets.sh"), "h10-1", "alex"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    logins = dict(re.findall(r"username=(\S+) password=(\S+)", res.stdout))
+    secrets = work / "deploy/secrets"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
+    for name in ("influxdb-admin-password", "influxdb-token", "grafana-admin-password",
+                 "mqtt-pipeline-password"):
+        assert len((secrets / name).read_text()) == 48
+    logins["spinewise-pipeline"] = (secrets / "mqtt-pipeline-password").read_text()
+    # re-running keeps existing secrets
+    token = (secrets / "influxdb-token").read_text()
+    subprocess.run(["sh", str(work / "deploy/setup-secrets.sh")], check=True, capture_output=True)
+    assert (secrets / "influxdb-token").read_text() == token
+
+    port = free_port()
+    conf = (DEPLOY / "mosquitto/mosquitto.conf").read_text()
+    conf = (conf.replace("/mosquitto/config/", f"{work}/deploy/mosquitto/")
+                .replace("/mosquitto/data/", f"{work}/data/")
+                .replace("listener 1883", f"listener {port} 127.0.0.1"))
+    if os.geteuid() == 0:
+        conf += "user root\n"      # else mosquitto drops to "mosquitto", who cannot read tmp_path
+    (work / "data").mkdir()
+    (work / "mosquitto.conf").write_text(conf)
+    log = open(work / "mosquitto.log", "wb")
+    proc = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not port_open(port) and time.monotonic() < deadline:
+        assert proc.poll() is None, (work / "mosquitto.log").read_text()
+        time.sleep(0.05)
+    try:
+        yield port, logins
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _client(port, username=None, password=None):
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{username}-{time.monotonic_ns()}")
+    if username:
+        c.username_pw_set(username, password)
+    result = {}
+    done = threading.Event()
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        result["rc"] = reason_code
+        done.set()
+    c.on_connect = on_connect
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait(5)
+    return c, result.get("rc")
+
+
+def test_mosquitto_runs_the_shipped_config_and_enforces_the_acl(broker):
+    port, logins = broker
+    anon, rc = _client(port)
+    assert rc is not None and rc.is_failure, "anonymous login must be refused"
+    anon.loop_stop()
+    bad, rc = _client(port, "h10-1", "wrong")
+    assert rc.is_failure
+    bad.loop_stop()
+
+    received: list[str] = []
+    pipeline, rc = _client(port, "spinewise-pipeline", logins["spinewise-pipeline"])
+    assert not rc.is_failure
+    pipeline.on_message = lambda c, u, m: received.append(m.topic)
+    pipeline.subscribe("spinewise/#", qos=1)
+    time.sleep(0.3)
+
+    sensor, rc = _client(port, "h10-1", logins["h10-1"])
+    assert not rc.is_failure
+    for t in ["spinewise/h10-1/imu", "spinewise/h10-1/status", "spinewise/other/imu",
+              "spinewise/alex/nudge", "spinewise/alex/cmd"]:
+        sensor.publish(t, b"x", qos=1).wait_for_publish(5)
+    app, rc = _client(port, "alex", logins["alex"])
+    app.publish("spinewise/alex/cmd", b"x", qos=1).wait_for_publish(5)
+    app.publish("spinewise/bob/cmd", b"x", qos=1).wait_for_publish(5)
+    pipeline.publish("spinewise/alex/nudge", b"x", qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 5
+    while len(received) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    for c in (pipeline, sensor, app):
+        c.loop_stop()
+        c.disconnect()
+    # the sensor only under its own id; the person only their own cmd
+    assert sorted(received) == sorted(["spinewise/h10-1/imu", "spinewise/h10-1/status",
+                                       "spinewise/alex/cmd", "spinewise/alex/nudge"])
+
+
+@pytest.mark.parametrize("exported_id", [True, False])
+def test_influxdb_init_script_creates_the_dbrp_mapping(tmp_path, exported_id):
+    """Run 10-dbrp.sh against a stand-in `influx` CLI that records its arguments."""
+    fake = tmp_path / "bin" / "influx"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$*" >> "$CALLS"\n'
+                    'if [ "$1" = bucket ]; then printf "0a1b2c3d\\tspinewise\\t0s\\n"; fi\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"),
+           "DOCKER_INFLUXDB_INIT_BUCKET": "spinewise", "DOCKER_INFLUXDB_INIT_ORG": "spinewise"}
+    if exported_id:
+        env["DOCKER_INFLUXDB_INIT_BUCKET_ID"] = "feedbeef"
+    res = subprocess.run(["sh", str(DEPLOY / "influxdb/init/10-dbrp.sh")], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    bucket_id = "feedbeef" if exported_id else "0a1b2c3d"
+    assert calls[-1] == (f"v1 dbrp create --bucket-id {bucket_id} --db spinewise --rp autogen "
+                         "--default --org spinewise")
+    assert len(calls) == (1 if exported_id else 2)
