@@ -73,7 +73,7 @@ class SignalConfig:
     breath_hold_s: float = 10.0
     # exercise recognition (spinewise/signal/exercise); see docs/exercise-accuracy.md
     exercise_rep_min_deg: float = 2.0        # smallest excursion from rest that can be a rep
-    exercise_roll_rep_min_deg: float = 0.7   # same, counting on the roll alone (bird dog, dead bug)
+    exercise_roll_rep_min_deg: float = 0.6   # same, counting on the roll alone (bird dog, dead bug)
     exercise_upright_rep_min_deg: float = 12.0  # same, standing (squats; walking rocks ~5 deg)
     exercise_set_min_reps: int = 3           # reps before an unannounced set is declared
     exercise_set_gap_s: float = 15.0         # no rep for this long ends a set

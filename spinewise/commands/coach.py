@@ -1,0 +1,115 @@
+"""``spinewise coach``: today's status and the plan, from the coaching store."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("coach", help="print today's status and the exercise plan from the coaching store")
+    p.add_argument("--user", default=None, help="user (default: the first configured device's user, "
+                   "else the only user in the store)")
+    # SUPPRESS keeps a global `spinewise --config F coach` value when not repeated here
+    p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
+    p.add_argument("--db", default=None, help="coaching SQLite file (default: coaching.state_db)")
+    p.add_argument("--at", default=None, help="ISO time to report for (default: now)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import time
+    from datetime import datetime
+    from pathlib import Path
+
+    from spinewise import config as config_mod
+    from spinewise.coaching import CoachService, CoachStore
+
+    cfg = config_mod.load(getattr(args, "config", None))
+    db = args.db or cfg.coaching.state_db
+    if db != ":memory:" and not Path(db).expanduser().exists():
+        print(f"spinewise coach: no coaching store at {Path(db).expanduser()} yet "
+              "(the pipeline creates it when it first sees a user)")
+        return 1
+    store = CoachStore(db)
+    user = args.user or (cfg.devices[0].user if cfg.devices else None)
+    if user is None:
+        users = store.users()
+        if len(users) != 1:
+            print(f"spinewise coach: choose a user with --user ({', '.join(users) or 'store is empty'})")
+            return 2
+        user = users[0]
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"spinewise coach: --at: expected an ISO time, got {args.at!r}")
+            return 2
+        t_s = at.timestamp()
+    else:
+        t_s = time.time()   # the CLI is an edge: the wall clock is allowed here, not in coaching/
+    svc = CoachService(cfg, store)
+    status = svc.status(user, t_s)
+    plan = svc.plan(user, t_s)
+    if args.json:
+        print(json.dumps({"status": status, "plan": plan}, indent=2))
+        return 0
+    print(format_report(user, status, plan))
+    return 0
+
+
+def format_report(user: str, status: dict, plan: dict) -> str:
+    lines = [f"spinewise coach - {user} - {status['date']}", ""]
+    lines.append(f"  sedentary today      {status['sedentary_min_today']:.0f} min "
+                 f"({status['sedentary_min_window']:.0f} min in the nudge window)")
+    lines.append(f"  walking / exercise   {status['walking_min_today']:.0f} / "
+                 f"{status['exercise_min_today']:.0f} min, {status['steps_today']} steps")
+    lines.append(f"  reps today           {status['reps_today']}")
+    lines.append(f"  nudges today         {status['nudges_today']} sent, "
+                 f"{status['nudges_answered_today']} answered, {status['nudges_ignored_today']} ignored")
+    if status.get("last_nudge_iso"):
+        lines.append(f"  last nudge           {status['last_nudge_iso']}: {status.get('last_nudge_text') or ''}")
+    if status.get("snoozed_until_iso"):
+        lines.append(f"  snoozed until        {status['snoozed_until_iso']}")
+    flags = [k for k, v in status["flags"].items() if v]
+    lines.append(f"  flags                {', '.join(flags) or 'none'}")
+    lines.append("")
+    if plan["status"] == "stop":
+        lines.append("PLAN: exercise paused - " + plan["advice"])
+        return "\n".join(lines)
+    if plan["status"] == "train":
+        lines.append(f"PLAN: programme week {plan['programme_week']}, {plan['phase']} phase"
+                     + (" (deload week)" if plan["deload"] else ""))
+        for r in plan["reasons"]:
+            lines.append(f"  - {r}")
+        lines.append("  this week:")
+        for t in plan["week"]["targets"]:
+            lines.append(f"    {_item(t['exercise'], t['variant'], t['dose'])}  x{t['sessions']} sessions")
+            lines.append(f"      why: {t['reason']}")
+    else:
+        lines.append("PLAN: acute episode")
+        for r in plan["reasons"]:
+            lines.append(f"  - {r}")
+    ns = plan["next_session"]
+    lines.append(f"  next session {ns['date']} ({ns['type']}): {ns['reason']}")
+    for it in ns["items"]:
+        if "exercise" in it:
+            extra = f" every {it['every_min']} min" if it.get("every_min") else ""
+            lines.append(f"    {_item(it['exercise'], it.get('variant', ''), it)}{extra}")
+        elif it.get("minutes"):
+            lines.append(f"    {it['activity']} {'-'.join(map(str, it['minutes']))} min"
+                         + (f", {it['times_per_day']} times a day" if it.get("times_per_day") else ""))
+        else:
+            lines.append(f"    {it['activity']}")
+    return "\n".join(lines)
+
+
+def _item(exercise: str, variant: str, d: dict) -> str:
+    name = f"{exercise}{f' ({variant})' if variant else ''}"
+    side = " per side" if d.get("per_side") else ""
+    if d.get("reps"):
+        reps = "+".join(map(str, d["reps_per_set"])) if d.get("reps_per_set") else f"{d.get('sets', 1)}x{d['reps']}"
+        hold = f", hold {d['hold_s']:.0f} s" if d.get("hold_s") else ""
+        load = f", resistance x{d['resistance']:g}" if d.get("resistance", 1.0) != 1.0 else ""
+        return f"{name}: {reps} reps{side}{hold}{load}"
+    return f"{name}: {d.get('sets', 1)}x{d.get('hold_s', 0):.0f} s{side}"
