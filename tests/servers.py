@@ -129,6 +129,9 @@ class Mosquitto(ServerProcess):
             "persistence true\n"
             f"persistence_location {self.data_dir}/\n"
             "autosave_interval 1\n"
+            # As root Mosquitto drops to its own user, which cannot write the persistence
+            # file into a 0700 temp dir: sessions would not survive a broker restart.
+            + ("user root\n" if os.geteuid() == 0 else "") +
             "max_queued_messages 1000000\n"
             "max_inflight_messages 100\n"
             f"{self.extra_conf}")
