@@ -143,6 +143,7 @@ class PipelineConfig:
     reorder_wait_s: float = 2.0             # bounded wait for out-of-order samples (event and wall s)
     queue_max: int = 20000                  # MQTT messages waiting for the worker
     snapshot_interval_s: float = 60.0       # per-device Analyzer state to state_dir
+    shard: str = ""                         # "i/N": this process serves users with crc32(user) % N == i
 
 
 @dataclass

@@ -83,10 +83,8 @@ async def _until(pred, timeout_s: float, what: str) -> None:
 
 def test_two_sensors_survive_dropout_and_broker_restart(ble_emulator, tmp_path, monkeypatch):
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", ble_emulator.address)
-    # "user root": started as root (containers) mosquitto drops to its own user and then cannot
-    # save its persistence file in the private test directory, losing the subscriber's session
-    # across the restart; for any other user the line has no effect
-    broker = Mosquitto(None, tmp_path / "broker", extra_conf="user root\n").start()
+    # persistence on (tests/servers.py): the subscriber's session survives the broker restart
+    broker = Mosquitto(None, tmp_path / "broker").start()
     col = Collector(broker.port)
     sim_a = ImuChunk.concat(list(simulate("exercise_session", seed=11, rate_hz=RATE_HZ,
                                           duration_s=DURATION_S).chunks(4096)))
