@@ -26,7 +26,9 @@ def setup_logging(level: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spinewise", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="spinewise",
+        description="Posture, activity and back-exercise monitoring from a lower-back IMU.")
     parser.add_argument("--version", action="version", version=f"spinewise {__version__}")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
     parser.add_argument("--config", default=None, help="TOML config file (or $SPINEWISE_CONFIG)")
