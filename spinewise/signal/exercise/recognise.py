@@ -1,0 +1,171 @@
+"""Name an exercise from the rest posture and how the pelvis moves in its reps.
+
+Body rotation components (posture.body_rotation_deg): x = bend to the right, y = flexion
+(+ forward / anterior tilt, - extension / posterior tilt), z = axial roll (+ towards the
+right side when face down). The sensor sits on the pelvis, so each exercise has a signature:
+
+- squat           upright rest, forward flexion reps
+- bridge          supine, pelvis tilts posteriorly as the hips lift, short holds
+- knee_to_chest   supine, posterior tilt held long (guide: "hold 20 seconds"), alternating
+- dead_bug        supine, small alternating roll / tilt, ~2 s holds
+- spinal_rotation supine, large alternating axial roll (knees dropping side to side)
+- prone_press_up  prone, extension reps (pelvis stays down, lumbar extends)
+- bird_dog        quadruped (prone, trunk level), small alternating roll, long holds
+- plank / side_plank: holds, not reps: prone / side with the trunk inclined head-up
+  (forearms 10-15 deg, on knees 20-30 deg) and still.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from spinewise.signal.exercise.posture import PRONE, SIDE_LEFT, SIDE_RIGHT, SUPINE, UPRIGHT, \
+    classify, elevation_deg
+
+EXERCISES = ("plank", "side_plank", "bird_dog", "dead_bug", "bridge", "prone_press_up",
+             "knee_to_chest", "spinal_rotation", "squat")
+HOLDS = ("plank", "side_plank")
+ALTERNATING = ("bird_dog", "dead_bug", "knee_to_chest", "spinal_rotation")
+POSTURE_OF = {"squat": UPRIGHT, "bridge": SUPINE, "knee_to_chest": SUPINE, "dead_bug": SUPINE,
+              "spinal_rotation": SUPINE, "prone_press_up": PRONE, "bird_dog": PRONE}
+
+# Bird dog and dead bug move the pelvis a few degrees, while breathing rocks it in pitch by
+# about as much: once recognised, their reps are counted on the roll (body z) alone.
+AXIS_WEIGHTS = {"bird_dog": (0.0, 0.0, 1.0), "dead_bug": (0.0, 0.0, 1.0)}
+# Side of the moving leg from the sign of the roll at the end position (+1: positive = left).
+ROLL_SIGN_LEFT = {"bird_dog": 1.0, "spinal_rotation": 1.0, "dead_bug": -1.0, "knee_to_chest": -1.0}
+
+PLANK_ELEVATION_DEG = (7.5, 50.0)        # forearm plank 10-15, on knees 20-30
+SIDE_PLANK_ELEVATION_DEG = (7.5, 50.0)
+
+
+def _axes(reps: list[dict]) -> np.ndarray:
+    return np.asarray([r["rot_mean_deg"] for r in reps], dtype=np.float64)
+
+
+def _alternates(v: np.ndarray, min_abs: float) -> bool:
+    """Signs of v (ignoring tiny values) switch more often than they repeat."""
+    s = np.sign(v[np.abs(v) >= min_abs])
+    if len(s) < 2:
+        return False
+    return float(np.mean(s[1:] != s[:-1])) >= 0.5
+
+
+def features(posture: str, reps: list[dict]) -> dict:
+    rot = _axes(reps)
+    amp = float(np.median([r["amplitude_deg"] for r in reps]))
+    mean_abs = np.abs(rot).mean(axis=0)
+    return {"posture": posture, "amp": amp,
+            "x": float(np.median(rot[:, 0])), "y": float(np.median(rot[:, 1])),
+            "z": float(np.median(rot[:, 2])), "abs": mean_abs.tolist(),
+            "alt_x": _alternates(rot[:, 0], 0.3 * amp), "alt_z": _alternates(rot[:, 2], 0.3 * amp),
+            "hold": float(np.median([r["hold_s"] for r in reps]))}
+
+
+def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
+    """Exercise name for a run of similar reps, or None (not an exercise: ignore)."""
+    if posture is None or len(reps) < 2:
+        return None
+    amps = np.asarray([r["amplitude_deg"] for r in reps])
+    if amps.max() > 3.0 * max(np.median(amps), 1e-6):   # one wild excursion: not a set
+        return None
+    f = features(posture, reps)
+    ax, ay, az = f["abs"]
+    if posture == UPRIGHT:
+        # Standing up, sitting down, reaching and fidgeting also flex the trunk; squats are
+        # regular: similar depth and tempo rep after rep.
+        durs = np.asarray([r["end_s"] - r["start_s"] for r in reps])
+        regular = amps.max() <= 1.6 * amps.min() and durs.max() <= 2.2 * durs.min()
+        return "squat" if regular and f["y"] > 0 and ay >= max(ax, az) else None
+    if posture == SUPINE:
+        if az >= ay and f["amp"] >= 12.0:
+            return "spinal_rotation" if f["alt_z"] else None
+        if f["y"] > 0 or f["amp"] < 6.0:       # anterior tilt as the legs lower: dead bug
+            return "dead_bug"
+        # posterior tilt: knee-to-chest pulls one knee (the pelvis rolls with it) and holds
+        # ~20 s (guide: When Exercise Works Best - knee-to-chest); a bridge lifts both hips
+        if f["hold"] >= 10.0 or az >= max(1.5, 0.12 * ay):
+            return "knee_to_chest"
+        return "bridge"
+    if posture == PRONE:
+        if ay >= max(ax, az) and f["y"] < 0 and f["amp"] >= 6.0:
+            return "prone_press_up"
+        return "bird_dog"
+    return None
+
+
+def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0)) -> str | None:
+    """Small alternating pelvis rolls lying down: bird dog (prone, on hands and knees) or
+    dead bug (supine); big rolls are spinal rotations and big tilts other exercises."""
+    if posture not in (PRONE, SUPINE):
+        return None
+    rot = _axes(reps) - np.asarray(offset, dtype=np.float64)
+    amps = np.abs(rot[:, 2])
+    if amps.max() > 12.0 or amps.max() > 4.0 * max(amps.min(), 1e-6):
+        return None
+    if np.abs(rot[:, 1]).max() > 8.0:
+        return None
+    s = np.sign(rot[:, 2])
+    if np.any(s[1:] == s[:-1]):          # each side in turn (guide: "repeat with opposite limbs")
+        return None
+    return "bird_dog" if posture == PRONE else "dead_bug"
+
+
+def fits(exercise: str, posture: str | None, set_reps: list[dict], rep: dict) -> bool:
+    """Whether another rep belongs to the running set (amplitude within a factor of 3)."""
+    if not set_reps or exercise in AXIS_WEIGHTS:   # roll reps vary 1-4.5 deg within a set
+        return True
+    med = float(np.median([r["amplitude_deg"] for r in set_reps[-6:]]))
+    return med / 3.0 <= rep["amplitude_deg"] <= med * 3.0
+
+
+def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dict,
+              offset=(0.0, 0.0, 0.0)) -> bool:
+    """Whether a roll-counted rep (bird dog, dead bug) is a real one. Those sets alternate
+    sides (guide: "repeat with opposite limbs"), and each rep holds 2-10 s, so a short
+    wobble on the side just held, or a short, small one, is noise on a degree-sized signal."""
+    if exercise not in AXIS_WEIGHTS or not counted:
+        return True
+    dur = rep["end_s"] - rep["start_s"]
+    if side(exercise, rep, offset) == counted[-1]["side"] and dur < 4.0:
+        return False
+    amps = [r["amplitude_deg"] for r in counted[-6:]]
+    return not (dur < 3.0 and rep["amplitude_deg"] < 0.4 * float(np.median(amps)))
+
+
+def side(exercise: str, rep: dict, offset=(0.0, 0.0, 0.0)) -> str | None:
+    """left / right for alternating exercises, from the sign of the roll at the end position."""
+    if exercise not in ALTERNATING:
+        return None
+    z = (rep["rot_mean_deg"][2] - offset[2]) * ROLL_SIGN_LEFT[exercise]
+    return "left" if z > 0 else "right"
+
+
+def centre(exercise: str, reps: list[dict], offset) -> list[float]:
+    """Roll centre of an alternating set: midway between its left and right end positions.
+    A rest pose taken a degree off would otherwise make one side's small reps vanish."""
+    z = np.asarray([r["rot_mean_deg"][2] for r in reps[-8:]])
+    pos, neg = z[z > offset[2]], z[z < offset[2]]
+    if len(pos) < 2 or len(neg) < 2:
+        return list(offset)
+    return [0.0, 0.0, round(0.5 * (float(np.median(pos)) + float(np.median(neg))), 3)]
+
+
+def roll_deg(exercise: str, rep: dict) -> float:
+    """Pelvis roll about the long axis at the end position (bird dog hip rotation)."""
+    return float(rep["rot_mean_deg"][2])
+
+
+def hold_exercise(up, announced: str | None) -> str | None:
+    """plank / side_plank if ``up`` is a plausible hold position, else None."""
+    up = np.asarray(up, dtype=np.float64)
+    post = classify(up)[0]
+    elev = float(elevation_deg(up)[0])
+    if announced is not None:
+        if announced not in HOLDS or post == UPRIGHT:
+            return None
+        return announced
+    if post == PRONE and PLANK_ELEVATION_DEG[0] <= elev <= PLANK_ELEVATION_DEG[1]:
+        return "plank"
+    if post in (SIDE_LEFT, SIDE_RIGHT) and SIDE_PLANK_ELEVATION_DEG[0] <= elev <= SIDE_PLANK_ELEVATION_DEG[1]:
+        return "side_plank"
+    return None

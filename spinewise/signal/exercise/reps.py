@@ -1,0 +1,224 @@
+"""Repetitions as excursions of the body's rotation away from a rest orientation.
+
+Every exercise here starts a rep from a rest position, moves out, maybe holds, and comes
+back: squats flex forward, bridges tilt the pelvis head-down, spinal rotations and bird dogs
+roll it. So one detector serves all: the angle ``m`` between the current gravity direction
+and the rest one, with hysteresis. A rep begins once ``m`` passes ``on_deg`` and ends when it
+falls back under a fraction of its own peak; start and end are the crossings of that
+fraction. Reps move with a bell-shaped speed (minimum jerk), so the 25 % and 90 % level
+crossings give the true start, end and time held at the end position. The rest orientation
+follows slow drift while the body is idle at rest. Works on 10 Hz frames, so memory is
+bounded by ``max_rep_s``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import copy
+
+import numpy as np
+from scipy.optimize import brentq
+
+from spinewise.signal.exercise.posture import body_rotation_deg
+
+EDGE_FRACTION = 0.25     # start/end from the crossings of this fraction of the plateau
+HI_FRACTION = 0.9        # "at the end position" = above 90 % of the plateau
+OFF_FRACTION = 0.6       # hysteresis: back under on*0.6 ends the excursion
+MAX_MOVE_S = 4.0         # one-way movement longer than this is not one rep's move
+CENTRE_S = 30.0          # window for the alternating-movement centre
+REST_TAU_S = 8.0         # rest orientation follows drift this slowly, only while at rest
+
+
+@dataclass
+class Rep:
+    start_s: float
+    end_s: float
+    peak_s: float
+    hold_s: float
+    amplitude_deg: float
+    rot_peak_deg: list            # body rotation vector at the peak, deg (x, y, z)
+    rot_mean_deg: list            # mean body rotation vector over the held part
+    up_hold: list                 # mean gravity direction over the held part
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Excursion:
+    """Why an excursion ended without a rep (the tracker may start a new posture episode)."""
+    reason: str                   # "too_long" | "too_far"
+    t_s: float
+
+
+class RepDetector:
+    min_rep_s_default = 0.8
+
+    def __init__(self, on_deg: float, max_rep_s: float = 40.0, too_far_deg: float = 80.0,
+                 min_rep_s: float = 0.8) -> None:
+        self.on_deg = float(on_deg)
+        self.max_rep_s = max_rep_s
+        self.too_far_deg = too_far_deg
+        self.min_rep_s = min_rep_s
+        # which rotation axes count: all by default; an exercise with a known axis (bird dog:
+        # the roll) ignores the others, where breathing rocks the pelvis.
+        self.weights = [1.0, 1.0, 1.0]
+        self.offset = [0.0, 0.0, 0.0]     # deg, subtracted before weighting (set centre)
+        # Single-axis detectors of alternating movements (roll to the left, then the right)
+        # centre themselves midway between the extremes of the last CENTRE_S: a rest pose
+        # taken during the first hold then cannot hide one side.
+        self.track_centre = False
+        self._hist: list[float] = []
+        self.last_m = 0.0                 # weighted / full rotation from rest, last frame
+        self.last_m_full = 0.0
+        self.rest: np.ndarray | None = None
+        self.active = False
+        self._on_t = 0.0                  # when the current excursion crossed on_deg
+        self._buf_t: list[float] = []     # frames since the excursion's pre-roll
+        self._buf_r: list[list[float]] = []
+        self._buf_up: list[list[float]] = []
+        self._pre_t: list[float] = []     # short pre-roll while idle (start crossing)
+        self._pre_m: list[float] = []
+        self._pre_r: list[list[float]] = []
+        self._pre_up: list[list[float]] = []
+
+    # -- state -------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        d = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "rest"})
+        d["rest"] = None if self.rest is None else self.rest.tolist()
+        return d
+
+    def set_state(self, state: dict) -> None:
+        self.__dict__.update(copy.deepcopy({k: v for k, v in state.items() if k != "rest"}))
+        self.rest = None if state["rest"] is None else np.asarray(state["rest"], dtype=np.float64)
+
+    def excursion_peak_deg(self) -> float:
+        """Largest rotation from rest (all axes) in the current excursion."""
+        if not self.active or not self._buf_r:
+            return 0.0
+        return float(np.linalg.norm(np.asarray(self._buf_r), axis=1).max())
+
+    def excursion_s(self, t_s: float) -> float:
+        """How long the current excursion has lasted (0 when idle)."""
+        return t_s - self._on_t if self.active else 0.0
+
+    # -- streaming ---------------------------------------------------------------------
+    def set_rest(self, up: np.ndarray) -> None:
+        self.rest = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget any excursion in progress (keeps the rest pose and weights)."""
+        self.active = False
+        self._hist = []
+        self._buf_t, self._buf_r, self._buf_up = [], [], []
+        self._pre_t, self._pre_m, self._pre_r, self._pre_up = [], [], [], []
+
+    def step(self, t_s: float, up: np.ndarray, still: bool, on_deg: float | None = None):
+        """Feed one frame; returns a Rep, an Excursion (aborted) or None."""
+        if self.rest is None:
+            return None
+        on = self.on_deg if on_deg is None else on_deg
+        r = body_rotation_deg(up, self.rest)[0]
+        if float(np.linalg.norm(r)) > self.too_far_deg:
+            self.reset()
+            return Excursion("too_far", t_s)
+        self.last_m_full = float(np.linalg.norm(r))
+        if self.track_centre:
+            k = int(np.argmax(self.weights))
+            self._hist.append(float(r[k]))
+            del self._hist[:-int(CENTRE_S * 10)]
+            lo, hi = min(self._hist), max(self._hist)
+            if not self.active and hi - lo > 3.0 * (self.on_deg if on_deg is None else on_deg):
+                self.offset[k] = 0.5 * (lo + hi)
+        m = float(np.linalg.norm((r - self.offset) * self.weights))
+        self.last_m = m
+        if not self.active:
+            if m < on:
+                self._pre_t.append(t_s)
+                self._pre_m.append(m)
+                self._pre_r.append(r.tolist())
+                self._pre_up.append(list(map(float, up)))
+                if len(self._pre_t) > 60:          # 6 s pre-roll is plenty for a start
+                    del self._pre_t[0], self._pre_m[0], self._pre_r[0], self._pre_up[0]
+                # follow slow drift of the rest pose, but only really at rest (all axes)
+                if still and m < 0.5 * on and self.last_m_full < OFF_FRACTION * max(on, 2.0):
+                    a = 0.1 / REST_TAU_S
+                    rest = (1 - a) * self.rest + a * np.asarray(up)
+                    self.rest = rest / np.linalg.norm(rest)
+                return None
+            self.active = True
+            self._on_t = t_s
+            self._buf_t = self._pre_t + [t_s]
+            self._buf_r = self._pre_r + [r.tolist()]
+            self._buf_up = self._pre_up + [list(map(float, up))]
+            self._pre_t, self._pre_m, self._pre_r, self._pre_up = [], [], [], []
+            return None
+        self._buf_t.append(t_s)
+        self._buf_r.append(r.tolist())
+        self._buf_up.append(list(map(float, up)))
+        if t_s - self._on_t > self.max_rep_s:
+            self.reset()
+            return Excursion("too_long", t_s)
+        mags = np.linalg.norm((np.asarray(self._buf_r) - self.offset) * self.weights, axis=1)
+        peak = float(mags.max())
+        if m >= max(OFF_FRACTION * on, EDGE_FRACTION * peak):
+            return None
+        return self._close(mags, peak)
+
+    def _close(self, mags: np.ndarray, peak: float):
+        t = np.asarray(self._buf_t)
+        rot = np.asarray(self._buf_r)
+        ups = np.asarray(self._buf_up)
+        self.active = False
+        self._buf_t, self._buf_r, self._buf_up = [], [], []
+        # plateau level: robust to sway and breathing on top of the held pose
+        plateau = float(np.median(mags[mags >= 0.7 * peak]))
+        # levels relative to the local baseline: a rest pose off by a degree must not
+        # stretch a small rep (bird dog) into its neighbours
+        base = float(np.percentile(mags, 5))
+        hi_lvl = base + HI_FRACTION * (plateau - base)
+        lo_lvl = base + EDGE_FRACTION * (plateau - base)
+        above = np.flatnonzero(mags >= hi_lvl)
+        i_u, i_d = int(above[0]), int(above[-1])
+        below = np.flatnonzero(mags[:i_u] < lo_lvl)
+        i0 = int(below[-1]) if len(below) else 0
+        after = np.flatnonzero(mags[i_d:] < lo_lvl)
+        i1 = i_d + int(after[0]) if len(after) else len(t) - 1
+        t_lo_u, t_hi_u = _cross(t, mags, i0, lo_lvl), _cross(t, mags, i_u - 1, hi_lvl)
+        t_hi_d, t_lo_d = _cross(t, mags, i_d, hi_lvl), _cross(t, mags, i1 - 1, lo_lvl)
+        # Reps move with a bell-shaped speed (minimum jerk): the level crossings give the
+        # movement times, from which the true start, end and time held at the end follow.
+        up_s = min(max(t_hi_u - t_lo_u, 0.0) / (_TAU_HI - _TAU_LO), MAX_MOVE_S)
+        down_s = min(max(t_lo_d - t_hi_d, 0.0) / (_TAU_HI - _TAU_LO), MAX_MOVE_S)
+        start = max(t_lo_u - _TAU_LO * up_s, float(t[0]))
+        end = t_lo_d + _TAU_LO * down_s
+        hold = max(0.0, (t_hi_d - t_hi_u) - (1.0 - _TAU_HI) * (up_s + down_s))
+        if end - start < self.min_rep_s:
+            return None
+        ipk = int(np.argmax(mags))
+        return Rep(start_s=round(start, 2), end_s=round(end, 2), peak_s=round(float(t[ipk]), 2),
+                   hold_s=round(hold, 2), amplitude_deg=round(plateau, 2),
+                   rot_peak_deg=[round(float(v), 2) for v in rot[ipk]],
+                   rot_mean_deg=[round(float(v), 2) for v in rot[i_u:i_d + 1].mean(axis=0)],
+                   up_hold=[round(float(v), 5) for v in ups[i_u:i_d + 1].mean(axis=0)])
+
+
+def _min_jerk_tau(level: float) -> float:
+    """Normalised time at which a minimum-jerk move reaches ``level`` of its path."""
+    return float(brentq(lambda x: x ** 3 * (10 - 15 * x + 6 * x * x) - level, 0.0, 1.0))
+
+
+_TAU_LO, _TAU_HI = _min_jerk_tau(EDGE_FRACTION), _min_jerk_tau(HI_FRACTION)
+
+
+def _cross(t: np.ndarray, m: np.ndarray, i: int, level: float) -> float:
+    """Time where m crosses ``level`` between frames i and i+1 (linear interpolation)."""
+    i = int(np.clip(i, 0, len(t) - 2)) if len(t) > 1 else 0
+    if len(t) < 2:
+        return float(t[0])
+    m0, m1 = m[i], m[i + 1]
+    if m1 == m0:
+        return float(t[i])
+    f = float(np.clip((level - m0) / (m1 - m0), 0.0, 1.0))
+    return float(t[i] + f * (t[i + 1] - t[i]))

@@ -1,0 +1,543 @@
+"""ExerciseTracker: BodySamples -> set / rep / hold events and the analyze summary.
+
+Pipeline per 0.1 s frame (see frames.py):
+1. stillness from the tilt speed of the gravity direction and the dynamic acceleration;
+2. a *posture episode* begins once the body is still: its orientation is the rest pose;
+3. a RepDetector counts excursions from that rest pose (reps.py);
+4. unannounced, a set starts once ``exercise_set_min_reps`` similar reps have been seen and
+   recognise.py names them (posture + axis + rhythm); those reps are then emitted at once,
+   later reps as they end (within one frame of the rep's end);
+5. stillness in a plank / side-plank position for ``exercise_hold_min_s`` is a hold, with
+   hold_running once per elapsed second and stability figures at the end (holds.py).
+Everything is event-time and causal; state is plain data (get_state / set_state).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from spinewise.config import SignalConfig
+from spinewise.events import Event
+from spinewise.signal.body import BodySamples
+from spinewise.signal.exercise import form, recognise
+from spinewise.signal.exercise.frames import FRAME_S, FrameBuilder
+from spinewise.signal.exercise.holds import HoldMeter
+from spinewise.signal.exercise.posture import body_rotation_deg, classify
+from spinewise.signal.exercise.reps import Excursion, Rep, RepDetector
+
+log = logging.getLogger(__name__)
+
+SPEED_TAU_S = 0.5          # smoothing of the tilt speed used for stillness
+REST_ACQUIRE_S = 1.0       # stillness needed to take a rest pose
+MOVING_DYN_MG = 120.0      # dynamic acceleration above this is not "still" (walking, shifting)
+SETTLE_S = 4.0             # still this long in another posture during an excursion: new episode
+HOLD_BREAK_S = 0.6         # movement this long ends a hold
+HOLD_LIFT_DEG = 7.0        # a hold starts this far from a non-plank rest pose (see _hold_step)
+HOLD_MAX_TILT_DEG = 20.0   # turning this far from the hold's start pose ends it
+PRE_REST_S = 8.0           # frames kept before the rest pose is known (see _catch_up)
+REPLAY_S = 90.0            # frames kept per episode to re-detect reps after a rest re-take
+REST_SWAP_MARGIN_DEG = 5.0
+ROLL_MIN_REP_S = 2.0       # bird dog / dead bug reps hold >= 2 s (guide); noise blips are shorter
+SHIFT_S = 14.0             # see _step: small held shifts become the new rest pose
+SHIFT_MAX_DEG = 6.0
+NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
+ROLL_NOISE_MAX_DEG = 1.2   # bounded so a threshold cannot feed on the motion it ignores
+NOISE_K = 3.0              # unrecognised reps must stand this far above the rest wobble (RMS)
+NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
+              "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
+
+
+def _angle_deg(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    c = float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
+class ExerciseTracker:
+    def __init__(self, cfg: SignalConfig, rate_hz: float, device_id: str = "local") -> None:
+        self.cfg = cfg
+        self.rate_hz = float(rate_hz)
+        self.device_id = device_id
+        self._frames = FrameBuilder(rate_hz, cfg.tremor_min_rate_hz)
+        self._det = RepDetector(cfg.exercise_rep_min_deg)
+        # Lying down, a second detector watches the roll alone: bird dog and dead bug reps
+        # are a few degrees, below the breathing wobble the main detector must ignore.
+        self._roll = RepDetector(cfg.exercise_roll_rep_min_deg)
+        self._roll.weights = [0.0, 0.0, 1.0]
+        self._roll.min_rep_s = ROLL_MIN_REP_S
+        self._roll.track_centre = True
+        self._s = self._fresh_state()
+        self.rejected = 0          # body samples ignored (non-finite / degenerate)
+
+    @staticmethod
+    def _fresh_state() -> dict:
+        return {
+            "prev_up": None, "prev_t": None, "speed_dps": 0.0, "dyn_mg": 0.0,
+            "still_run": [],          # up vectors of the current still run (rest acquisition)
+            "posture": None,          # rest posture of the current episode
+            "settle_since": None,     # during an excursion: still in another posture since
+            "cand": [],               # reps of this episode not yet in a set
+            "set": None,              # active set
+            "hold": None,             # hold candidate / active hold
+            "announced": None,
+            "sets": [], "holds": [],
+            "t_last": None,
+            "has_gyro": None,
+            "ep_frames": [],          # recent frames of this episode, for a rest re-take
+            "swapped": False,
+            "noise2": 0.0,            # mean square rotation at rest in this episode, deg^2
+            "noise2_roll": 0.0,       # the same for the roll alone
+            "cand_roll": [],          # roll-only reps not yet in a set
+        }
+
+    # -- public interface ---------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        h = self._s["hold"]
+        return self._s["set"] is not None or bool(h and h["confirmed"])
+
+    @property
+    def unavailable(self) -> list[str]:
+        out = []
+        if not self._frames.has_tremor:
+            out.append("tremor_mg_rms")
+        return out
+
+    def announce(self, exercise: str | None) -> list[Event]:
+        """The user declares the exercise (None: back to recognising). Ends what is running."""
+        if exercise is not None and exercise not in recognise.EXERCISES:
+            raise ValueError(f"unknown exercise {exercise!r} (known: {', '.join(recognise.EXERCISES)})")
+        events: list[Event] = []
+        t = self._s["t_last"]
+        if t is not None and exercise != self._s["announced"]:
+            events += self._end_set(t) + self._end_hold(t)
+        self._s["announced"] = exercise
+        self._s["cand"] = []
+        return events
+
+    def update(self, body: BodySamples) -> list[Event]:
+        if len(body) == 0:
+            return []
+        if not body.calibrated:
+            # Until the mounting is known the "body" frame is the sensor's: postures and
+            # axes mean nothing, so nothing is recognised (the gap ends any episode).
+            return []
+        with np.errstate(all="ignore"):
+            ok = (np.isfinite(body.t_s) & np.all(np.isfinite(body.up_body), axis=1)
+                  & np.all(np.isfinite(body.acc_body_g), axis=1)
+                  & (np.abs(np.linalg.norm(body.up_body, axis=1) - 1.0) < 0.5))
+        if not ok.all():
+            self.rejected += int((~ok).sum())
+            log.warning("%s: ignored %d non-finite or degenerate body samples", self.device_id,
+                        int((~ok).sum()))
+            body = replace(body, t_s=body.t_s[ok], acc_body_g=body.acc_body_g[ok],
+                           up_body=body.up_body[ok],
+                           gyro_body_dps=None if body.gyro_body_dps is None else body.gyro_body_dps[ok],
+                           flexion_deg=body.flexion_deg[ok], lateral_deg=body.lateral_deg[ok],
+                           incl_deg=body.incl_deg[ok])
+            if len(body) == 0:
+                return []
+        if self._s["has_gyro"] is None:
+            self._s["has_gyro"] = body.has_gyro
+        fr = self._frames.update(body)
+        return self._run(fr)
+
+    def finish(self) -> list[Event]:
+        events = self._run(self._frames.flush())
+        t = self._s["t_last"]
+        if t is not None:
+            self._det.reset()    # an unfinished excursion is not a rep
+            events += self._end_set(t) + self._end_hold(t)
+        return events
+
+    def summary(self) -> dict:
+        return {"sets": copy.deepcopy(self._s["sets"]), "holds": copy.deepcopy(self._s["holds"])}
+
+    def get_state(self) -> dict:
+        return {"frames": self._frames.get_state(), "det": self._det.get_state(),
+                "roll": self._roll.get_state(), "s": copy.deepcopy(self._s)}
+
+    def set_state(self, state: dict) -> None:
+        self._frames.set_state(state["frames"])
+        self._det.set_state(state["det"])
+        self._roll.set_state(state["roll"])
+        self._s = copy.deepcopy(state["s"])
+
+    # -- per frame ----------------------------------------------------------------------
+    def _run(self, fr) -> list[Event]:
+        events: list[Event] = []
+        for i in range(len(fr)):
+            events += self._step(float(fr.t_s[i]), fr.up[i], float(fr.dyn_mg[i]),
+                                 float(fr.tremor_g2[i]))
+        return events
+
+    def _step(self, t: float, up: np.ndarray, dyn_mg: float, trem_g2: float) -> list[Event]:
+        s = self._s
+        ev: list[Event] = []
+        if s["prev_up"] is not None:
+            dt = max(t - s["prev_t"], FRAME_S)
+            if dt > 2.0:            # a gap in the data: nothing carries across it
+                ev += self._end_episode(s["prev_t"])
+            c = float(np.clip(np.dot(up, s["prev_up"]), -1.0, 1.0))
+            speed = np.degrees(np.arccos(c)) / dt
+            a = min(1.0, dt / SPEED_TAU_S)
+            s["speed_dps"] += a * (speed - s["speed_dps"])
+            s["dyn_mg"] += a * (dyn_mg - s["dyn_mg"])
+        s["prev_up"], s["prev_t"], s["t_last"] = up.tolist(), t, t
+        still = s["speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
+
+        # rest pose: the first still second of an episode
+        if self._det.rest is None:
+            s["ep_frames"].append([t, float(up[0]), float(up[1]), float(up[2]), still])
+            del s["ep_frames"][:-int(PRE_REST_S / FRAME_S)]
+            if still:
+                s["still_run"].append(up.tolist())
+                if len(s["still_run"]) * FRAME_S >= REST_ACQUIRE_S:
+                    rest = np.mean(s["still_run"], axis=0)
+                    self._det.set_rest(rest)
+                    self._roll.set_rest(rest)
+                    s["posture"] = classify(rest)[0]
+                    s["still_run"] = []
+                    log.debug("t=%.1f rest pose %s", t, s["posture"])
+                    # a first rep may have begun the moment they settled into position
+                    # (before a full still second): look back over the frames since.
+                    # Not standing: getting up passes through upright kneeling and a lean,
+                    # which would look like a squat.
+                    if s["posture"] != "upright":
+                        ev += self._catch_up()
+            else:
+                s["still_run"] = []
+            ev += self._hold_step(t, up, still, trem_g2)
+            return ev
+
+        hold = s["hold"]
+        if hold and hold["confirmed"]:
+            # a running hold owns the frames; the rest pose is re-taken once it ends
+            ev += self._hold_step(t, up, still, trem_g2)
+            if s["hold"] is None:
+                self._det.rest = None
+            return ev
+
+        s["ep_frames"].append([t, float(up[0]), float(up[1]), float(up[2]), still])
+        if len(s["ep_frames"]) * FRAME_S > REPLAY_S:
+            del s["ep_frames"][0]
+        out = self._det.step(t, up, still, on_deg=self._on_deg())
+        if not self._det.active and still and out is None:
+            # rest-pose wobble (breathing, sway) sets how big a rep must be to count
+            if s["set"] is None and self._det.last_m_full < NOISE_MAX_DEG:
+                s["noise2"] += 0.02 * (self._det.last_m_full ** 2 - s["noise2"])
+        if (s["set"] is not None and self._det.weights != [1.0, 1.0, 1.0]
+                and self._det.last_m_full > max(10.0, 3.0 * self._set_amp())):
+            ev += self._end_set(t)          # a big move on the other axes: something else
+        if s["set"] is None and s["posture"] in ("supine", "prone") and out is None:
+            ev += self._roll_step(t, up, still)
+        if isinstance(out, Rep) and s["set"] is None and self._rest_is_peak(out):
+            ev += self._replay(out)
+        elif isinstance(out, Rep):
+            ev += self._on_rep(t, out)
+        elif isinstance(out, Excursion):
+            log.debug("t=%.1f excursion %s: new episode", t, out.reason)
+            ev += self._end_episode(t)
+        elif self._det.active:
+            # a small shift held long without coming back (prone -> hands and knees, a
+            # shuffle on the mat) is a new rest pose, not a rep
+            if (s["set"] is None and not s["cand"] and not s["cand_roll"] and not self._roll.active
+                    and self._det.excursion_s(t) > SHIFT_S and still
+                    and self._det.excursion_peak_deg() < SHIFT_MAX_DEG):
+                self._det.set_rest(up)
+            # still in another posture for a while: they moved on (e.g. supine -> side)
+            if still and classify(up)[0] != s["posture"]:
+                s["settle_since"] = s["settle_since"] or t
+                if t - s["settle_since"] >= SETTLE_S:
+                    ev += self._end_episode(t)
+            else:
+                s["settle_since"] = None
+        # a hold may start at rest or as an excursion from it (prone -> lifted into a plank)
+        ev += self._hold_step(t, up, still, trem_g2)
+        if s["hold"] and s["hold"]["confirmed"]:
+            self._det.active = False
+        ev += self._expire(t)
+        return ev
+
+    def _roll_step(self, t: float, up: np.ndarray, still: bool) -> list[Event]:
+        s = self._s
+        out = self._roll.step(t, up, still, on_deg=self._on_deg(s["cand_roll"], roll=True))
+        if out is None and not self._roll.active and still and self._roll.last_m < ROLL_NOISE_MAX_DEG:
+            s["noise2_roll"] += 0.02 * (self._roll.last_m ** 2 - s["noise2_roll"])
+        if not isinstance(out, Rep):
+            if isinstance(out, Excursion):
+                s["cand_roll"] = []
+            return []
+        r = out.to_dict()
+        cand = s["cand_roll"]
+        if cand and r["start_s"] - cand[-1]["end_s"] > self.cfg.exercise_set_gap_s:
+            cand.clear()
+        cand.append(r)
+        del cand[:-self.cfg.exercise_set_min_reps]
+        if s["announced"] is not None or len(cand) < self.cfg.exercise_set_min_reps:
+            return []
+        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset)
+        if exercise is None:
+            return []
+        # the roll detector's rest and centre are the ones these reps were measured from
+        self._det.set_rest(np.asarray(self._roll.rest))
+        self._det.offset = list(self._roll.offset)
+        return self._start_set(t, exercise, list(cand))
+
+    def _rest_is_peak(self, rep: Rep) -> bool:
+        """The rest pose was taken at a rep's end position (a set that starts straight after
+        getting into position pauses longest at the top): the held pose is then closer to
+        the posture's neutral orientation than the supposed rest."""
+        s = self._s
+        if s["swapped"] or s["posture"] is None:
+            return False
+        neutral = NEUTRAL_UP[s["posture"]]
+        d_rest = _angle_deg(self._det.rest, neutral)
+        d_hold = _angle_deg(rep.up_hold, neutral)
+        return d_rest - d_hold > REST_SWAP_MARGIN_DEG
+
+    def _replay(self, rep: Rep) -> list[Event]:
+        """Take the held pose as the rest and re-detect this episode's reps from the buffer."""
+        s = self._s
+        s["swapped"] = True
+        s["cand"] = []
+        self._det.set_rest(np.asarray(rep.up_hold))
+        ev: list[Event] = []
+        for t, x, y, z, still in s["ep_frames"]:
+            out = self._det.step(t, np.array([x, y, z]), still, on_deg=self._on_deg())
+            if isinstance(out, Rep):
+                ev += self._on_rep(t, out)
+        return ev
+
+    def _on_deg(self, reps: list[dict] | None = None, roll: bool = False) -> float:
+        """Rep threshold: an absolute floor, raised to a fraction of this episode's typical rep."""
+        s = self._s
+        if reps is None:
+            reps = s["set"]["reps_raw"] if s["set"] else s["cand"]
+        reps = reps[-5:]
+        if roll or self._det.weights != [1.0, 1.0, 1.0]:      # one quiet axis: smaller reps show
+            floor, frac = self.cfg.exercise_roll_rep_min_deg, 0.15
+            if s["set"] is None:
+                floor = max(floor, min(NOISE_K * float(np.sqrt(s["noise2_roll"])), ROLL_NOISE_MAX_DEG))
+        elif s["posture"] == "upright":               # walking and fidgets rock the pelvis
+            floor, frac = self.cfg.exercise_upright_rep_min_deg, 0.4
+        else:
+            floor, frac = self.cfg.exercise_rep_min_deg, 0.4
+        if s["set"] is None and not roll and self._det.weights == [1.0, 1.0, 1.0]:
+            floor = max(floor, min(NOISE_K * float(np.sqrt(s["noise2"])), NOISE_MAX_DEG))
+        if not reps:
+            return floor
+        return max(floor, frac * float(np.median([r["amplitude_deg"] for r in reps])))
+
+    def _set_amp(self) -> float:
+        reps = self._s["set"]["reps_raw"][-5:]
+        return float(np.median([r["amplitude_deg"] for r in reps])) if reps else 0.0
+
+    def _catch_up(self) -> list[Event]:
+        """Run the detector over the frames before the rest pose was taken, from the first
+        one near that pose (the end of getting into position)."""
+        s = self._s
+        frames = s["ep_frames"]
+        on = self._on_deg()
+        ups = np.asarray([f[1:4] for f in frames])
+        near = np.flatnonzero(np.linalg.norm(body_rotation_deg(ups, self._det.rest), axis=1) < on)
+        ev: list[Event] = []
+        if len(near) == 0:
+            return ev
+        s["ep_frames"] = []
+        for f in frames[int(near[0]):]:
+            t, u, still = f[0], np.asarray(f[1:4]), f[4]
+            s["ep_frames"].append(f)
+            out = self._det.step(t, u, still, on_deg=self._on_deg())
+            if isinstance(out, Rep):
+                ev += self._on_rep(t, out)
+        return ev
+
+    def _redetect(self, t_from: float) -> list[dict]:
+        """Run the detector again over this episode's recent frames from ``t_from``."""
+        self._det.reset()
+        found: list[dict] = []
+        for t, x, y, z, still in self._s["ep_frames"]:
+            if t < t_from:
+                continue
+            out = self._det.step(t, np.array([x, y, z]), still, on_deg=self._on_deg(found))
+            if isinstance(out, Rep):
+                found.append(out.to_dict())
+        return found
+
+    # -- reps and sets ------------------------------------------------------------------
+    def _on_rep(self, t: float, rep: Rep) -> list[Event]:
+        s = self._s
+        r = rep.to_dict()
+        ev: list[Event] = []
+        st = s["set"]
+        if st is not None:
+            if recognise.fits(st["exercise"], s["posture"], st["reps_raw"], r) or s["announced"]:
+                return self._add_rep(t, r)
+            ev += self._end_set(t)
+        # candidates separated by a long pause are not one set
+        if s["cand"] and r["start_s"] - s["cand"][-1]["end_s"] > self.cfg.exercise_set_gap_s:
+            s["cand"] = []
+        s["cand"].append(r)
+        exercise = s["announced"]
+        if exercise is None:
+            if len(s["cand"]) < self.cfg.exercise_set_min_reps:
+                return ev
+            exercise = recognise.recognise(s["posture"], self._det.rest, s["cand"])
+            if exercise is None:
+                del s["cand"][0]
+                return ev
+        elif exercise in recognise.HOLDS:
+            return ev
+        return self._start_set(t, exercise, s["cand"])
+
+    def _start_set(self, t: float, exercise: str, reps: list[dict]) -> list[Event]:
+        s = self._s
+        ev: list[Event] = []
+        s["cand"], s["cand_roll"] = [], []
+        self._roll.reset()
+        weights = recognise.AXIS_WEIGHTS.get(exercise)
+        if weights is not None:
+            # count on the exercise's own axis from the set's start (see recognise.AXIS_WEIGHTS)
+            self._det.weights = list(weights)
+            self._det.min_rep_s = ROLL_MIN_REP_S
+            reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
+        s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
+                    "detail": [], "rest": list(self._det.rest)}
+        ev.append(self._event("set_started", reps[0]["start_s"],
+                              {"exercise": exercise, "start_s": reps[0]["start_s"]}))
+        for rr in reps:
+            ev += self._add_rep(t, rr)
+        return ev
+
+    def _add_rep(self, t: float, r: dict) -> list[Event]:
+        st = self._s["set"]
+        if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset):
+            log.debug("t=%.1f dropped a %s wobble %s", t, st["exercise"], r)
+            return []
+        st["reps_raw"].append(r)
+        if len(st["reps_raw"]) > 12:   # bounded: the recogniser only looks at recent reps
+            del st["reps_raw"][0]
+        side = recognise.side(st["exercise"], r, self._det.offset)
+        if st["exercise"] in recognise.AXIS_WEIGHTS:
+            self._det.offset = recognise.centre(st["exercise"], st["reps_raw"], self._det.offset)
+        rep = Rep(**r)
+        roll = recognise.roll_deg(st["exercise"], r)
+        flags = form.rep_flags(st["exercise"], rep, roll, self.cfg)
+        d = {"start_s": r["start_s"], "end_s": r["end_s"], "hold_s": r["hold_s"],
+             "amplitude_deg": r["amplitude_deg"], "side": side, "flags": flags}
+        st["detail"].append(d)
+        data = {"exercise": st["exercise"], "index": len(st["detail"]), **d}
+        return [self._event("rep", t, data)]
+
+    def _end_set(self, t: float) -> list[Event]:
+        st = self._s["set"]
+        self._s["set"] = None
+        self._det.weights = [1.0, 1.0, 1.0]
+        self._det.offset = [0.0, 0.0, 0.0]
+        self._det.min_rep_s = RepDetector.min_rep_s_default
+        self._det.track_centre = False
+        self._s["ep_frames"] = []           # a later rest re-take must not replay this set
+        if st is None:
+            return []
+        det = st["detail"]
+        out = {"exercise": st["exercise"], "start_s": st["start_s"], "end_s": det[-1]["end_s"],
+               "reps": len(det),
+               "reps_left": sum(1 for d in det if d["side"] == "left"),
+               "reps_right": sum(1 for d in det if d["side"] == "right"),
+               "reps_detail": det}
+        self._s["sets"].append(out)
+        return [self._event("set_finished", t, copy.deepcopy(out))]
+
+    def _expire(self, t: float) -> list[Event]:
+        s = self._s
+        gap = self.cfg.exercise_set_gap_s
+        if s["set"] is not None and not self._det.active:
+            last = s["set"]["detail"][-1]["end_s"]
+            if t - last > gap:
+                return self._end_set(t)
+        if not self._det.active and s["cand"] and t - s["cand"][-1]["end_s"] > gap:
+            s["cand"] = []
+        return []
+
+    def _end_episode(self, t: float) -> list[Event]:
+        s = self._s
+        ev = self._end_set(t) + self._end_hold(t)
+        self._det.rest = None
+        self._det.active = False
+        s["cand"], s["still_run"], s["settle_since"], s["posture"] = [], [], None, None
+        s["ep_frames"], s["swapped"], s["noise2"] = [], False, 0.0
+        s["noise2_roll"], s["cand_roll"] = 0.0, []
+        self._roll.reset()
+        self._roll.offset = [0.0, 0.0, 0.0]
+        return ev
+
+    # -- holds --------------------------------------------------------------------------
+    def _hold_step(self, t: float, up: np.ndarray, still: bool, trem_g2: float) -> list[Event]:
+        s = self._s
+        h = s["hold"]
+        cfg = self.cfg
+        if h is None:
+            if not still or s["set"] is not None or s["cand"] or (
+                    self._det.active and self._det.excursion_s(t) < 1.0):
+                return []
+            exercise = recognise.hold_exercise(up, s["announced"])
+            if exercise is None:
+                return []
+            rest = self._det.rest
+            if (s["announced"] is None and rest is not None
+                    and recognise.hold_exercise(rest, None) is None
+                    and _angle_deg(rest, up) < HOLD_LIFT_DEG):
+                # a plank is a lift out of lying (or where they settled); holding a bird
+                # dog a few degrees off hands-and-knees is not
+                return []
+            s["hold"] = {"exercise": exercise, "start_s": t, "up0": up.tolist(), "last_still_s": t,
+                         "confirmed": False, "running_s": 0,
+                         "meter": HoldMeter(t, up).get_state()}
+            return []
+        meter = HoldMeter.from_state(h["meter"])
+        rot = body_rotation_deg(up, np.asarray(h["up0"]))[0]
+        moved = float(np.linalg.norm(rot)) > HOLD_MAX_TILT_DEG
+        if still:
+            h["last_still_s"] = t
+        if moved or t - h["last_still_s"] > HOLD_BREAK_S or classify(up)[0] == "upright":
+            return self._end_hold(h["last_still_s"])
+        meter.add(t, rot, trem_g2)
+        h["meter"] = meter.get_state()
+        ev: list[Event] = []
+        elapsed = t - h["start_s"]
+        if not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s:
+            h["confirmed"] = True
+            ev.append(self._event("hold_started", t, {"exercise": h["exercise"],
+                                                      "start_s": round(h["start_s"], 2)}))
+        if h["confirmed"] and int(elapsed) > h["running_s"]:
+            h["running_s"] = int(elapsed)
+            ev.append(self._event("hold_running", t, {"exercise": h["exercise"],
+                                                      "elapsed_s": h["running_s"]}))
+        return ev
+
+    def _end_hold(self, t: float) -> list[Event]:
+        s = self._s
+        h = s["hold"]
+        s["hold"] = None
+        if h is None or not h["confirmed"]:
+            return []
+        meter = HoldMeter.from_state(h["meter"])
+        sway, drift = meter.sway_and_drift_deg()
+        t0, t1 = meter.tremor_mg()
+        flags = form.hold_flags(drift, t0, t1, meter.quiet_max_s, self.cfg)
+        trem = meter.tremor_rms_mg()
+        out = {"exercise": h["exercise"], "start_s": round(h["start_s"], 2),
+               "end_s": round(t, 2), "duration_s": round(t - h["start_s"], 2),
+               "stability": {"sway_deg_rms": round(sway, 3),
+                             "tremor_mg_rms": None if trem is None else round(trem, 2),
+                             "drift_deg": round(drift, 2)},
+               "flags": flags}
+        s["holds"].append(out)
+        return [self._event("hold_finished", t, copy.deepcopy(out))]
+
+    def _event(self, kind: str, t: float, data: dict) -> Event:
+        return Event(kind=kind, t_s=round(float(t), 3), data=data, device_id=self.device_id)

@@ -1,0 +1,64 @@
+"""RepDetector on synthetic minimum-jerk reps: timing, hold, amplitude, noise robustness."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from spinewise.signal.exercise.reps import Excursion, Rep, RepDetector
+
+REST = np.array([1.0, 0.0, 0.0])   # supine
+
+
+def _mj(x):
+    x = np.clip(x, 0, 1)
+    return x ** 3 * (10 - 15 * x + 6 * x * x)
+
+
+def _reps(amps, up_s, hold_s, down_s, pause_s, t0=2.0, rate=10.0):
+    """Frames of bridge-like reps (rotation about body -y), and the truth (start, end, hold)."""
+    t = np.arange(0, t0 + len(amps) * (up_s + hold_s + down_s + pause_s) + 3, 1 / rate)
+    ang = np.zeros_like(t)
+    truth, s = [], t0
+    for a in amps:
+        e = s + up_s + hold_s + down_s
+        ang += a * np.where(t < s + up_s, _mj((t - s) / up_s), np.where(t < s + up_s + hold_s, 1.0,
+                            1 - _mj((t - s - up_s - hold_s) / down_s))) * ((t >= s) & (t <= e))
+        truth.append((s, e, hold_s))
+        s = e + pause_s
+    ups = Rotation.from_rotvec(np.outer(np.radians(-ang), [0, 1, 0])).inv().apply(REST)
+    return t, ups, truth
+
+
+def test_timing_hold_and_amplitude():
+    t, ups, truth = _reps([20, 22, 18], up_s=1.5, hold_s=3.0, down_s=1.2, pause_s=1.0)
+    det = RepDetector(2.0)
+    det.set_rest(REST)
+    reps = [o for ti, u in zip(t, ups) if isinstance(o := det.step(ti, u, True), Rep)]
+    assert len(reps) == 3
+    for r, (s, e, h), a in zip(reps, truth, [20, 22, 18]):
+        assert abs(r.start_s - s) < 0.2 and abs(r.end_s - e) < 0.2 and abs(r.hold_s - h) < 0.3
+        assert abs(r.amplitude_deg - a) < 0.5 and r.rot_mean_deg[1] < 0
+
+
+def test_small_wobble_is_not_a_rep_and_long_excursions_abort():
+    t, ups, _ = _reps([1.0] * 4, 1.0, 0.5, 1.0, 0.5)
+    det = RepDetector(2.0)
+    det.set_rest(REST)
+    assert not any(det.step(ti, u, True) for ti, u in zip(t, ups))
+    det = RepDetector(2.0, max_rep_s=10.0)
+    det.set_rest(REST)
+    t, ups, _ = _reps([15.0], 1.0, 30.0, 1.0, 0.5)
+    outs = [det.step(ti, u, True) for ti, u in zip(t, ups)]
+    assert any(isinstance(o, Excursion) and o.reason == "too_long" for o in outs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1), st.floats(-1, 1)), min_size=1, max_size=80))
+def test_garbage_orientation_never_raises(vectors):
+    det = RepDetector(2.0)
+    det.set_rest(REST)
+    for i, v in enumerate(vectors):
+        u = np.asarray(v) + 1e-3
+        det.step(0.1 * i, u / np.linalg.norm(u), bool(i % 2))

@@ -1,0 +1,218 @@
+"""ExerciseTracker on committed simulator fixtures: recognition, reps, holds, live events,
+chunking invariance, state restore, announce and the accelerometer-only path."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from spinewise.config import SignalConfig
+from spinewise.signal.exercise import ExerciseTracker
+from spinewise.signal.exercise.oracle import OracleBody
+from tests.signal.exercise.conftest import load, match, run_analyzer, run_oracle, run_oracle_cached
+
+SUPINE = "ex_supine_25hz_upright"          # dead bug, knee-to-chest, spinal rotation, bridge
+PRONE = "ex_prone_52hz_random"             # press-ups, knee + forearm plank, side planks
+BIRDDOG = "ex_birddog_squat_104hz_belt"    # bird dog (6 reps), squats (2 reps)
+ACC_ONLY = "ex_all_accel_only_25hz"        # all nine, short doses, no gyro, 25 Hz
+
+
+def _sets_with_reps(truth, min_reps=3):
+    # unannounced sets need exercise_set_min_reps similar reps before they are named
+    return [s for s in truth["sets"] if s["reps"] >= min_reps]
+
+
+@pytest.mark.parametrize("name", [SUPINE, PRONE])
+def test_sets_are_found_named_and_counted(name):
+    tracker, _, truth = run_oracle_cached(name)
+    detected = tracker.summary()["sets"]
+    for t in _sets_with_reps(truth):
+        d = match(detected, t)
+        assert d is not None, f"{t['exercise']} at {t['start_s']} not found"
+        assert d["exercise"] == t["exercise"]
+        assert d["reps"] == t["reps"]
+        assert abs(d["start_s"] - t["start_s"]) < 1.5 and abs(d["end_s"] - t["end_s"]) < 1.5
+        if t["reps_left"] or t["reps_right"]:
+            assert (d["reps_left"], d["reps_right"]) == (t["reps_left"], t["reps_right"])
+
+
+def test_rep_details_follow_the_truth():
+    tracker, _, truth = run_oracle_cached(SUPINE)
+    t = next(s for s in truth["sets"] if s["exercise"] == "bridge")
+    d = match(tracker.summary()["sets"], t)
+    for got, want in zip(d["reps_detail"], t["reps_detail"]):
+        assert abs(got["start_s"] - want["start_s"]) < 0.6
+        assert abs(got["end_s"] - want["end_s"]) < 0.6
+        assert abs(got["hold_s"] - want["hold_s"]) < 1.0
+        assert abs(got["amplitude_deg"] - want["amplitude_deg"]) < 0.25 * want["amplitude_deg"] + 1.0
+
+
+def test_alternating_sides_are_labelled():
+    tracker, _, truth = run_oracle_cached(SUPINE)
+    t = next(s for s in truth["sets"] if s["exercise"] == "spinal_rotation")
+    d = match(tracker.summary()["sets"], t)
+    assert [r["side"] for r in d["reps_detail"]] == [r["side"] for r in t["reps_detail"]]
+
+
+def test_holds_duration_stability_and_flags():
+    tracker, _, truth = run_oracle_cached(PRONE)
+    holds = tracker.summary()["holds"]
+    assert len(holds) == len(truth["holds"])
+    for t in truth["holds"]:
+        d = match(holds, t)
+        assert d["exercise"] == t["exercise"]
+        assert abs(d["duration_s"] - t["duration_s"]) < 1.0
+        st = d["stability"]
+        assert 0.0 < st["sway_deg_rms"] < 5.0 and st["tremor_mg_rms"] > 0.0
+        # the simulator's sag and shaking faults are flagged, clean holds are not
+        for flag in ("sag", "shaking"):
+            assert (flag in d["flags"]) == (flag in t["flags"]), (flag, t, d)
+
+
+def test_live_events():
+    tracker, events, truth = run_oracle_cached(PRONE)
+    kinds = [e.kind for e in events]
+    assert kinds.count("set_started") == kinds.count("set_finished") == len(tracker.summary()["sets"])
+    assert kinds.count("hold_started") == kinds.count("hold_finished") == len(truth["holds"])
+    started = False
+    for e in events:
+        if e.kind == "set_started":
+            started = True
+            first_batch = True
+        elif e.kind == "rep" and started and not first_batch:
+            # reps after the set is known are counted within 1 s of their end
+            assert e.t_s - e.data["end_s"] <= 1.0
+        elif e.kind != "rep":
+            first_batch = False
+    running = [e for e in events if e.kind == "hold_running"]
+    assert running and all(e.data["elapsed_s"] >= 1 for e in running)
+    # once per elapsed second: consecutive within a hold
+    per_hold = np.split(np.array([e.data["elapsed_s"] for e in running]),
+                        np.flatnonzero(np.diff([e.data["elapsed_s"] for e in running]) < 0) + 1)
+    for seq in per_hold:
+        assert np.all(np.diff(seq) == 1)
+    finished = [e for e in events if e.kind == "set_finished"]
+    assert finished and {"exercise", "start_s", "end_s", "reps", "reps_left", "reps_right",
+                         "reps_detail"} <= set(finished[0].data)
+
+
+def test_chunking_gives_identical_sets():
+    one = run_oracle(SUPINE, chunk_size=10 ** 7)[0].summary()
+    small = run_oracle(SUPINE, chunk_size=25)[0].summary()
+    assert one == small
+    assert one["sets"]
+
+
+def test_state_restore_continues_identically():
+    rec, truth = load(PRONE)
+    cfg = SignalConfig()
+    R = truth["mounting"]["R_sensor_from_body"]
+    rate = truth["rate_hz"]
+    ref = run_oracle_cached(PRONE)[0].summary()
+    body = OracleBody(R, rate, rec.has_gyro)
+    tracker = ExerciseTracker(cfg, rate)
+    chunks = list(rec.split(500))
+    half = len(chunks) // 2 + 3        # mid-hold / mid-set somewhere
+    for c in chunks[:half]:
+        tracker.update(body.update(c))
+    state = pickle.loads(pickle.dumps(tracker.get_state()))
+    json.dumps(tracker.get_state(), default=float)   # plain data
+    resumed = ExerciseTracker(cfg, rate)
+    resumed.set_state(state)
+    for c in chunks[half:]:
+        resumed.update(body.update(c))
+    resumed.finish()
+    assert resumed.summary() == ref
+
+
+def test_announce_counts_without_recognising():
+    rec, truth = load(BIRDDOG)
+    t = next(s for s in truth["sets"] if s["exercise"] == "squat")
+    tracker, events, _ = run_oracle(BIRDDOG, announce="squat")
+    d = match(tracker.summary()["sets"], t)
+    # two squats are too few to recognise unannounced, but announced they count at once
+    assert d is not None and d["exercise"] == "squat" and d["reps"] == t["reps"]
+    assert all(s["exercise"] == "squat" for s in tracker.summary()["sets"])
+    with pytest.raises(ValueError):
+        ExerciseTracker(SignalConfig(), 50.0).announce("cartwheel")
+
+
+def test_no_false_sets_in_office_life():
+    for name in ("office_snippet_25hz_random", "office_snippet_52hz_accel_only"):
+        tracker = run_oracle(name)[0]
+        assert tracker.summary() == {"sets": [], "holds": []}
+
+
+def test_accelerometer_only_25hz():
+    tracker, _, truth = run_oracle_cached(ACC_ONLY)
+    assert "tremor_mg_rms" in tracker.unavailable     # 8-12 Hz too close to Nyquist at 25 Hz
+    holds = tracker.summary()["holds"]
+    for t in truth["holds"]:
+        d = match(holds, t)
+        assert d is not None and d["exercise"] == t["exercise"]
+        assert abs(d["duration_s"] - t["duration_s"]) < 1.0
+        assert d["stability"]["tremor_mg_rms"] is None
+    bd = match(tracker.summary()["sets"], next(s for s in truth["sets"] if s["exercise"] == "bird_dog"))
+    assert bd["exercise"] == "bird_dog" and abs(bd["reps"] - 4) <= 1
+
+
+def test_through_the_analyzer():
+    summary, events, truth = run_analyzer(PRONE)
+    for t in _sets_with_reps(truth):
+        d = match(summary["sets"], t)
+        assert d["exercise"] == t["exercise"] and d["reps"] == t["reps"]
+    for t in truth["holds"]:
+        d = match(summary["holds"], t)
+        assert d["exercise"] == t["exercise"] and abs(d["duration_s"] - t["duration_s"]) < 1.0
+    summary, _, truth = run_analyzer(SUPINE)
+    for t in _sets_with_reps(truth):
+        d = match(summary["sets"], t)
+        assert d["exercise"] == t["exercise"] and d["reps"] == t["reps"]
+    summary, _, truth = run_analyzer(ACC_ONLY)
+    assert "tremor_mg_rms" in summary["unavailable"]
+
+
+def test_active_flag_and_uncalibrated_samples_are_ignored():
+    rec, truth = load(PRONE)
+    body = OracleBody(truth["mounting"]["R_sensor_from_body"], truth["rate_hz"], rec.has_gyro)
+    tracker = ExerciseTracker(SignalConfig(), truth["rate_hz"])
+    hold = truth["holds"][0]
+    seen_active = False
+    for c in rec.split(250):
+        tracker.update(body.update(c))
+        if hold["start_s"] + 12 < c.t_s[-1] < hold["end_s"] - 2:
+            seen_active |= tracker.active
+    assert seen_active
+    from dataclasses import replace
+    fresh = ExerciseTracker(SignalConfig(), truth["rate_hz"])
+    body2 = OracleBody(truth["mounting"]["R_sensor_from_body"], truth["rate_hz"], rec.has_gyro)
+    for c in rec.split(1000):
+        assert fresh.update(replace(body2.update(c), calibrated=False)) == []
+
+
+def test_garbage_body_samples_are_rejected_not_raised():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from spinewise.signal.body import BodySamples, angles_from_up
+
+    floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.lists(st.tuples(floats, floats, floats), min_size=1, max_size=60))
+    def run(rows):
+        n = len(rows)
+        up = np.asarray(rows, dtype=np.float64)
+        t = np.arange(n) * 0.02
+        with np.errstate(all="ignore"):
+            f, la, inc = angles_from_up(np.nan_to_num(up))
+        tracker = ExerciseTracker(SignalConfig(), 50.0)
+        body = BodySamples(t, up, None, up, f, la, inc, True, 50.0)
+        tracker.update(body)
+        tracker.finish()
+        with np.errstate(all="ignore"):
+            bad = ~(np.all(np.isfinite(up), axis=1) & (np.abs(np.linalg.norm(up, axis=1) - 1.0) < 0.5))
+        assert tracker.rejected == int(bad.sum())
+
+    run()
