@@ -64,19 +64,41 @@ class Analyzer:
             return []
         if self.day is None:
             self._start(chunk)
+        was_calibrated = self.body.calibrated
         body, events = self.body.update(chunk)
         if len(body):
             self.n_samples += len(body)
             if self.first_t is None:
                 self.first_t = float(body.t_s[0])
             self.last_t = float(body.t_s[-1])
-        self._on_calibrated(events)
+        out = list(events)
+        parts = self._split_at_first_calibration(body, events, was_calibrated)
+        for k, part in enumerate(parts):
+            if k == len(parts) - 1:
+                # the mounting applies from here on, exactly as when the chunk boundary falls
+                # on the calibration boundary: consumers see the same sequence either way
+                self._on_calibrated(events)
+            out += self._consume(part)
+        return out
+
+    def _consume(self, body) -> list[Event]:
+        events = []
         if self.exercise is not None:
-            ex = self.exercise.update(body)
-            self._mark(ex)
-            events += ex
-        events += self.day.update(body)
-        return events
+            events = self.exercise.update(body)
+            self._mark(events)
+        return events + self.day.update(body)
+
+    @staticmethod
+    def _split_at_first_calibration(body, events: list[Event], was_calibrated: bool) -> list:
+        """The first calibration can land inside a chunk: the samples before its boundary are
+        still uncalibrated, whatever the chunk size, so they go downstream as their own part."""
+        if was_calibrated or not body.calibrated:
+            return [body]
+        t_from = min(e.data["t_from_s"] for e in events if e.kind == "calibrated")
+        i = int(np.searchsorted(body.t_s, t_from, side="left"))
+        if i <= 0:
+            return [body]
+        return [body.slice(0, i, calibrated=False), body.slice(i, len(body))]
 
     def finish(self) -> list[Event]:
         if self.day is None:

@@ -5,7 +5,7 @@ for the frame and angle conventions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,15 @@ class BodySamples:
     @property
     def has_gyro(self) -> bool:
         return self.gyro_body_dps is not None
+
+    def slice(self, start: int, stop: int, *, calibrated: bool | None = None) -> "BodySamples":
+        def cut(a):
+            return None if a is None else a[start:stop]
+        return replace(self, t_s=self.t_s[start:stop], acc_body_g=self.acc_body_g[start:stop],
+                       gyro_body_dps=cut(self.gyro_body_dps), up_body=self.up_body[start:stop],
+                       flexion_deg=self.flexion_deg[start:stop],
+                       lateral_deg=self.lateral_deg[start:stop], incl_deg=self.incl_deg[start:stop],
+                       calibrated=self.calibrated if calibrated is None else calibrated)
 
 
 def angles_from_up(up_body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
