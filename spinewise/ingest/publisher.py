@@ -9,10 +9,12 @@ use. Topics (``prefix`` from MqttConfig)::
                                "offline" is also the MQTT last will, so a dead gateway shows up
 
 Samples are batched to ``gateway_cfg.batch_s`` worth of samples (at the nominal rate) per message.
-Every imu/event message is appended to an on-disk :class:`~spinewise.ingest.spool.Spool` first and
-removed only after the broker's PUBACK; one sender thread drains the spool in order. So while the
-broker is away messages accumulate on disk (bounded, drop-oldest, counted), and a restarted
-gateway sends what the previous run left. Delivery is at-least-once: after a reconnect a message
+Every imu/event message is appended to an on-disk :class:`~spinewise.ingest.spool.Spool` (the
+project's one disk spool, spinewise.spool, with MQTT framing) first and removed only after the
+broker's PUBACK; one sender thread drains the spool in order. So while the broker is away
+messages accumulate on disk (bounded, drop-oldest, counted), and a restarted gateway sends what
+the previous run left. One Publisher per spool directory (flock): a second one for the same
+device gets a ``ConfigError`` naming ``gateway.spool_dir``. Delivery is at-least-once: after a reconnect a message
 may arrive twice; consumers drop samples whose ``seq`` they have already seen.
 
 Status is not spooled: only the latest status matters, and it is re-sent on every (re)connection.
@@ -27,10 +29,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from spinewise.config import GatewayConfig, MqttConfig
+from spinewise.config import ConfigError, GatewayConfig, MqttConfig
 from spinewise.events import Event
 from spinewise.ingest import payload
-from spinewise.ingest.spool import Spool, SpoolRecord
+from spinewise.ingest.spool import Spool, SpoolBusyError, SpoolRecord
 from spinewise.mqtt import MqttClient, Will, topic
 from spinewise.stream import ImuChunk
 
@@ -58,8 +60,11 @@ class Publisher:
         self.topic_imu = topic(mqtt_cfg.prefix, device_id, "imu")
         self.topic_events = topic(mqtt_cfg.prefix, device_id, "events")
         self.topic_status = topic(mqtt_cfg.prefix, device_id, "status")
-        self.spool = Spool(Path(spool_dir or Path(gateway_cfg.spool_dir).expanduser() / device_id),
-                           max_bytes=int(gateway_cfg.spool_max_mb * 2**20))
+        try:
+            self.spool = Spool(Path(spool_dir or Path(gateway_cfg.spool_dir).expanduser() / device_id),
+                               max_bytes=int(gateway_cfg.spool_max_mb * 2**20))
+        except SpoolBusyError as exc:     # two gateways for one device: a clear error, not a race
+            raise ConfigError(f"gateway.spool_dir: {exc}") from None
         will = Will(self.topic_status, status_payload(device_id, "offline", reason="connection lost"),
                     qos=1, retain=True)
         base_id = mqtt_cfg.client_id or "spinewise-gw"
@@ -184,6 +189,7 @@ class Publisher:
                 if inflight:                   # unacknowledged: send again after the reconnect
                     inflight.clear()
                     self.spool.rewind()
+                self.spool.sync_if_due()       # a backlog reaches the disk even when appends pause
                 self._idle.set()
                 self.client.connected.wait(0.2)
                 continue
@@ -200,6 +206,7 @@ class Publisher:
                                                       retain=rec.retain)
                     inflight.append((info, time.monotonic()))
             if not inflight:
+                self.spool.sync_if_due()
                 self._idle.set()
                 self._wake.wait(0.2)
                 self._wake.clear()

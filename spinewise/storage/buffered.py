@@ -5,8 +5,8 @@ in-memory batch (deduplicated by point key, so posture points that share a 1/rat
 collapse to the last one) and wakes the flusher when the batch is full. The flusher writes
 every ``flush_interval_s`` or ``batch_size`` points. Order is kept strictly: while the spool
 holds anything, new batches go *behind* it on disk, and the spool is drained oldest first.
-Lines leave the spool only after the backend acknowledged them (see spool.py for why a
-re-send after a crash cannot duplicate anything).
+Lines leave the spool (spinewise.storage.spool over spinewise.spool) only after the backend
+acknowledged them (see storage/spool.py for why a re-send after a crash duplicates nothing).
 """
 from __future__ import annotations
 
@@ -103,8 +103,10 @@ class BufferedStorage:
     def stats(self) -> dict:
         with self._buf_lock:
             buffered = len(self._buf)
-        return {**self._counters, "spool_depth": len(self.spool),
-                "points_dropped": self.spool.dropped_lines, "buffered": buffered,
+        spool = self.spool.stats()
+        return {**self._counters, "spool_depth": spool["depth_records"],
+                "spool_bytes": spool["depth_bytes"], "spool_corrupt": spool["corrupt"],
+                "points_dropped": spool["dropped"], "buffered": buffered,
                 "backend_up": self._down_since is None, "last_error": self._last_error}
 
     # -- internals ---------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_binary_encoding(mqtt_server, tmp_path):
 
 
 def test_broker_outage_spools_then_drains_in_order_and_restart_drains(tmp_path):
-    broker = Mosquitto(None, tmp_path / "broker", extra_conf="user root\n").start()   # see test_gateway_e2e
+    broker = Mosquitto(None, tmp_path / "broker").start()
     try:
         mc, gc = _cfgs(broker.port, tmp_path, batch_s=0.1)
         col = Collector(mc, "swtest/dev/imu")
@@ -167,10 +167,7 @@ def test_username_password_and_tls(tmp_path):
     pw.chmod(0o600)
     broker = Mosquitto(None, tmp_path / "broker", extra_conf=(
         f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
-        f"allow_anonymous false\npassword_file {pw}\n"
-        # started as root (containers), mosquitto would drop to its own user and could not
-        # read the private test directory; as any other user this line has no effect
-        "user root\n"))
+        f"allow_anonymous false\npassword_file {pw}\n"))   # (Mosquitto adds "user root" as root)
     broker.start()
     try:
         good = MqttConfig(host="127.0.0.1", port=broker.port, prefix="swtest", username="gw",
@@ -194,3 +191,15 @@ def test_username_password_and_tls(tmp_path):
         col.client.close()
     finally:
         broker.cleanup()
+
+
+def test_a_second_publisher_on_the_same_spool_is_a_config_error(tmp_path):
+    from spinewise.config import ConfigError
+    mc, gc = _cfgs(1, tmp_path)                   # never connects: no broker needed
+    pub = Publisher(mc, gc, "dev", connect=False)
+    try:
+        with pytest.raises(ConfigError, match="gateway.spool_dir"):
+            Publisher(mc, gc, "dev", connect=False)
+    finally:
+        pub.close(0.1, graceful=False)
+    Publisher(mc, gc, "dev", connect=False).close(0.1, graceful=False)   # released on close

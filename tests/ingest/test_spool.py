@@ -1,10 +1,17 @@
-"""Spool: FIFO order, durability across reopen, size bound with counted drop-oldest, torn tails."""
+"""The gateway's message spool: MQTT framing over spinewise.spool (generic cases: tests/test_spool.py)."""
+import struct
+import zlib
 
-from spinewise.ingest.spool import Spool, SpoolRecord
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spinewise.ingest.spool import Spool, SpoolRecord, decode_message, encode_message
+from spinewise.spool import SpoolBusyError
 
 
 def _rec(i, size=10):
-    return SpoolRecord(f"t/{i}", bytes([i % 256]) * size, 1, i % 2 == 0)
+    return SpoolRecord(f"t/{i}", bytes([i % 256]) * size, i % 3, i % 2 == 0)
 
 
 def _drain(sp):
@@ -15,111 +22,33 @@ def _drain(sp):
     return out
 
 
-def test_fifo_order_and_fields(tmp_path):
+@settings(max_examples=50, deadline=None)
+@given(topic=st.text(max_size=40), payload=st.binary(max_size=200), qos=st.integers(0, 2),
+       retain=st.booleans())
+def test_framing_round_trips_any_message(topic, payload, qos, retain):
+    rec = SpoolRecord(topic.encode("utf-8", "replace").decode(), payload, qos, retain)
+    assert decode_message(encode_message(rec)) == rec
+
+
+def test_messages_come_back_in_order_with_their_fields(tmp_path):
     sp = Spool(tmp_path, 1 << 20)
     for i in range(100):
         sp.append(_rec(i))
     assert len(sp) == 100
     got = _drain(sp)
-    assert [r.topic for r in got] == [f"t/{i}" for i in range(100)]
-    assert got[3] == _rec(3)
+    assert got == [_rec(i) for i in range(100)]
     assert len(sp) == 0 and sp.peek() is None
 
 
-def test_peek_is_stable_until_pop(tmp_path):
-    sp = Spool(tmp_path)
-    sp.append(_rec(1))
-    sp.append(_rec(2))
-    assert sp.peek() == sp.peek() == _rec(1)
-    sp.pop()
-    assert sp.peek() == _rec(2)
+def test_the_on_disk_format_of_earlier_gateway_spools_is_read(tmp_path):
+    """[u32 len][u32 crc][u8 qos|retain<<2][u16 topic len][topic][payload]: unchanged."""
+    body = struct.pack("<BH", 1 | 4, 9) + b"sw/d1/imu" + b'{"v":1}'
+    (tmp_path / "seg-000000000007.log").write_bytes(struct.pack("<II", len(body), zlib.crc32(body)) + body)
+    (tmp_path / "head").write_text("7 0")
+    assert _drain(Spool(tmp_path)) == [SpoolRecord("sw/d1/imu", b'{"v":1}', 1, True)]
 
 
-def test_reopen_continues_where_acknowledged(tmp_path):
-    sp = Spool(tmp_path, 1 << 20, segment_bytes=4096)
-    for i in range(500):
-        sp.append(_rec(i))
-    for _ in range(123):
-        sp.peek()
-        sp.pop()
-    sp.close()
-    sp2 = Spool(tmp_path, 1 << 20, segment_bytes=4096)
-    assert len(sp2) == 377
-    sp2.append(_rec(999))
-    got = _drain(sp2)
-    assert [r.topic for r in got] == [f"t/{i}" for i in range(123, 500)] + ["t/999"]
-
-
-def test_consumed_segments_are_deleted(tmp_path):
-    sp = Spool(tmp_path, 1 << 20, segment_bytes=1024)
-    for i in range(300):
-        sp.append(_rec(i))
-    assert len(list(tmp_path.glob("seg-*.log"))) > 3
-    _drain(sp)
-    assert len(list(tmp_path.glob("seg-*.log"))) == 1
-
-
-def test_bound_drops_oldest_and_counts(tmp_path):
-    sp = Spool(tmp_path, max_bytes=20_000, segment_bytes=2_000)
-    for i in range(2000):
-        sp.append(_rec(i, 20))
-    assert sp.size_bytes <= 20_000
-    got = _drain(sp)
-    assert sp.dropped + len(got) == 2000
-    assert sp.dropped > 0
-    idx = [int(r.topic[2:]) for r in got]
-    assert idx == list(range(idx[0], 2000))  # the newest survive, contiguous, in order
-
-
-def test_torn_tail_is_skipped_and_counted(tmp_path):
-    sp = Spool(tmp_path, 1 << 20)
-    for i in range(10):
-        sp.append(_rec(i))
-    sp.close()
-    seg = sorted(tmp_path.glob("seg-*.log"))[-1]
-    data = seg.read_bytes()
-    seg.write_bytes(data[:-5])  # crash mid-write
-    sp2 = Spool(tmp_path, 1 << 20)
-    assert len(sp2) == 9
-    sp2.append(_rec(42))
-    got = _drain(sp2)
-    assert [r.topic for r in got] == [f"t/{i}" for i in range(9)] + ["t/42"]
-    assert sp2.corrupt == 1
-
-
-def test_corrupt_crc_in_middle(tmp_path):
-    sp = Spool(tmp_path, 1 << 20, segment_bytes=100_000)
-    for i in range(10):
-        sp.append(_rec(i))
-    sp.close()
-    seg = sorted(tmp_path.glob("seg-*.log"))[0]
-    data = bytearray(seg.read_bytes())
-    rec_len = len(data) // 10
-    data[5 * rec_len + 12] ^= 0xFF
-    seg.write_bytes(bytes(data))
-    sp2 = Spool(tmp_path, 1 << 20)
-    sp2.append(_rec(77))
-    got = [r.topic for r in _drain(sp2)]
-    assert got == [f"t/{i}" for i in range(5)] + ["t/77"]
-
-
-def test_crash_without_close_loses_nothing_unacknowledged(tmp_path):
-    sp = Spool(tmp_path, 1 << 20, segment_bytes=2048, head_interval_s=3600)
-    for i in range(200):
-        sp.append(_rec(i))
-    sp.peek()
-    sp.pop()                  # the first ack writes the head (interval not yet started)
-    for _ in range(99):
-        sp.peek()
-        sp.pop()              # acknowledged, head file not rewritten (interval)
-    sp._writer.flush()        # a crash: no close(); the OS has what was written
-    sp2 = Spool(tmp_path, 1 << 20, segment_bytes=2048)
-    got = [int(r.topic[2:]) for r in _drain(sp2)]
-    assert got[-100:] == list(range(100, 200))        # every unacknowledged message is there
-    assert got == list(range(got[0], 200))            # at most some acknowledged ones again, in order
-
-
-def test_read_ahead_window_pop_and_rewind(tmp_path):
+def test_window_pop_and_rewind(tmp_path):
     sp = Spool(tmp_path, 1 << 20, segment_bytes=1024)
     for i in range(100):
         sp.append(_rec(i))
@@ -128,19 +57,44 @@ def test_read_ahead_window_pop_and_rewind(tmp_path):
     assert [r.topic for r in sp.peek_many(16)] == [f"t/{i}" for i in range(3, 19)]
     sp.rewind()                                   # connection lost: in-flight ones go again
     assert sp.peek().topic == "t/3" and len(sp) == 97
-    sp.peek_many(50)
-    sp.pop(50)
-    assert sp.peek().topic == "t/53"
 
 
-def test_bound_drop_under_read_ahead_restarts_the_window(tmp_path):
+def test_bound_drops_oldest_and_the_window_in_flight_stays_valid(tmp_path):
     sp = Spool(tmp_path, max_bytes=8_000, segment_bytes=1_000)
     for i in range(50):
         sp.append(_rec(i, 20))
-    sp.peek_many(8)                               # the sender has the oldest in flight...
+    inflight = sp.peek_many(8)                    # the sender has the oldest in flight...
     for i in range(50, 400):
-        sp.append(_rec(i, 20))                    # ...while the bound drops them
-    got = [int(r.topic[2:]) for r in sp.peek_many(1000)]
-    assert got == list(range(got[0], 400)) and got[0] > 8
-    sp.pop(len(got))
-    assert len(sp) == 0 and sp.dropped == got[0]
+        sp.append(_rec(i, 20))                    # ...while the bound drops their segment
+    assert sp.peek_many(8) == inflight            # their PUBACKs still acknowledge them
+    sp.pop(8)
+    got = [int(r.topic[2:]) for r in _drain(sp)]
+    assert got == list(range(got[0], 400)) and sp.dropped == got[0] - 8 > 0
+    assert sp.size_bytes <= 8_000
+
+
+def test_crc_valid_record_that_is_no_message_is_skipped_and_counted(tmp_path):
+    from spinewise.spool import Spool as RecordSpool
+    raw = RecordSpool(tmp_path)
+    raw.append(encode_message(_rec(1)))
+    raw.append(b"\x01")                            # too short to be a message
+    raw.append(encode_message(_rec(2)))
+    raw.close()
+    sp = Spool(tmp_path)
+    assert sp.peek_many(5) == [_rec(1)]           # good ones first, the bad one leads next time
+    sp.pop(1)
+    assert _drain(sp) == [_rec(2)] and sp.corrupt == 1
+
+
+def test_two_gateways_on_one_spool_directory_are_refused(tmp_path):
+    sp = Spool(tmp_path)
+    with pytest.raises(SpoolBusyError, match="spool_dir"):
+        Spool(tmp_path)
+    sp.close()
+
+
+def test_stats(tmp_path):
+    sp = Spool(tmp_path)
+    sp.append(_rec(1))
+    s = sp.stats()
+    assert s["depth_records"] == 1 and s["depth_bytes"] > 0 and s["dropped"] == s["corrupt"] == 0
