@@ -6,8 +6,10 @@ writes ``.run/test-servers.env``); the fixtures in ``conftest.py`` read that fil
 back to starting private instances when a developer runs pytest directly. Tests that must
 stop and restart a server (outage tests) start their own instance with these classes.
 
-    python tests/servers.py start [--run-dir .run/servers]   # prints KEY=VALUE lines
-    python tests/servers.py stop  [--run-dir .run/servers]
+    python -m tests.servers start [--run-dir .run/servers]   # prints KEY=VALUE lines
+    (as a module from the repo root: run as a script, tests/signal/ would shadow the
+    standard library's signal module)
+    python -m tests.servers stop  [--run-dir .run/servers]
 """
 from __future__ import annotations
 
