@@ -144,6 +144,7 @@ class PipelineConfig:
     queue_max: int = 20000                  # MQTT messages waiting for the worker
     snapshot_interval_s: float = 60.0       # per-device Analyzer state to state_dir
     shard: str = ""                         # "i/N": this process serves users with crc32(user) % N == i
+    outbox_max: int = 10000                 # outgoing events held while the broker is away (oldest dropped)
 
 
 @dataclass

@@ -4,6 +4,18 @@ Every command is an object ``{"v": 1, "cmd": <name>, ...fields}``; ``id`` (strin
 integer) is echoed in the reply so a client can match it; ``t_s`` (epoch seconds) is the
 event time of the command when the sender knows it. Validation is a small table-driven
 schema so a bad command is answered with an error that names the field.
+
+Reply on ``<prefix>/<user>/cmd/reply`` (not retained)::
+
+    {"v": 1, "ok": true,  "cmd": "<name>", "id": <as sent>, "t_s": <event time>, ...result}
+    {"v": 1, "ok": false, "cmd": "<name>" | null, "id": <as sent>,
+     "error": {"field": "<offending field>", "message": "<why>"}}
+
+``id`` is echoed whenever the payload parsed far enough to have a valid one: also when the
+command itself is refused (unknown ``cmd``, bad version, bad field), so a client never has to
+guess which request an error answers. It is absent only when the sender gave none or the
+payload is not a JSON object at all (then no request can be matched; ``CommandError.id`` is
+None). ``reply_id(payload)`` gives that id for a reply built outside ``parse``.
 """
 from __future__ import annotations
 
@@ -19,10 +31,11 @@ EXERCISES = ("plank", "side_plank", "bird_dog", "dead_bug", "bridge", "prone_pre
 
 
 class CommandError(ValueError):
-    def __init__(self, field_name: str, message: str):
+    def __init__(self, field_name: str, message: str, id: str | int | None = None):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
         self.message = message
+        self.id = id          # the command's id when the payload had a valid one (for the reply)
 
 
 @dataclass(frozen=True)
@@ -101,8 +114,32 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], bool]]] = {
 _ENVELOPE = {"v", "cmd", "id", "t_s"}
 
 
+def _valid_id(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (str, int)) and len(str(v)) <= 64
+
+
+def reply_id(payload: bytes | str) -> str | int | None:
+    """The ``id`` a reply to ``payload`` must echo (None when it has no valid one)."""
+    try:
+        parse(payload)
+    except CommandError as exc:
+        return exc.id
+    doc = json.loads(payload)
+    return doc.get("id")
+
+
 def parse(payload: bytes | str) -> Command:
-    """A validated Command; raises CommandError naming the offending field."""
+    """A validated Command; raises CommandError naming the offending field (and carrying the
+    command's ``id`` when the payload had a valid one)."""
+    doc_id: list = [None]
+    try:
+        return _parse(payload, doc_id)
+    except CommandError as exc:
+        exc.id = doc_id[0]
+        raise
+
+
+def _parse(payload: bytes | str, doc_id: list) -> Command:
     if isinstance(payload, (bytes, bytearray)):
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise CommandError("payload", f"larger than {MAX_PAYLOAD_BYTES} bytes")
@@ -116,6 +153,8 @@ def parse(payload: bytes | str) -> Command:
         raise CommandError("payload", "not valid JSON") from None
     if not isinstance(doc, dict):
         raise CommandError("payload", "expected a JSON object")
+    if _valid_id(doc.get("id")):
+        doc_id[0] = doc["id"]        # from here on every error reply can name the request
     if "v" not in doc:
         raise CommandError("v", f"missing protocol version (send \"v\": {PROTOCOL_VERSION})")
     if doc["v"] != PROTOCOL_VERSION or isinstance(doc["v"], bool):
@@ -124,7 +163,7 @@ def parse(payload: bytes | str) -> Command:
     if name not in SCHEMA:
         raise CommandError("cmd", f"unknown command {name!r} (known: {', '.join(SCHEMA)})")
     cid = doc.get("id")
-    if cid is not None and (isinstance(cid, bool) or not isinstance(cid, (str, int)) or len(str(cid)) > 64):
+    if cid is not None and not _valid_id(cid):
         raise CommandError("id", "expected a string or integer of at most 64 characters")
     t_s = None
     if doc.get("t_s") is not None:

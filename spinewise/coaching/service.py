@@ -220,7 +220,8 @@ class CoachService:
         except CommandError as exc:
             self.rejected_commands += 1
             log.info("user %s: rejected command: %s", user, exc)
-            return [self._reply(user, None, None, ok=False, error=exc.message, field=exc.field)]
+            return [self._reply(user, None, None, ok=False, error=exc.message, field=exc.field,
+                                **({"id": exc.id} if exc.id is not None else {}))]
         st = self._user(user)
         t = t_s if t_s is not None else cmd.t_s if cmd.t_s is not None else st.last_t_s
         if t is None:

@@ -35,8 +35,8 @@ def send_command(cfg, user: str, command: dict, timeout_s: float = 10.0) -> dict
             doc = json.loads(payload)
         except ValueError:
             return
-        # an unparseable command is answered without its id: take such an error reply too
-        if isinstance(doc, dict) and (doc.get("id") == cid or ("id" not in doc and doc.get("ok") is False)):
+        # every reply, errors included, echoes the id (spinewise.coaching.commands): only ours
+        if isinstance(doc, dict) and doc.get("id") == cid:
             replies.put(doc)
 
     client = MqttClient(cfg.mqtt, f"spinewise-cli-{uuid.uuid4().hex[:8]}", clean_session=True)

@@ -16,7 +16,11 @@ Threads and ownership:
 Topics (``p`` = MqttConfig.prefix)::
 
     in   p/<device>/imu      sensor samples (spinewise.ingest.payload, JSON or binary v1)
-    in   p/<device>/status   gateway status; {"state": "end", "end_t_s": ..} = end of stream
+    in   p/<device>/status   gateway status (stored as device_status); {"state": "end",
+                             "end_t_s": ..} = end of stream (not stored)
+    in   p/<device>/events   the gateway's own events (Event.to_dict(): kind, t_s, data,
+                             device_id); its ``gap`` events are stored. Our own messages on
+                             that topic (they carry ``user``) are recognised and ignored.
     in   p/<user>/cmd        user commands (spinewise.coaching.commands)
     out  p/<device>/events   one JSON Event per message (posture at most 1 Hz per device)
     out  p/<device>/state    retained live figures (activity, trunk angle, reps/sedentary today)
@@ -28,6 +32,25 @@ Scaling out: one process sustains a few hundred sensors at 50 Hz (the Analyzer i
 ``PipelineConfig.shard = "i/N"`` runs process i of N: every process receives every message and
 keeps only users with ``crc32(user) % N == i`` (a user's sensors, commands and coaching state
 stay together), with its own persistent session, snapshots and stats topic.
+
+Storage: every event of the sessions, coaching events, gateway status and gap events, the
+``pipeline`` counters and, with ``InfluxConfig.raw_imu``, every accepted sample
+(``points_from_chunk``); one storage write per worker cycle.
+
+Outgoing messages go through a bounded :class:`~spinewise.pipeline.outbox.Outbox`: while the
+broker is away, events wait up to ``pipeline.outbox_max`` (oldest dropped, counted
+``outbox_dropped.event``), retained state keeps the latest payload per topic and nudges and
+command replies are kept; paho itself never holds more than the outbox's in-flight limit.
+
+Session time: a DeviceSession runs its Analyzer on seconds since the start of the minute of the
+session's first sample (see spinewise.pipeline.device) and maps events back to epoch seconds.
+The Analyzer's epochs fall on whole seconds of *its* time axis, so this puts them on whole
+clock seconds and minutes, and it keeps times small: fed raw epoch seconds (float64 resolves
+only 0.24 us at 1.7e9 s, and the signal chain rounds and compares times) the same samples
+would give results that depend on the day and hour. What remains is the sub-minute phase of
+the first sample, as for any epoch grid: a stream starting at 10:00:37.37 is analysed exactly
+like the same samples timed from 37.37 s (tests/pipeline/test_device.py), and a replay whose
+first sample is on a whole minute equals ``spinewise analyze`` on the file.
 
 Unknown devices (not in Config.devices): PipelineConfig.unknown_devices = "accept" analyses
 them with user = device id and counts ``unknown_device_messages``; "reject" drops them and
@@ -52,6 +75,7 @@ from spinewise.events import Event
 from spinewise.mqtt import MqttClient, Will, topic
 from spinewise.pipeline.counters import Counters
 from spinewise.pipeline.device import DeviceSession
+from spinewise.pipeline.outbox import Outbox
 from spinewise.pipeline.snapshot import SnapshotStore
 from spinewise.stream import ImuChunk
 
@@ -60,11 +84,12 @@ log = logging.getLogger(__name__)
 POSTURE_MQTT_PERIOD_S = 1.0     # posture on MQTT: at most one per second per device (all stored)
 MAX_BATCH_MESSAGES = 4000       # messages one worker cycle takes off the queue
 QUEUE_BLOCK_WARN_S = 5.0
+GATEWAY_EVENT_KINDS = frozenset({"gap"})   # gateway events the pipeline stores
 
 
 @dataclass
 class _Item:
-    kind: str            # "imu" | "status" | "cmd"
+    kind: str            # "imu" | "status" | "events" | "cmd"
     key: str             # device or user
     payload: bytes
     arrival: float       # monotonic
@@ -107,8 +132,8 @@ class Pipeline:
         pc = cfg.pipeline
         if pc.unknown_devices not in ("accept", "reject"):
             raise ConfigError(f"pipeline.unknown_devices: {pc.unknown_devices!r} is not accept or reject")
-        if pc.queue_max < 1 or pc.reorder_wait_s < 0:
-            raise ConfigError("pipeline.queue_max must be >= 1 and reorder_wait_s >= 0")
+        if pc.queue_max < 1 or pc.reorder_wait_s < 0 or pc.outbox_max < 1:
+            raise ConfigError("pipeline.queue_max and outbox_max must be >= 1 and reorder_wait_s >= 0")
         self.cfg = cfg
         self.prefix = cfg.mqtt.prefix
         self.counters = Counters()
@@ -141,6 +166,8 @@ class Pipeline:
         self.sub = client_factory(cfg.mqtt, client_id, clean_session=False)
         self.pub = client_factory(cfg.mqtt, client_id + "-out", clean_session=True,
                                   will=Will(self.topic_status, dumps({"state": "offline"}), 1, True))
+        self.outbox = Outbox(self.pub, self.counters, events_max=pc.outbox_max, keep_max=pc.outbox_max)
+        self._status_seen: dict[str, bytes] = {}     # device -> last stored status payload
         self._worker = threading.Thread(target=self._run, name="pipeline-worker", daemon=True)
         self._stopping = threading.Event()
         self._abort = threading.Event()           # stop() gave up waiting for the backlog
@@ -163,6 +190,7 @@ class Pipeline:
         p = self.prefix
         self.sub.subscribe(topic(p, "+", "imu"), self._handler("imu"), qos=1)
         self.sub.subscribe(topic(p, "+", "status"), self._handler("status"), qos=1)
+        self.sub.subscribe(topic(p, "+", "events"), self._handler("events"), qos=1)
         self.sub.subscribe(topic(p, "+", "cmd"), self._handler("cmd"), qos=1)
         self._worker.start()
         self._started = True
@@ -171,7 +199,7 @@ class Pipeline:
             log.warning("mqtt broker %s:%s not reachable yet; retrying in the background",
                         self.cfg.mqtt.host, self.cfg.mqtt.port)
         self.pub.connected.wait(connect_timeout_s)
-        self.pub.publish_nowait(self.topic_status, dumps({"state": "online"}), qos=1, retain=True)
+        self.outbox.send(self.topic_status, dumps({"state": "online"}), qos=1, retain=True)
         self._publish_discovery()
         log.info("pipeline started prefix=%s client_id=%s devices_restored=%d",
                  p, self.cfg.pipeline.client_id, len(self.sessions))
@@ -199,6 +227,7 @@ class Pipeline:
         self._publish_stats()
         self._write_points()
         self._snapshot_all()
+        self._drain_outbox(5.0)
         try:
             self.storage.close()
         except Exception:
@@ -221,6 +250,8 @@ class Pipeline:
     # -- MQTT thread -----------------------------------------------------------------------
     def _handler(self, kind: str):
         def handle(topic_name: str, payload: bytes) -> None:
+            if kind == "events" and b'"device_id"' not in payload:
+                return      # our own event messages (they carry "device", "user"): not input
             parts = topic_name.split("/")
             key = parts[-2] if len(parts) >= 2 else ""
             if self.shard is not None and not self._mine(kind, key):
@@ -290,6 +321,8 @@ class Pipeline:
             pending = {}
             if item.kind == "status":
                 self._on_status(item)
+            elif item.kind == "events":
+                self._on_gateway_event(item)
             elif item.kind == "cmd":
                 self._on_command(item)
         self._ingest(pending)
@@ -364,6 +397,8 @@ class Pipeline:
             before = s.stats.samples
             before_counts = s.buffer.counts.as_dict()
             events = s.ingest(chunks)
+            if self.cfg.influx.raw_imu:
+                self._store_raw(chunks, s.user, device_id)
             self.counters.inc("samples_processed", s.stats.samples - before)
             self._count_reorder(before_counts, s)
             self._dispatch(s, events)
@@ -408,7 +443,7 @@ class Pipeline:
                 qos = 0
             doc = {"kind": ev.kind, "t_s": ev.t_s, "device": s.device_id, "user": s.user,
                    "data": ev.data}
-            self.pub.publish_nowait(t_topic, dumps(doc), qos=qos)
+            self.outbox.send(t_topic, dumps(doc), qos=qos, cls="event")
             self.counters.inc("events_published")
 
     def _store(self, events: list[Event], user: str, device: str) -> None:
@@ -424,6 +459,18 @@ class Pipeline:
                 log.warning("device=%s event kind=%s not storable: %s", device, ev.kind, exc)
         self._points += points
 
+    def _store_raw(self, chunks: list[ImuChunk], user: str, device: str) -> None:
+        """InfluxConfig.raw_imu: every accepted sample at full rate. Duplicates delivered twice
+        (at-least-once MQTT) map to the same key and overwrite, so no dedup is needed here."""
+        from spinewise.storage import SchemaError, points_from_chunk
+
+        for chunk in chunks:
+            try:
+                self._points += points_from_chunk(chunk, user, device)
+            except SchemaError as exc:
+                self.counters.inc("events_unstorable", reason="imu")
+                log.warning("device=%s raw samples not storable: %s", device, exc)
+
     def _write_points(self) -> None:
         """One storage write per worker cycle: one SQLite transaction / one batch append."""
         points, self._points = self._points, []
@@ -438,7 +485,7 @@ class Pipeline:
     def _apply_outgoing(self, user: str, outs) -> None:
         for out in outs:
             if out.topic:
-                self.pub.publish_nowait(out.topic, out.payload_bytes(), qos=out.qos, retain=out.retain)
+                self.outbox.send(out.topic, out.payload_bytes(), qos=out.qos, retain=out.retain)
                 if out.suffix == "nudge" and out.payload.get("type") == "nudge":
                     self.counters.inc("nudges")
                     log.info("user=%s nudge reason=%s", user, out.payload.get("reason"))
@@ -470,6 +517,8 @@ class Pipeline:
             self.counters.inc("rejected", reason="bad_status")
             return
         state = doc.get("state")
+        if state != "end":
+            self._store_status(item, doc)
         if state == "end":
             if not self._device_allowed(item.key):
                 return
@@ -481,6 +530,42 @@ class Pipeline:
             log.info("device=%s end of stream end_t_s=%s", item.key, end_t)
             self._dispatch(s, s.request_end(end_t))
             self._arrival[item.key] = item.arrival
+
+    def _store_status(self, item: _Item, doc: dict) -> None:
+        """Gateway status (battery, RSSI, rate, link) -> ``device_status``. The document carries
+        no time: it is stamped with its arrival (wall clock; this is the adapter layer) unless it
+        has ``t_s``. A retained status is delivered again on every (re)subscription: an
+        identical payload is stored once."""
+        if not self._device_allowed(item.key):
+            return
+        if self._status_seen.get(item.key) == item.payload:
+            return
+        self._status_seen[item.key] = item.payload
+        t_s = doc.get("t_s")
+        if isinstance(t_s, bool) or not isinstance(t_s, (int, float)):
+            t_s = time.time() - (time.monotonic() - item.arrival)
+        self.counters.inc("status_in")
+        self._store([Event("status", float(t_s), doc, item.key)], self.cfg.user_of(item.key), item.key)
+
+    def _on_gateway_event(self, item: _Item) -> None:
+        """A gateway event (``Event.to_dict()``): its gaps are stored. The reorder buffer sees the
+        same hole as a jump in ``seq`` and declares it with the same start, so the key is the
+        same and InfluxDB keeps one point."""
+        try:
+            doc = json.loads(item.payload)
+            if not isinstance(doc, dict) or "user" in doc:
+                return                   # not the gateway's format (one of our own messages)
+            ev = Event.from_dict(doc)
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+            self.counters.inc("rejected", reason="bad_event")
+            return
+        if ev.kind not in GATEWAY_EVENT_KINDS:
+            self.counters.inc("gateway_events_ignored")
+            return
+        if not self._device_allowed(item.key):
+            return
+        self.counters.inc("gateway_events", reason=ev.kind)
+        self._store([ev], self.cfg.user_of(item.key), item.key)
 
     def _on_command(self, item: _Item) -> None:
         user = item.key
@@ -519,6 +604,7 @@ class Pipeline:
 
     # -- housekeeping (wall clock: this is the adapter layer) ------------------------------
     def _housekeeping(self, now: float) -> None:
+        self.outbox.pump()
         wait = self.cfg.pipeline.reorder_wait_s
         for device_id, s in list(self.sessions.items()):
             silent = now - self._arrival.get(device_id, now) >= wait
@@ -542,11 +628,12 @@ class Pipeline:
         self._dirty.clear()
         for device_id in devices:
             s = self.sessions[device_id]
-            self.pub.publish_nowait(topic(self.prefix, device_id, "state"),
-                                    dumps(s.live.payload(device_id, s.user)), qos=1, retain=True)
+            self.outbox.send(topic(self.prefix, device_id, "state"),
+                             dumps(s.live.payload(device_id, s.user)), qos=1, retain=True)
 
     def stats(self) -> dict:
         self.counters.set("queue_depth", self.queue.qsize())
+        self.counters.set("outbox_depth", self.outbox.depth())
         self.counters.set("devices", len(self.sessions))
         try:
             st = self.storage.stats()
@@ -566,8 +653,8 @@ class Pipeline:
     def _publish_stats(self) -> None:
         snap = self.stats()
         wall = time.time()
-        self.pub.publish_nowait(self.topic_stats, dumps({"t_s": wall, "client_id":
-                                self.cfg.pipeline.client_id, **snap}), qos=1, retain=True)
+        self.outbox.send(self.topic_stats, dumps({"t_s": wall, "client_id":
+                         self.cfg.pipeline.client_id, **snap}), qos=1, retain=True)
         from spinewise.storage import make_point, time_ns
 
         fields = {k.replace(".", "_"): v for k, v in snap.items() if isinstance(v, (int, float))}
@@ -577,6 +664,16 @@ class Pipeline:
         log.info("pipeline stats %s", _kv(snap, ("messages_in", "samples_processed", "events",
                  "rejected", "points_written", "spool_depth", "queue_depth", "devices",
                  "latency_p99_ms")))
+
+    def _drain_outbox(self, timeout_s: float) -> None:
+        """At shutdown: give what waits in the outbox a few seconds to reach the broker."""
+        deadline = time.monotonic() + timeout_s
+        while self.outbox.depth() and time.monotonic() < deadline:
+            if not self.outbox.pump():
+                time.sleep(0.05)
+        if self.outbox.depth():
+            log.warning("pipeline stopped with %d outgoing messages unsent (broker away)",
+                        self.outbox.depth())
 
     def _snapshot_all(self) -> None:
         for device_id, s in list(self.sessions.items()):

@@ -160,11 +160,32 @@ MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in [
         _f("gz_dps", "float", "deg/s", "z"),
     ), "Full rate, off by default: 4.3 million points per sensor-day at 50 Hz, against "
        "432,000 for posture at 5 Hz."),
+    Measurement("pipeline", "Pipeline.stats()",
+                "wall time of the snapshot, every pipeline.stats_interval_s", (), (
+        _f("messages_in", "int", "count", "MQTT messages received (per kind: messages_in_imu, ...)"),
+        _f("samples_processed", "int", "count", "samples the Analyzers consumed"),
+        _f("events", "int", "count", "events produced"),
+        _f("rejected", "int", "count", "rejected messages (per reason: rejected_<reason>)"),
+        _f("queue_depth", "int", "count", "MQTT messages waiting for the worker"),
+        _f("outbox_depth", "int", "count", "outgoing messages held while the broker is away"),
+        _f("outbox_dropped", "int", "count", "outgoing messages dropped by the bound while the broker "
+           "was away (per class: outbox_dropped_event, outbox_dropped_keep)"),
+        _f("points_written", "int", "count", "storage points written (from Storage.stats())"),
+        _f("spool_depth", "int", "count", "points waiting in the storage spool"),
+        _f("latency_p99_ms", "float", "ms", "MQTT arrival to events published, 99th percentile"),
+    ), "Operational counters of one pipeline process, no tags (a shard's stats carry the same "
+       "fields). One field per counter of the `<prefix>/$sys/pipeline/stats` message, '.' in a "
+       "counter name becoming '_' (e.g. `rejected.nan` -> `rejected_nan`): the fields listed are "
+       "the ones dashboards and alerts should use; counters are cumulative since the process "
+       "started, gauges are the value at the snapshot."),
 ]}
 
-# Kinds that are live-only (MQTT / coaching state) and deliberately not stored.
+# Kinds that are live-only (MQTT / coaching state) and deliberately not stored. ``summary`` (the
+# coach's end-of-day message) is derived entirely from stored points (activity_minute, set,
+# nudge, nudge_outcome), so Grafana recomputes it for any range and storing it would only add
+# a second, stale copy of the same figures.
 LIVE_ONLY_KINDS = frozenset({"set_started", "hold_started", "hold_running", "slouch_started",
-                             "plan"})
+                             "plan", "summary"})
 
 
 def time_ns(t_s: float, epoch_s: float = 0.0) -> int:
@@ -321,7 +342,7 @@ def points_from_event(event: Event, user: str, device: str, *, epoch_s: float = 
                             "weakness": flag("weakness"), "note": _str(d, "note")}, event.t_s)
     if kind == "status":
         connected = d.get("connected", d.get("online"))
-        if connected is None and d.get("state") in ("online", "offline"):
+        if connected is None and d.get("state") in ("online", "offline", "reconnecting"):
             connected = d["state"] == "online"
         return one("device_status", {
             "battery_pct": _first(d, ("battery_pct", "battery"), kind),
@@ -360,7 +381,7 @@ def schema_markdown() -> str:
     for m in MEASUREMENTS.values():
         out.append(f"### `{m.name}`\n")
         out.append(f"From `{m.source}`; timestamp: {m.time}; tags: "
-                   + ", ".join(f"`{t}`" for t in m.tags) + ".")
+                   + (", ".join(f"`{t}`" for t in m.tags) or "none") + ".")
         if m.note:
             out.append(f" {m.note}")
         out.append("\n\n| field | type | unit | meaning |\n| --- | --- | --- | --- |\n")

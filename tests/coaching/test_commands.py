@@ -61,3 +61,27 @@ def test_garbage_is_a_command_error_never_a_crash(payload):
         parse(payload)
     except CommandError as exc:
         assert exc.field
+
+
+@pytest.mark.parametrize("payload, want", [
+    (cmd(cmd="dance", id="a1"), "a1"),                      # refused command: id still known
+    (cmd(cmd="pain", score=11, id=42), 42),
+    (json.dumps({"v": 7, "cmd": "status", "id": "x"}).encode(), "x"),
+    (cmd(cmd="status", id=[1]), None),                      # an invalid id is not echoed
+    (cmd(cmd="status", id="y" * 65), None),
+    (cmd(cmd="status", id=True), None),
+    (b'{"id": "z", "v": 1', None),                          # not JSON: nothing to match
+    (b'["id", "z"]', None),
+])
+def test_errors_carry_the_id_when_the_payload_had_one(payload, want):
+    from spinewise.coaching.commands import reply_id
+    with pytest.raises(CommandError) as exc:
+        parse(payload)
+    assert exc.value.id == want
+    assert reply_id(payload) == want
+
+
+def test_reply_id_of_a_valid_command():
+    from spinewise.coaching.commands import reply_id
+    assert reply_id(cmd(cmd="status", id="ok1")) == "ok1"
+    assert reply_id(cmd(cmd="status")) is None

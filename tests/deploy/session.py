@@ -8,9 +8,11 @@ Weeks (Monday-aligned): W1 = 2026-01-05, W2 = 2026-01-12, W3 = 2026-01-19 (= DAY
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from spinewise.events import Event
+from spinewise.ingest.publisher import status_payload
 
 
 def ts(day: int, hh: int = 0, mm: int = 0, ss: float = 0.0) -> float:
@@ -31,6 +33,16 @@ SETS = [(6, 18, "bird_dog", 10, {}, 15.0), (8, 18, "bridge", 10, {}, 20.0),
 HOLDS = [(6, 18, 30, 30.0, 1.0, 5.0, []), (13, 18, 30, 40.0, 0.9, 4.0, []),
          (15, 18, 30, 35.0, 0.7, 3.0, []), (DAY, 18, 30, 45.0, 0.8, 2.0, ["sag"])]
 PAIN = [(6, 20, 5), (13, 20, 4), (DAY, 12, 3), (DAY, 20, 2)]
+
+
+def gateway_status(device: str, state: str = "online", **fields) -> dict:
+    """The document the BLE gateway publishes on <prefix>/<device>/status (retained), as the
+    pipeline receives it (Gateway.status_fields() through Publisher.publish_status())."""
+    doc = {"profile": "polar_h10", "address": "C4:7C:8D:6A:12:34", "rate_hz": 50.0, "has_gyro": False,
+           "samples": 0, "gaps": 0, "drops": 0, "drift_ppm": 0.0, "reconnects": 0,
+           "watchdog_trips": 0, "decode_errors": 0, "spooled": 0, "spool_dropped": 0}
+    doc.update(fields)
+    return json.loads(status_payload(device, state, **doc))
 
 
 def _minute(t: float, device: str = "h10", **secs) -> Event:
@@ -83,8 +95,8 @@ def ann_events() -> list[Event]:
     # -- device health -----------------------------------------------------------------------
     for i in range(13):                                    # every 10 min 08:00-10:00
         ev.append(Event("status", ts(DAY, 8, 0) + i * 600,
-                        {"battery_pct": 90.0 - i, "rssi_dbm": -60.0, "rate_hz": 50.0,
-                         "connected": True}, "h10"))
+                        gateway_status("h10", battery_pct=90 - i, rssi_dbm=-60, samples=30000 * i),
+                        "h10"))
     for (hh, mm), dur, lost in [((9, 30), 12.0, 600), ((10, 30), 8.0, 400)]:
         t = ts(DAY, hh, mm)
         ev.append(Event("gap", t + dur, {"start_s": t, "end_s": t + dur, "samples_lost": lost}, "h10"))
@@ -118,8 +130,8 @@ def bob_events() -> list[Event]:
           for m in range(30)]
     ev.append(Event("set_finished", ts(DAY, 13), {"exercise": "bird_dog", "start_s": ts(DAY, 12, 50),
                                                   "end_s": ts(DAY, 13), "reps": 50}, "bob-h10"))
-    ev.append(Event("status", ts(DAY, 12), {"battery_pct": 20.0, "rssi_dbm": -90.0, "rate_hz": 25.0},
-                    "bob-h10"))
+    ev.append(Event("status", ts(DAY, 12), gateway_status("bob-h10", battery_pct=20, rssi_dbm=-90,
+                                                          rate_hz=25.0), "bob-h10"))
     ev.append(Event("gap", ts(DAY, 12, 5), {"start_s": ts(DAY, 12), "end_s": ts(DAY, 12, 5),
                                             "samples_lost": 7500}, "bob-h10"))
     return ev

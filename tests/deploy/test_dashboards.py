@@ -370,3 +370,51 @@ def test_the_dashboards_command_writes_checks_and_rejects_bad_time_zones(tmp_pat
     assert main(["dashboards", "--out", str(out), "--check"]) == 1          # UTC default differs
     assert main(["dashboards", "--out", str(out), "--tz", "Nowhere/Atlantis"]) == 2
     assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_devices_panels_show_what_the_gateway_publishes_through_the_pipeline(influxdb_v1, tmp_path):
+    """Gateway status documents and gap events, as the gateway publishes them on MQTT, go through
+    the pipeline into InfluxDB; every Devices panel then shows their numbers."""
+    import time
+
+    from spinewise.config import from_dict
+    from spinewise.events import Event
+    from spinewise.pipeline import Pipeline
+    from tests.pipeline.conftest import wait_until
+    from tests.pipeline.fakes import FakeClient, RecordingCoach
+
+    db = "spinewise_dash_pipeline"
+    influxdb_v1.query(f'DROP DATABASE "{db}"', method="POST")
+    cfg = from_dict({"mqtt": {"prefix": "p"},
+                     "influx": {"backend": "v1", "url": influxdb_v1.url, "database": db,
+                                "spool_dir": str(tmp_path / "spool")},
+                     "pipeline": {"state_dir": str(tmp_path / "st")},
+                     "devices": [{"id": "h30", "user": "dave"}]})
+    storage = open_storage(cfg.influx, background=False)
+    pl = Pipeline(cfg, storage=storage, coach=RecordingCoach(), client_factory=FakeClient)
+    pl.start(connect_timeout_s=0.1)
+    now = time.time()
+    batteries, rssi = [81, 80, 79], [-58, -64, -70]
+    try:
+        for i, (b, r) in enumerate(zip(batteries, rssi)):
+            doc = S.gateway_status("h30", battery_pct=b, rssi_dbm=r, samples=1000 * i)
+            pl.sub.handlers["p/+/status"]("p/h30/status", json.dumps(doc).encode())
+        for start, dur, lost in [(now - 600, 4.0, 200), (now - 300, 6.0, 300)]:
+            gap = Event("gap", start + dur, {"start_s": start, "end_s": start + dur, "samples_lost": lost}, "h30")
+            pl.sub.handlers["p/+/events"]("p/h30/events", json.dumps(gap.to_dict()).encode())
+        assert wait_until(lambda: pl.counters.get("gateway_events") == 2, 10)
+    finally:
+        pl.stop()
+    assert storage.stats()["points_rejected"] == 0 and storage.stats()["spool_depth"] == 0
+    rng = (now - 7 * 86400, time.time() + 60)         # the dashboard's default range: 10 min buckets
+    variables = {"user": "dave", "device": "$__all"}
+
+    def panel(title, ref="A"):
+        return influxdb_v1.query(substitute(_panel_query("devices", title, ref), *rng, variables),
+                                 db=db)["results"][0].get("series", [])
+
+    assert pts(panel("Battery"))[-1] == 79.0 and list(by_tag(panel("Battery"), "device")) == ["h30"]
+    assert approx(sum(pts(panel("Signal (RSSI)"))) / len(pts(panel("Signal (RSSI)"))), -64.0)
+    assert pts(panel("Sample rate")) and all(approx(v, 50.0) for v in pts(panel("Sample rate")))
+    assert approx(pts(panel("Data lost to gaps")), [10.0]) and pts(panel("Data lost to gaps", "B")) == [2]
+    assert [r[1:] for r in panel("Connection gaps")[0]["values"]] == [[4.0, 200], [6.0, 300]]

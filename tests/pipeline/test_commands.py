@@ -53,8 +53,8 @@ def test_nudge_snooze_pain_calibrate_over_mosquitto(sitting, mqtt_server, tmp_pa
         assert device_msgs.wait_for(lambda t, d: t == f"{p}/back1/events" and d.get("kind") == "calibrated"
                                     and d["data"].get("reason") == "user", 10)
 
-        reply = send_command(cfg, "ann", {"v": 1, "cmd": "fly"})
-        assert reply["ok"] is False and reply["error"]["field"] == "cmd"
+        reply = send_command(cfg, "ann", {"v": 1, "cmd": "fly", "id": "bad-1"})
+        assert reply["ok"] is False and reply["error"]["field"] == "cmd" and reply["id"] == "bad-1"
 
         state = device_msgs.wait_for(lambda t, d: t == f"{p}/back1/state"
                                      and d.get("sedentary_min_today", 0) > 4, 10)

@@ -151,3 +151,31 @@ def test_shift_times_moves_points_in_time_not_durations():
                    "reps_detail": [{"start_s": 11.5, "hold_s": 1.0}], "t_from_s": 10.5,
                    "elapsed_s": 4.0, "flag": True}
     assert np.isclose(shift_times({"t_s": 1.0}, -1.0)["t_s"], 0.0)
+
+
+def test_a_start_off_the_whole_second_is_analysed_on_the_clock_minute_grid(accel_only):
+    """The Analyzer cuts epochs on whole seconds of its own time axis, so its results depend on
+    where time 0 is. A session puts time 0 at the start of the minute of its first sample: a
+    recording starting at 10:00:37.37 is analysed as if it started 37.37 s into a recording,
+    on any day and at any hour (no float noise from epoch seconds), and minute epochs are
+    clock minutes."""
+    from dataclasses import replace
+
+    path, _ = accel_only
+    phase = 37.37
+    ref_an = Analyzer(SignalConfig(), "ref", None)
+    for c in read_chunks(path, 4096):
+        ref_an.update(replace(c, t_s=np.round(c.t_s + phase, 6)))     # the file starts at 0
+    ref_an.finish()
+    ref = ref_an.summary()
+    summaries = []
+    for start in (EPOCH + phase, EPOCH + 17 * 86400 + 5 * 3600 + phase):
+        chunks = list(map_times(read_chunks(path, 100), "back1", start))
+        s, events = session_summary(chunks)
+        assert s.origin_s == start - phase                  # the start of that clock minute
+        minutes = [e.data["start_s"] for e in events if e.kind == "minute"]
+        assert minutes and all(abs(m - s.origin_s - 60 * round((m - s.origin_s) / 60)) < 1e-6
+                               for m in minutes)
+        compare(s.last_summary, ref, s.origin_s, path)
+        summaries.append(shift_times(s.last_summary, -s.origin_s))
+    assert summaries[0]["activity"] == summaries[1]["activity"]

@@ -227,3 +227,44 @@ def test_bad_payloads_are_counted_by_reason_and_the_service_keeps_running(record
     # everything good still reached the Analyzer (the tail waits only for the reorder horizon)
     assert pipeline.sessions["back1"].stats.samples == n
     assert "stranger" not in pipeline.sessions
+
+
+def test_broker_outage_keeps_outgoing_messages_bounded_and_the_latest_state(tmp_path):
+    """Mosquitto goes away while samples keep coming (from the pipeline's queue): paho gets
+    nothing, events wait up to outbox_max (the oldest are dropped and counted), and when the
+    broker is back the latest retained state and the nudge-class messages go out."""
+    import json
+
+    from tests.pipeline.fakes import FakeAnalyzer, chunk
+    from tests.servers import Mosquitto
+
+    if not Mosquitto.available():
+        if IN_CI:
+            pytest.fail("mosquitto not installed (CI=true)")
+        pytest.skip("mosquitto not installed")
+    broker = Mosquitto(None, tmp_path / "broker").start()
+    cfg = make_config(tmp_path, broker.port, outbox_max=20)
+    p = cfg.mqtt.prefix
+    pl = Pipeline(cfg, analyzer_factory=FakeAnalyzer)
+    pl.start()
+    feed = pl._handler("imu")                 # as paho would call it: the broker is not needed
+    try:
+        broker.stop()
+        assert wait_until(lambda: not pl.pub.connected.is_set(), 10)
+        for k in range(100):
+            feed(f"{p}/back1/imu", chunk("back1", k))
+        assert wait_until(lambda: pl.counters.get("samples_processed") == 5000, 20)
+        time.sleep(0.5)                         # state and stats timers fire while away
+        assert pl.outbox.depth() <= 20 + 5     # 20 events + one retained message per topic
+        assert pl.counters.get("outbox_dropped.event") >= 80 - 2   # a few may have left before the cut
+        broker.start()
+        states = Collector(cfg, f"{p}/back1/state")
+        assert wait_until(lambda: pl.outbox.depth() == 0, 40), "outbox not drained after reconnect"
+        last_t = 1.7e9 + 4999 / 50.0
+        got = states.wait_for(lambda t, d: isinstance(d, dict) and d.get("t_s") == last_t, 10)
+        states.close()
+        assert got is not None, "the latest retained state did not reach the broker"
+        assert json.loads(json.dumps(pl.stats()))["outbox_dropped"] >= 78
+    finally:
+        pl.stop()
+        broker.cleanup()

@@ -1,93 +1,25 @@
 """The service's routing and bookkeeping without a broker (fake MQTT clients, fake Analyzer)."""
-import threading
+import time
 
-import numpy as np
 import pytest
 
 from spinewise.config import ConfigError, from_dict
 from spinewise.events import Event
-from spinewise.ingest.payload import encode_json
 from spinewise.pipeline import Pipeline
-from spinewise.stream import ImuChunk
 from tests.pipeline.conftest import wait_until
+from tests.pipeline.fakes import FakeAnalyzer, FakeClient, chunk
 
 
-class FakeClient:
-    def __init__(self, cfg, client_id, clean_session=False, will=None):
-        self.client_id, self.clean_session, self.will = client_id, clean_session, will
-        self.handlers = {}
-        self.published = []
-        self.connected = threading.Event()
-
-    def subscribe(self, topic_filter, handler, qos=1):
-        self.handlers[topic_filter] = handler
-
-    def connect(self, timeout_s=10.0, wait=True):
-        self.connected.set()
-        return True
-
-    def publish_nowait(self, topic, payload, qos=1, retain=False):
-        self.published.append((topic, payload, retain))
-
-    def publish(self, topic, payload, qos=1, retain=False, timeout_s=10.0):
-        self.published.append((topic, payload, retain))
-        return True
-
-    def close(self):
-        self.connected.clear()
-
-
-class FakeAnalyzer:
-    """Emits one 'minute' per 50 samples; explodes on a chunk whose first acc x is 99."""
-
-    def __init__(self, device_id, rate_hz):
-        self.device_id, self.n = device_id, 0
-
-    def update(self, chunk):
-        if chunk.acc_g[0, 0] == 99:
-            raise RuntimeError("analyzer bug")
-        out = []
-        for t in chunk.t_s:
-            self.n += 1
-            if self.n % 50 == 0:
-                out.append(Event("minute", float(t), {"start_s": float(t) - 1, "sedentary_s": 1.0},
-                                 self.device_id))
-        return out
-
-    def finish(self):
-        return []
-
-    def summary(self):
-        return {"n": self.n}
-
-    def announce(self, exercise):
-        return []
-
-    def calibrate(self):
-        return []
-
-    def get_state(self):
-        return {"n": self.n}
-
-    def set_state(self, s):
-        self.n = s["n"]
-
-
-def make(tmp_path, **pipeline):
+def make(tmp_path, *, influx=None, devices=(("back1", "ann"),), coach=None, analyzer=FakeAnalyzer,
+         **pipeline):
     cfg = from_dict({"mqtt": {"prefix": "p"},
-                     "influx": {"backend": "local", "local_path": str(tmp_path / "l.sqlite")},
+                     "influx": {"backend": "local", "local_path": str(tmp_path / "l.sqlite"), **(influx or {})},
                      "coaching": {"state_db": str(tmp_path / "c.sqlite"), "ha_discovery_prefix": ""},
                      "pipeline": {"state_dir": str(tmp_path / "st"), "reorder_wait_s": 0.2, **pipeline},
-                     "devices": [{"id": "back1", "user": "ann"}]})
-    pl = Pipeline(cfg, analyzer_factory=FakeAnalyzer, client_factory=FakeClient)
+                     "devices": [{"id": d, "user": u} for d, u in devices]})
+    pl = Pipeline(cfg, analyzer_factory=analyzer, client_factory=FakeClient, coach=coach)
     pl.start(connect_timeout_s=0.1)
     return pl
-
-
-def chunk(device, k, n=50, x=0.0):
-    t = 1.7e9 + (k * n + np.arange(n)) / 50.0
-    acc = np.tile([x, 0.0, 1.0], (n, 1))
-    return encode_json(ImuChunk(t, acc, None, device, 50.0, seq=np.arange(k * n, (k + 1) * n)))
 
 
 def send(pl, kind, key, payload):
@@ -195,9 +127,12 @@ def test_garbage_on_any_topic_is_counted_never_fatal(tmp_path):
                   analyzer_factory=FakeAnalyzer, client_factory=FakeClient)
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.sampled_from(["imu", "status", "cmd"]), st.sampled_from(["back1", "ann", "x"]),
+    @given(st.sampled_from(["imu", "status", "events", "cmd"]), st.sampled_from(["back1", "ann", "x"]),
            st.one_of(st.binary(max_size=200), st.just(b'{"v":1}'), st.just(b'{"state":"end","end_t_s":"x"}'),
-                     st.just(b'{"v":1,"cmd":"snooze","minutes":1e9}'), st.just(b"\xb1\x03\x01\x00")))
+                     st.just(b'{"v":1,"cmd":"snooze","minutes":1e9}'), st.just(b"\xb1\x03\x01\x00"),
+                     st.just(b'{"kind":"gap","t_s":1,"data":{"start_s":"x"},"device_id":"back1"}'),
+                     st.just(b'{"kind":"gap","t_s":1,"data":[1],"device_id":"back1"}'),
+                     st.just(b'{"v":1,"state":"online","battery_pct":"full"}')))
     def run(kind, key, payload):
         pl._process([_Item(kind, key, payload, 0.0)])
         pl._write_points()
@@ -205,3 +140,150 @@ def test_garbage_on_any_topic_is_counted_never_fatal(tmp_path):
     run()
     assert pl.counters.get("worker_errors") == 0 and pl.counters.get("coach_errors") == 0
     assert pl.counters.get("rejected") > 0
+
+
+def stored(pl, measurement, **tags):
+    from spinewise.storage.local import LocalStore
+    return LocalStore(pl.cfg.influx.local_path).rows(measurement, **tags)
+
+
+def test_gateway_status_and_gap_events_are_stored(tmp_path):
+    import json
+    import time
+
+    from spinewise.ingest.publisher import status_payload
+
+    pl = make(tmp_path)
+    t0 = time.time()
+    # exactly what the gateway publishes (spinewise.ingest.gateway.Gateway.status_fields)
+    online = status_payload("back1", "online", spooled=0, spool_dropped=0, profile="polar_h10",
+                            address="AA:BB", rate_hz=130.0, has_gyro=False, battery_pct=87,
+                            rssi_dbm=-71, samples=1300, gaps=1, drops=40, drift_ppm=3.1,
+                            reconnects=1, watchdog_trips=0, decode_errors=0)
+    gap = Event("gap", 1.7e9 + 12.0, {"start_s": 1.7e9 + 10.0, "end_s": 1.7e9 + 12.0,
+                                      "samples_lost": 99}, "back1")
+    own = {"kind": "gap", "t_s": 1.7e9, "device": "back1", "user": "ann",
+           "data": {"start_s": 1.7e9 - 50, "end_s": 1.7e9 - 40, "samples_lost": 500}}
+    try:
+        send(pl, "status", "back1", online)
+        send(pl, "status", "back1", online)            # retained, delivered again: stored once
+        send(pl, "status", "back1", status_payload("back1", "reconnecting", battery_pct=86))
+        send(pl, "status", "back1", b'{"state":"end","end_t_s":1.0}')     # replay marker: not stored
+        send(pl, "events", "back1", json.dumps(gap.to_dict()).encode())
+        send(pl, "events", "back1", json.dumps(own).encode())             # our own output: ignored
+        send(pl, "events", "back1", json.dumps(Event("calibrated", 1.7e9, {}, "back1").to_dict()).encode())
+        assert wait_until(lambda: pl.counters.get("gateway_events_ignored") == 1, 5)
+    finally:
+        pl.stop()
+    rows = stored(pl, "device_status", user="ann", device="back1")
+    assert [(r["battery_pct"], r.get("rssi_dbm"), r.get("rate_hz"), r["connected"]) for r in rows] == \
+        [(87.0, -71.0, 130.0, 1), (86.0, None, None, 0)]
+    assert rows[0]["drops"] == 40 and rows[0]["reconnects"] == 1
+    assert t0 - 1 <= rows[0]["time_ns"] / 1e9 <= time.time()          # stamped on arrival
+    gaps = stored(pl, "gap", user="ann", device="back1")
+    assert [(g["time_ns"], g["samples_lost"], g["duration_s"]) for g in gaps] == \
+        [(int(round((1.7e9 + 10.0) * 1e6)) * 1000, 99, 2.0)]
+    assert pl.counters.get("status_in") == 2 and pl.counters.get("gateway_events.gap") == 1
+
+
+def test_raw_imu_is_stored_only_when_asked(tmp_path):
+    for raw in (False, True):
+        pl = make(tmp_path / str(raw), influx={"raw_imu": raw})
+        try:
+            for k in range(3):
+                send(pl, "imu", "back1", chunk("back1", k))
+            send(pl, "imu", "back1", chunk("back1", 2))               # at-least-once: a repeat
+            assert wait_until(lambda: pl.counters.get("samples_in") == 200, 5)
+        finally:
+            pl.stop()
+        rows = stored(pl, "imu", user="ann", device="back1")
+        assert len(rows) == (150 if raw else 0)
+        if raw:
+            assert rows[0]["time_ns"] == int(1.7e9 * 1e9) and rows[0]["az_g"] == 1.0
+            assert "gx_dps" not in rows[0]                               # no gyro in these chunks
+
+
+def test_outgoing_messages_are_bounded_while_the_broker_is_away(tmp_path):
+    import json
+
+    pl = make(tmp_path, outbox_max=3, state_interval_s=0.05)
+    try:
+        pl.pub.connected.clear()                                       # broker gone
+        before = len(pl.pub.published)
+        for k in range(10):
+            send(pl, "imu", "back1", chunk("back1", k))
+        send(pl, "cmd", "ann", b'{"v":1,"cmd":"status","id":"s1","t_s":1700000100}')
+        assert wait_until(lambda: pl.counters.get("samples_processed") == 500, 5)
+        assert wait_until(lambda: pl.counters.get("commands") == 1, 5)
+        time.sleep(0.5)                             # state timer runs: the latest state waits
+        assert len(pl.pub.published) == before                         # nothing handed to paho
+        assert pl.counters.get("outbox_dropped.event") == 10 - 3       # 10 minute events, 3 kept
+        depth = pl.outbox.depth()
+        assert depth <= 3 + 3 + 3      # events + retained (state, stats, coach...) + reply
+        pl.pub.connected.set()                                         # broker back
+        assert wait_until(lambda: pl.outbox.depth() == 0, 5)
+    finally:
+        pl.stop()
+    out = [(t, json.loads(p)) for t, p, _ in pl.pub.published[before:]]
+    events = [d for t, d in out if t == "p/back1/events"]
+    assert [e["t_s"] for e in events] == [1.7e9 + (50 * k + 49) / 50 for k in range(7, 10)]  # newest
+    states = [d for t, d in out if t == "p/back1/state"]
+    assert states and states[0]["t_s"] == events[-1]["t_s"]           # only the latest state waited
+    assert any(t == "p/ann/cmd/reply" and d.get("id") == "s1" for t, d in out)   # replies kept
+    assert pl.stats()["outbox_dropped"] == 7
+
+
+def test_a_refused_command_reply_echoes_its_id(tmp_path):
+    import json
+
+    pl = make(tmp_path)
+    try:
+        for payload in (b'{"v":1,"cmd":"fly","id":"q1"}', b'{"v":1,"cmd":"snooze","minutes":-1,"id":7}',
+                        b'{"v":9,"id":"q3"}', b'not json', b'{"v":1,"cmd":"fly","id":[1]}'):
+            send(pl, "cmd", "ann", payload)
+        assert wait_until(lambda: pl.counters.get("commands_rejected") == 5, 5)
+    finally:
+        pl.stop()
+    replies = [json.loads(p) for t, p, _ in pl.pub.published if t == "p/ann/cmd/reply"]
+    assert [r.get("id") for r in replies] == ["q1", 7, "q3", None, None]
+    assert [r["error"]["field"] for r in replies] == ["cmd", "minutes", "v", "payload", "cmd"]
+
+
+def test_several_sensors_day_figures_from_the_first_only_exercise_from_all(tmp_path):
+    from tests.pipeline.fakes import RecordingCoach, RepAnalyzer
+
+    coach = RecordingCoach()
+    pl = make(tmp_path, devices=(("back1", "ann"), ("hip1", "ann"), ("back2", "bob")), coach=coach,
+              analyzer=RepAnalyzer)
+    try:
+        for k in range(2):
+            for dev in ("hip1", "back1", "back2"):       # the second sensor speaks first
+                send(pl, "imu", dev, chunk(dev, k))
+        assert wait_until(lambda: pl.counters.get("samples_processed") == 300, 5)
+    finally:
+        pl.stop()
+    seen = {(u, d, k) for u, d, k in coach.events}
+    assert seen == {("ann", "back1", "minute"), ("ann", "back1", "rep"), ("ann", "hip1", "rep"),
+                    ("bob", "back2", "minute"), ("bob", "back2", "rep")}
+    assert sum(1 for u, d, k in coach.events if k == "rep" and u == "ann") == 4
+    # storage keeps every sensor's own figures
+    assert len(stored(pl, "activity_minute", user="ann", device="hip1")) == 2
+
+
+def test_stored_pipeline_counters_follow_the_documented_measurement(tmp_path):
+    from spinewise.storage import MEASUREMENTS
+
+    pl = make(tmp_path)
+    try:
+        for k in range(2):
+            send(pl, "imu", "back1", chunk("back1", k))
+        assert wait_until(lambda: pl.counters.get("samples_processed") == 100, 5)
+    finally:
+        pl.stop()
+    rows = stored(pl, "pipeline")
+    assert rows and rows[-1]["samples_processed"] == 100 and rows[-1]["messages_in"] == 2
+    types = {f.name: {"int": int, "float": float}[f.type] for f in MEASUREMENTS["pipeline"].fields}
+    for name, typ in types.items():
+        if name in rows[-1]:
+            assert type(rows[-1][name]) is typ, name
+    assert "outbox_depth" in rows[-1] and "queue_depth" in rows[-1]

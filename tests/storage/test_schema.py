@@ -201,3 +201,23 @@ def test_make_point_takes_numpy_scalars_and_refuses_other_types():
     assert p.fields == {"a": 1.5, "b": 2, "c": True} and type(p.fields["b"]) is int
     with pytest.raises(ValueError, match="m.d"):
         make_point("m", {"user": "u"}, {"d": [1, 2]}, 1)
+
+
+def test_reconnecting_gateway_is_stored_as_not_connected():
+    p = _one(Event("status", 300.0, {"v": 1, "device": "h10", "state": "reconnecting", "battery_pct": 50}))
+    assert p.fields == {"battery_pct": 50.0, "connected": False}
+
+
+def test_the_coach_summary_is_live_only_on_purpose():
+    summary = Event("summary", 86400.0, {"type": "summary", "user": "ann", "date": "2026-01-01",
+                                         "sedentary_min": 300.0, "steps": 4000, "nudges": {"sent": 2}})
+    assert "summary" in LIVE_ONLY_KINDS and points_from_event(summary, "ann", "") == []
+
+
+def test_the_pipeline_counters_measurement_is_documented_without_tags():
+    from spinewise.storage.schema import schema_markdown
+
+    spec = MEASUREMENTS["pipeline"]
+    assert spec.tags == () and "`pipeline`\nFrom `Pipeline.stats()`" in schema_markdown()
+    assert "tags: none." in schema_markdown()
+    assert {"messages_in", "samples_processed", "outbox_dropped", "points_written"} <= {f.name for f in spec.fields}
