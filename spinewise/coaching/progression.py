@@ -247,7 +247,7 @@ def _week_targets(week: int, vols: dict, history: list[LogEntry], phase: str,
         if ref <= 0:
             target = dose_volume(spec, start) * sessions
             cap = target
-            reasons.append(f"no volume in the reference week: start at the guide's dose")
+            reasons.append("no volume in the reference week: start at the guide's dose")
         else:
             cap = ref * (1.0 + cfg.weekly_increase_max)
             target = min(cap, goal_week)

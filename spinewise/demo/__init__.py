@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

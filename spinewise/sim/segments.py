@@ -107,7 +107,6 @@ class WalkSegment(Segment):
     filter_sigma_s: float = 0.0          # sensor bandwidth applied to the transients (exact)
 
     def __post_init__(self):
-        g = self.gait
         self._env = Envelope.window(0.0, self.duration_s, self.ramp_s)
         # heel strikes: gait phase crosses 2*pi*k while the gait envelope is at least half on
         grid = np.arange(0.0, self.duration_s + 0.05, 0.05)
