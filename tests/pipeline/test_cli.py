@@ -1,9 +1,7 @@
 """``spinewise pipeline`` as a process: structured logs, counters on MQTT, clean SIGTERM."""
-import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
