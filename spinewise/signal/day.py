@@ -78,6 +78,12 @@ class DayTracker:
     def set_mounting(self, R_sensor_from_body: np.ndarray, t_from_s: float) -> None:
         """Called on each ``calibrated`` event. The first one re-expresses held epochs."""
         R = np.asarray(R_sensor_from_body, dtype=np.float64)
+        if self.mounting_known and self._R is not None:
+            # a refinement or a moved clip: what was learned about the person's neutral
+            # postures moves with the frame, else the old neutral reads as a slouch
+            for est in (self.classifier.sit_neutral, self.classifier.stand_neutral):
+                if est.known:
+                    est.remount(self._R, R)
         if not self.mounting_known:
             self.mounting_known = True
             self._calib_from_s = float(t_from_s)

@@ -82,7 +82,7 @@ def simulate(scenario: str, seed: int = 0, rate_hz: float = 50.0, *, mount: str 
     segments = _cut(segments, total)
     set_truth = _cut_sets(planner.sets, total)
     holds = [h for h in planner.holds if h["set_end_s"] <= total]
-    slouch = [[a, b if b is not None else total] for a, b in planner.slouch_bouts if a < total]
+    slouch = [[a, b if b is not None else total, depth] for a, b, depth in planner.slouch_bouts if a < total]
 
     mount_name, rot = parse_mount(mount, _rng(seed, 3))
     R = rot.as_matrix()

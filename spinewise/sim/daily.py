@@ -3,7 +3,7 @@
 Sitting bouts are a sequence of still periods joined by posture moves that stay "sitting":
 fidgets (2-5 deg shifts), weight shifts (lateral 4-10 deg), reaching / leaning forward
 (20-40 deg for 1-4 s, then back) and slumps (a further 10-30 deg posterior tilt, person
-specific, held 45 s to 15 min; truth: slouch). Standing has sway, weight shifts and sometimes a
+specific, held 45 s to 15 min; truth: a slump of that depth, slouch if beyond the threshold). Standing has sway, weight shifts and sometimes a
 slouch (forward flexion 15-30 deg). Night lying turns over (supine / side / prone) every
 20-90 min.
 """
@@ -31,7 +31,8 @@ def stand(pl: Planner, duration_s: float, slouch_prob: float = 0.0) -> None:
         if left > 70 and rng.random() < slouch_prob:
             hold = min(left - 10, rng.uniform(45, 180))
             shift = rng.uniform(2, 4)
-            pl.slouch_bouts.append([pl.t_s + shift / 2, None])
+            # depth beyond the standing neutral, for truth (the product's slouch definition)
+            pl.slouch_bouts.append([pl.t_s + shift / 2, None, pl.person.slouch_stand_deg])
             pl.pose("standing", "slouch_standing",
                     [(shift, pl.standing(pl.person.slouch_stand_deg), None)],
                     wiggles=pl.still_wiggles(shift + hold, pl.person.sway_deg, pl.person.breath_deg),
@@ -70,7 +71,7 @@ def sit(pl: Planner, duration_s: float, slouch_prob: float = 0.3, z_seat: float 
     if slump_s:
         pl.still("sitting", detail, rng.uniform(10, 30), sway_deg=p.sway_deg * 0.6, pos_sway_m=0.001)
         shift = rng.uniform(3, 8)
-        pl.slouch_bouts.append([pl.t_s + shift / 2, None])
+        pl.slouch_bouts.append([pl.t_s + shift / 2, None, p.slump_extra_deg])
         pl.pose("sitting", "slump", [(shift, pl.sitting(slump=True), None)], slouch=True)
         pl.still("sitting", "slumped", slump_s - shift, sway_deg=p.sway_deg * 0.6, pos_sway_m=0.001,
                  slouch=True)
@@ -83,7 +84,7 @@ def sit(pl: Planner, duration_s: float, slouch_prob: float = 0.3, z_seat: float 
         base = pl.sitting(slump=slumped)
         if not slumped and left > 70 and r < slouch_prob * 0.25:
             shift = rng.uniform(3, 8)
-            pl.slouch_bouts.append([pl.t_s + shift / 2, None])
+            pl.slouch_bouts.append([pl.t_s + shift / 2, None, p.slump_extra_deg])
             pl.pose("sitting", "slump", [(shift, pl.sitting(slump=True), None)], slouch=True)
             slumped = True
             continue

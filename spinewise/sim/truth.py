@@ -13,8 +13,14 @@ Definitions (also written into truth.json under "definitions" so consumers need 
 - break: a maximal continuous run of standing/walking lasting >= ``break_min_s`` that begins
   right after sedentary time (standing up from sitting or from lying awake).
 - steps: heel strikes (both feet) while walking.
-- slouch: slumped sitting (extra posterior tilt 10-30 deg) or slouched standing (forward flexion
-  15-30 deg), from the middle of the shift into the slouch to the middle of the shift out of it.
+- slump: every simulated slumped sitting (extra posterior tilt 10-30 deg beyond the person's
+  sitting neutral) or slouched standing (forward flexion 15-30 deg beyond the standing neutral),
+  from the middle of the shift into it to the middle of the shift out of it. Each bout is listed
+  in posture.slouch_bouts with its depth_deg (beyond the neutral of its posture); slump_s is
+  their total. segments[].slouch marks the same slumped time.
+- slouch (the product's definition, the one the detector implements): a slump deeper than
+  ``SignalConfig.slouch_threshold_deg`` beyond neutral lasting at least ``slouch_min_s``; the
+  whole bout counts. slouch_s is their total; slouch_bouts[].slouch says which bouts qualify.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from spinewise.config import SignalConfig
 
 SEDENTARY_TOLERANCE_S = SignalConfig().sedentary_tolerance_s
 BREAK_MIN_S = SignalConfig().break_min_s
+SLOUCH_THRESHOLD_DEG = SignalConfig().slouch_threshold_deg
+SLOUCH_MIN_S = SignalConfig().slouch_min_s
 MIN_BOUT_S = 60.0
 CLASSES = ("sitting", "standing", "walking", "lying", "exercise")
 
@@ -53,7 +61,25 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def build_truth(segments, sets, holds, slouch_bouts, duration_s: float) -> dict:
+def slouch_bouts_truth(slump_bouts, duration_s: float, threshold_deg: float = SLOUCH_THRESHOLD_DEG,
+                       min_s: float = SLOUCH_MIN_S) -> list[dict]:
+    """[start_s, end_s, depth_deg] slumps -> truth bouts, each flagged with whether it is a
+    slouch by the product's definition (deeper than ``threshold_deg``, lasting ``min_s``).
+    A bout cut by the end of the recording is judged on the part recorded."""
+    out = []
+    for a, b, depth in slump_bouts:
+        if a >= duration_s:
+            continue
+        b = min(b, duration_s)
+        out.append({"start_s": a, "end_s": b, "depth_deg": round(float(depth), 2),
+                    "slouch": bool(depth > threshold_deg and b - a >= min_s)})
+    return out
+
+
+def build_truth(segments, sets, holds, slouch_bouts, duration_s: float,
+                slouch_threshold_deg: float = SLOUCH_THRESHOLD_DEG,
+                slouch_min_s: float = SLOUCH_MIN_S) -> dict:
+    """``slouch_bouts``: the planner's slumps, [start_s, end_s, depth_deg beyond neutral]."""
     totals = {c: 0.0 for c in CLASSES}
     for s in segments:
         totals[seg_class(s)] += s.duration_s
@@ -77,7 +103,7 @@ def build_truth(segments, sets, holds, slouch_bouts, duration_s: float) -> dict:
         if k < len(segments) and abs(ends[k] - a) < 1e-9 and _is_sedentary(segments[k]):
             breaks.append([a, b])
     steps = sum(int(s.info.get("steps", 0)) for s in segments)
-    slouch = [[a, min(b, duration_s)] for a, b in slouch_bouts if a < duration_s]
+    slumps = slouch_bouts_truth(slouch_bouts, duration_s, slouch_threshold_deg, slouch_min_s)
     return {
         "duration_s": _r(duration_s),
         "segments": [{k: (_r(v) if k in ("start_s", "end_s") else v) for k, v in s.truth().items()}
@@ -87,8 +113,11 @@ def build_truth(segments, sets, holds, slouch_bouts, duration_s: float) -> dict:
         "activity": {"sedentary_s": _r(sedentary_s), **{f"{c}_s": _r(totals[c]) for c in CLASSES},
                      "steps": steps, "breaks": len(breaks),
                      "sedentary_bouts": [{"start_s": _r(a), "end_s": _r(b)} for a, b in bouts]},
-        "posture": {"slouch_s": _r(sum(b - a for a, b in slouch)),
-                    "slouch_bouts": [{"start_s": _r(a), "end_s": _r(b)} for a, b in slouch]},
+        "posture": {"slouch_s": _r(sum(b["end_s"] - b["start_s"] for b in slumps if b["slouch"])),
+                    "slump_s": _r(sum(b["end_s"] - b["start_s"] for b in slumps)),
+                    "slouch_threshold_deg": slouch_threshold_deg, "slouch_min_s": slouch_min_s,
+                    "slouch_bouts": [b | {"start_s": _r(b["start_s"]), "end_s": _r(b["end_s"])}
+                                     for b in slumps]},
         "breaks": [{"start_s": _r(a), "end_s": _r(b)} for a, b in breaks],
         "definitions": {
             "transition": "segments with activity 'transition' count in the totals as their 'ends_in' class",
@@ -103,7 +132,12 @@ def build_truth(segments, sets, holds, slouch_bouts, duration_s: float) -> dict:
                      "sedentary time",
             "break_min_s": BREAK_MIN_S,
             "steps": "heel strikes of both feet while walking",
-            "slouch": "slumped sitting or slouched standing, from mid shift-in to mid shift-out",
+            "slump": "slumped sitting or slouched standing of any depth, from mid shift-in to mid "
+                     "shift-out; listed in posture.slouch_bouts with depth_deg beyond the posture's "
+                     "neutral; total in posture.slump_s (segments[].slouch marks the same time)",
+            "slouch": "a slump with depth_deg > slouch_threshold_deg lasting >= slouch_min_s (whole bout; "
+                      "slouch_bouts[].slouch is true); total in posture.slouch_s",
+            "slouch_threshold_deg": slouch_threshold_deg, "slouch_min_s": slouch_min_s,
             "rep": "start_s: movement leaves the start pose; end_s: back in the start pose; hold_s: time "
                    "at the peak pose; amplitude_deg: rotation of the sensor's segment from start to peak pose",
             "hold": "plank/side_plank holds are in 'holds' only (not 'sets'): start_s when the lift into "

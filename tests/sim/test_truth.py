@@ -141,3 +141,43 @@ def test_sets_option_repeats_every_exercise():
     assert [h["variant"] for h in t["holds"]] == ["knee", "forearm", "forearm"]
     starts = [s["start_s"] for s in t["sets"]] + [h["set_start_s"] for h in t["holds"]]
     assert len(set(starts)) == len(starts)
+
+
+def test_slouch_truth_follows_the_product_definition():
+    """Every slump is listed with its depth; only those beyond the threshold for >= min_s are
+    slouch (SignalConfig), the rest count in slump_s only."""
+    from spinewise.config import SignalConfig
+    cfg = SignalConfig()
+    t = simulate("office_day", seed=8, rate_hz=25, duration_s=4 * 3600, noise=False).truth
+    post, person = t["posture"], t["person"]
+    assert post["slouch_threshold_deg"] == cfg.slouch_threshold_deg
+    assert post["slouch_min_s"] == cfg.slouch_min_s
+    assert post["slouch_bouts"]
+    for b in post["slouch_bouts"]:
+        assert b["depth_deg"] in (round(person["slump_extra_deg"], 2), round(person["slouch_stand_deg"], 2))
+        assert b["slouch"] == (b["depth_deg"] > cfg.slouch_threshold_deg
+                               and b["end_s"] - b["start_s"] >= cfg.slouch_min_s)
+    dur = [b["end_s"] - b["start_s"] for b in post["slouch_bouts"]]
+    assert post["slump_s"] == pytest.approx(sum(dur), abs=0.01)
+    assert post["slouch_s"] == pytest.approx(sum(d for d, b in zip(dur, post["slouch_bouts"])
+                                                 if b["slouch"]), abs=0.01)
+    assert "slouch_threshold_deg" in t["definitions"] and "slump" in t["definitions"]
+
+
+def test_shallow_slumps_are_not_slouch_and_the_threshold_is_a_parameter():
+    from spinewise.sim.truth import slouch_bouts_truth
+    bouts = [[10.0, 100.0, 12.0], [200.0, 220.0, 25.0], [300.0, 400.0, 25.0], [500.0, 700.0, 20.0]]
+    got = slouch_bouts_truth(bouts, duration_s=520.0)
+    assert [b["slouch"] for b in got] == [False, False, True, False]   # shallow, short, yes, cut short
+    assert got[-1]["end_s"] == 520.0
+    assert [b["slouch"] for b in slouch_bouts_truth(bouts, 1000.0, threshold_deg=10.0)] == \
+        [True, False, True, True]
+
+
+def test_committed_fixture_truth_matches_the_simulator():
+    """fixtures/sim truth JSON carries the same posture truth the simulator computes now."""
+    from pathlib import Path
+    fx = Path(__file__).resolve().parents[2] / "fixtures" / "sim" / "office_snippet_25hz_random.truth.json"
+    committed = json.loads(fx.read_text())
+    now = simulate("office_snippet", seed=105, rate_hz=25, mount="random").truth
+    assert committed["posture"] == json.loads(json.dumps(now["posture"]))
