@@ -10,9 +10,10 @@ sets/holds are matched to truth by time overlap. Prints a markdown table per exe
 - hold |err| median: hold duration error (plank, side plank)
 - spurious reps per hour of office_day (``--office-hours``)
 
-Development seeds were 0-19; the table in docs/exercise-accuracy.md uses seeds 1000+.
+Development seeds were 0-29; the table in docs/exercise-accuracy.md uses seeds 1000+.
 
     .venv/bin/python benchmarks/accuracy_exercise.py --seeds 1000-1039 --office-hours 8
+    .venv/bin/python benchmarks/accuracy_exercise.py --speed     # tracker cost, us/sample
 """
 from __future__ import annotations
 
@@ -114,6 +115,27 @@ def _office(args) -> tuple[float, int, list]:
         [(h["exercise"], h["start_s"]) for h in summary["holds"]]
 
 
+def speed(seed: int = 5) -> None:
+    """ExerciseTracker cost alone, us per IMU sample, on two ~40 min double-set sessions at
+    50 Hz (gyro and accelerometer-only); the body frames are computed once beforehand."""
+    from spinewise.signal.analyzer import Analyzer
+    from spinewise.sim.api import simulate
+    for gyro in (True, False):
+        sim = simulate("exercise_session", seed=seed, rate_hz=50.0, gyro=gyro, sets=2)
+        an = Analyzer(SignalConfig(), rate_hz=50.0)
+        bodies = [b for b, _ in (an.body.update(c) for c in sim.chunks(256)) if len(b)]
+        n = sum(len(b) for b in bodies)
+        tracker = ExerciseTracker(SignalConfig(), 50.0)
+        t = time.perf_counter()
+        events = []
+        for b in bodies:
+            events += tracker.update(b)
+        events += tracker.finish()
+        dt = time.perf_counter() - t
+        print(f"ExerciseTracker, seed {seed}, gyro={gyro}: {n / 50.0 / 60.0:.0f} min, "
+              f"{1e6 * dt / n:.1f} us/sample ({dt:.2f} s), {len(events)} events")
+
+
 def table(rows: list[dict]) -> str:
     by = defaultdict(list)
     for r in rows:
@@ -170,8 +192,12 @@ def main(argv=None) -> int:
     ap.add_argument("--office-seeds", default="2000-2001")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="print every mismatch")
+    ap.add_argument("--speed", action="store_true", help="only time the ExerciseTracker (us/sample)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.speed:
+        speed()
+        return 0
     seeds = _seeds(args.seeds)
     rows, secs = [], []
     with ProcessPoolExecutor(args.jobs) as ex:

@@ -7,6 +7,8 @@ lying: 0 supine, +-180 prone, +90 lying on the right side, -90 on the left side)
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 UPRIGHT, SUPINE, PRONE, SIDE_RIGHT, SIDE_LEFT = "upright", "supine", "prone", "side_right", "side_left"
@@ -55,3 +57,30 @@ def body_rotation_deg(up: np.ndarray, up_rest: np.ndarray) -> np.ndarray:
     c = up @ u0
     ang = np.degrees(np.arctan2(s, c))
     return axis / np.maximum(s, 1e-12)[:, None] * ang[:, None]
+
+
+# -- one orientation at a time ------------------------------------------------------------
+# The trackers step 10 Hz frames one by one; numpy's per-call overhead on 3-vectors costs
+# ~20x the arithmetic, so the per-frame path uses these plain-float twins of the above
+# (same formulas; the array versions stay for batches and tests).
+def classify1(up) -> str:
+    """``classify`` of one orientation."""
+    x, y, z = float(up[0]), float(up[1]), float(up[2])
+    if math.degrees(math.asin(min(1.0, max(-1.0, z)))) >= UPRIGHT_MIN_ELEVATION_DEG:
+        return UPRIGHT
+    f = math.degrees(math.atan2(y, x))
+    if abs(f) <= 45.0:
+        return SUPINE
+    if abs(f) >= 135.0:
+        return PRONE
+    return SIDE_RIGHT if f > 0 else SIDE_LEFT
+
+
+def body_rotation1_deg(up, up_rest) -> tuple[float, float, float]:
+    """``body_rotation_deg`` of one orientation, as a tuple of floats."""
+    ux, uy, uz = float(up[0]), float(up[1]), float(up[2])
+    rx, ry, rz = float(up_rest[0]), float(up_rest[1]), float(up_rest[2])
+    ax, ay, az = uy * rz - uz * ry, uz * rx - ux * rz, ux * ry - uy * rx
+    s = math.sqrt(ax * ax + ay * ay + az * az)
+    k = math.degrees(math.atan2(s, ux * rx + uy * ry + uz * rz)) / max(s, 1e-12)
+    return ax * k, ay * k, az * k

@@ -15,16 +15,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import copy
+import math
 
 import numpy as np
 from scipy.optimize import brentq
 
-from spinewise.signal.exercise.posture import body_rotation_deg
+from spinewise.signal.exercise.posture import body_rotation1_deg
 
 EDGE_FRACTION = 0.25     # start/end from the crossings of this fraction of the plateau
 HI_FRACTION = 0.9        # "at the end position" = above 90 % of the plateau
 OFF_FRACTION = 0.6       # hysteresis: back under on*0.6 ends the excursion
 MAX_MOVE_S = 4.0         # one-way movement longer than this is not one rep's move
+SALVAGE_BACK_FRACTION = 0.5   # an aborted excursion back under this x its peak held a rep
 CENTRE_S = 30.0          # window for the alternating-movement centre
 REST_TAU_S = 8.0         # rest orientation follows drift this slowly, only while at rest
 
@@ -69,6 +71,8 @@ class RepDetector:
         # taken during the first hold then cannot hide one side.
         self.track_centre = False
         self._hist: list[float] = []
+        self._peak, self._peak_n, self._peak_key = 0.0, 0, None   # running excursion peak
+        self.salvaged: dict | None = None  # rep rescued from the last aborted excursion
         self.last_m = 0.0                 # weighted / full rotation from rest, last frame
         self.last_m_full = 0.0
         self.rest: np.ndarray | None = None
@@ -119,52 +123,91 @@ class RepDetector:
         if self.rest is None:
             return None
         on = self.on_deg if on_deg is None else on_deg
-        r = body_rotation_deg(up, self.rest)[0]
-        if float(np.linalg.norm(r)) > self.too_far_deg:
+        # plain floats: this runs once per frame and numpy's call overhead on 3-vectors
+        # would dominate (see posture.body_rotation1_deg)
+        r = body_rotation1_deg(up, self.rest)
+        m_full = math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
+        if m_full > self.too_far_deg:
+            self.salvaged = self._salvage()
             self.reset()
             return Excursion("too_far", t_s)
-        self.last_m_full = float(np.linalg.norm(r))
+        self.last_m_full = m_full
         if self.track_centre:
-            k = int(np.argmax(self.weights))
-            self._hist.append(float(r[k]))
+            k = max(range(3), key=lambda i: self.weights[i])
+            self._hist.append(r[k])
             del self._hist[:-int(CENTRE_S * 10)]
             lo, hi = min(self._hist), max(self._hist)
-            if not self.active and hi - lo > 3.0 * (self.on_deg if on_deg is None else on_deg):
+            if not self.active and hi - lo > 3.0 * on:
                 self.offset[k] = 0.5 * (lo + hi)
-        m = float(np.linalg.norm((r - self.offset) * self.weights))
+        m = self._weighted(r)
         self.last_m = m
+        up_l = [float(up[0]), float(up[1]), float(up[2])]
+        r_l = list(r)
         if not self.active:
             if m < on:
                 self._pre_t.append(t_s)
                 self._pre_m.append(m)
-                self._pre_r.append(r.tolist())
-                self._pre_up.append(list(map(float, up)))
+                self._pre_r.append(r_l)
+                self._pre_up.append(up_l)
                 if len(self._pre_t) > 60:          # 6 s pre-roll is plenty for a start
                     del self._pre_t[0], self._pre_m[0], self._pre_r[0], self._pre_up[0]
                 # follow slow drift of the rest pose, but only really at rest (all axes)
-                if still and m < 0.5 * on and self.last_m_full < OFF_FRACTION * max(on, 2.0):
+                if still and m < 0.5 * on and m_full < OFF_FRACTION * max(on, 2.0):
                     a = 0.1 / REST_TAU_S
-                    rest = (1 - a) * self.rest + a * np.asarray(up)
+                    rest = (1 - a) * self.rest + a * np.asarray(up_l)
                     self.rest = rest / np.linalg.norm(rest)
                 return None
             self.active = True
             self._on_t = t_s
             self._buf_t = self._pre_t + [t_s]
-            self._buf_r = self._pre_r + [r.tolist()]
-            self._buf_up = self._pre_up + [list(map(float, up))]
+            self._buf_r = self._pre_r + [r_l]
+            self._buf_up = self._pre_up + [up_l]
             self._pre_t, self._pre_m, self._pre_r, self._pre_up = [], [], [], []
+            self._peak_key = None
             return None
         self._buf_t.append(t_s)
-        self._buf_r.append(r.tolist())
-        self._buf_up.append(list(map(float, up)))
+        self._buf_r.append(r_l)
+        self._buf_up.append(up_l)
         if t_s - self._on_t > self.max_rep_s:
+            self.salvaged = self._salvage()
             self.reset()
             return Excursion("too_long", t_s)
-        mags = np.linalg.norm((np.asarray(self._buf_r) - self.offset) * self.weights, axis=1)
-        peak = float(mags.max())
+        # running peak of the weighted rotation over the excursion; recomputed in full only
+        # when the weights or the centre changed since it was last taken
+        key = (tuple(self.weights), tuple(self.offset))
+        if self._peak_key != key or self._peak_n != len(self._buf_r) - 1:
+            self._peak = max(self._weighted(v) for v in self._buf_r)
+            self._peak_key = key
+        else:
+            self._peak = max(self._peak, m)
+        self._peak_n = len(self._buf_r)
+        peak = self._peak
         if m >= max(OFF_FRACTION * on, EDGE_FRACTION * peak):
             return None
-        return self._close(mags, peak)
+        mags = np.linalg.norm((np.asarray(self._buf_r) - self.offset) * self.weights, axis=1)
+        return self._close(mags, float(mags.max()))
+
+    def _salvage(self) -> dict | None:
+        """The aborted excursion's rep, if it came at least half way back after its plateau:
+        the last rep of a set often returns to a pose a little off the rest (they relax, or
+        start to get up), so it never falls under the end level before the excursion aborts."""
+        if not self.active or len(self._buf_t) < 3:
+            return None
+        mags = np.linalg.norm((np.asarray(self._buf_r) - self.offset) * self.weights, axis=1)
+        peak = float(mags.max())
+        i_d = int(np.flatnonzero(mags >= 0.7 * peak)[-1])
+        back = np.flatnonzero(mags[i_d:] < SALVAGE_BACK_FRACTION * peak)
+        if len(back) == 0:
+            return None
+        j = i_d + int(back[0]) + 1
+        self._buf_t, self._buf_r, self._buf_up = self._buf_t[:j], self._buf_r[:j], self._buf_up[:j]
+        rep = self._close(mags[:j], float(mags[:j].max()))
+        return None if rep is None else rep.to_dict()
+
+    def _weighted(self, r) -> float:
+        o, w = self.offset, self.weights
+        a, b, c = (r[0] - o[0]) * w[0], (r[1] - o[1]) * w[1], (r[2] - o[2]) * w[2]
+        return math.sqrt(a * a + b * b + c * c)
 
     def _close(self, mags: np.ndarray, peak: float):
         t = np.asarray(self._buf_t)

@@ -5,8 +5,9 @@ Pipeline per 0.1 s frame (see frames.py):
 2. a *posture episode* begins once the body is still: its orientation is the rest pose;
 3. a RepDetector counts excursions from that rest pose (reps.py);
 4. unannounced, a set starts once ``exercise_set_min_reps`` similar reps have been seen and
-   recognise.py names them (posture + axis + rhythm); those reps are then emitted at once,
-   later reps as they end (within one frame of the rep's end);
+   recognise.py names them (posture + axis + rhythm); until then each rep goes out as a
+   ``rep_pending`` notice (exercise None) as it ends; at naming set_started and the set's
+   authoritative reps are emitted at once, later reps as they end (within one frame);
 5. stillness in a plank / side-plank position for ``exercise_hold_min_s`` is a hold, with
    hold_running once per elapsed second and stability figures at the end (holds.py).
 Everything is event-time and causal; state is plain data (get_state / set_state).
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
+import statistics
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +28,7 @@ from spinewise.signal.body import BodySamples
 from spinewise.signal.exercise import form, recognise
 from spinewise.signal.exercise.frames import FRAME_S, FrameBuilder
 from spinewise.signal.exercise.holds import HoldMeter
-from spinewise.signal.exercise.posture import body_rotation_deg, classify
+from spinewise.signal.exercise.posture import body_rotation1_deg, body_rotation_deg, classify, classify1
 from spinewise.signal.exercise.reps import Excursion, Rep, RepDetector
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,9 @@ PRE_REST_S = 8.0           # frames kept before the rest pose is known (see _cat
 REPLAY_S = 90.0            # frames kept per episode to re-detect reps after a rest re-take
 REST_SWAP_MARGIN_DEG = 5.0
 ROLL_MIN_REP_S = 2.0       # bird dog / dead bug reps hold >= 2 s (guide); noise blips are shorter
+OTHER_AXES_K = 3.0         # a roll-counted set ends on a move this many x its reps' whole rotation
+MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
+MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
 SHIFT_S = 14.0             # see _step: small held shifts become the new rest pose
 SHIFT_MAX_DEG = 6.0
 NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
@@ -91,6 +97,8 @@ class ExerciseTracker:
             "noise2": 0.0,            # mean square rotation at rest in this episode, deg^2
             "noise2_roll": 0.0,       # the same for the roll alone
             "cand_roll": [],          # roll-only reps not yet in a set
+            "pending": [],            # [start_s, end_s] of recent rep_pending notices
+            "pending_n": 0,           # rep_pending notices in the current unnamed run
         }
 
     # -- public interface ---------------------------------------------------------------
@@ -164,7 +172,8 @@ class ExerciseTracker:
         self._frames.set_state(state["frames"])
         self._det.set_state(state["det"])
         self._roll.set_state(state["roll"])
-        self._s = copy.deepcopy(state["s"])
+        # keys added since the state was saved start fresh
+        self._s = {**self._fresh_state(), **copy.deepcopy(state["s"])}
 
     # -- per frame ----------------------------------------------------------------------
     def _run(self, fr) -> list[Event]:
@@ -181,8 +190,9 @@ class ExerciseTracker:
             dt = max(t - s["prev_t"], FRAME_S)
             if dt > 2.0:            # a gap in the data: nothing carries across it
                 ev += self._end_episode(s["prev_t"])
-            c = float(np.clip(np.dot(up, s["prev_up"]), -1.0, 1.0))
-            speed = np.degrees(np.arccos(c)) / dt
+            pu = s["prev_up"]
+            c = min(1.0, max(-1.0, float(up[0]) * pu[0] + float(up[1]) * pu[1] + float(up[2]) * pu[2]))
+            speed = math.degrees(math.acos(c)) / dt
             a = min(1.0, dt / SPEED_TAU_S)
             s["speed_dps"] += a * (speed - s["speed_dps"])
             s["dyn_mg"] += a * (dyn_mg - s["dyn_mg"])
@@ -230,7 +240,8 @@ class ExerciseTracker:
             if s["set"] is None and self._det.last_m_full < NOISE_MAX_DEG:
                 s["noise2"] += 0.02 * (self._det.last_m_full ** 2 - s["noise2"])
         if (s["set"] is not None and self._det.weights != [1.0, 1.0, 1.0]
-                and self._det.last_m_full > max(10.0, 3.0 * self._set_amp())):
+                and self._det.last_m_full > max(10.0, 3.0 * self._set_amp(),
+                                                OTHER_AXES_K * self._set_rotation())):
             ev += self._end_set(t)          # a big move on the other axes: something else
         if s["set"] is None and s["posture"] in ("supine", "prone") and out is None:
             ev += self._roll_step(t, up, still)
@@ -240,6 +251,9 @@ class ExerciseTracker:
             ev += self._on_rep(t, out)
         elif isinstance(out, Excursion):
             log.debug("t=%.1f excursion %s: new episode", t, out.reason)
+            salvaged, self._det.salvaged = self._det.salvaged, None
+            if s["set"] is not None and salvaged is not None:
+                ev += self._on_rep(t, Rep(**salvaged))     # the set's last rep
             ev += self._end_episode(t)
         elif self._det.active:
             # a small shift held long without coming back (prone -> hands and knees, a
@@ -249,7 +263,7 @@ class ExerciseTracker:
                     and self._det.excursion_peak_deg() < SHIFT_MAX_DEG):
                 self._det.set_rest(up)
             # still in another posture for a while: they moved on (e.g. supine -> side)
-            if still and classify(up)[0] != s["posture"]:
+            if still and classify1(up) != s["posture"]:
                 s["settle_since"] = s["settle_since"] or t
                 if t - s["settle_since"] >= SETTLE_S:
                     ev += self._end_episode(t)
@@ -277,11 +291,13 @@ class ExerciseTracker:
             cand.clear()
         cand.append(r)
         del cand[:-self.cfg.exercise_set_min_reps]
-        if s["announced"] is not None or len(cand) < self.cfg.exercise_set_min_reps:
+        if s["announced"] is not None:
             return []
+        if len(cand) < self.cfg.exercise_set_min_reps:
+            return self._pending(t, r)
         exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset)
         if exercise is None:
-            return []
+            return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from
         self._det.set_rest(np.asarray(self._roll.rest))
         self._det.offset = list(self._roll.offset)
@@ -321,20 +337,27 @@ class ExerciseTracker:
         if roll or self._det.weights != [1.0, 1.0, 1.0]:      # one quiet axis: smaller reps show
             floor, frac = self.cfg.exercise_roll_rep_min_deg, 0.15
             if s["set"] is None:
-                floor = max(floor, min(NOISE_K * float(np.sqrt(s["noise2_roll"])), ROLL_NOISE_MAX_DEG))
+                floor = max(floor, min(NOISE_K * math.sqrt(s["noise2_roll"]), ROLL_NOISE_MAX_DEG))
         elif s["posture"] == "upright":               # walking and fidgets rock the pelvis
             floor, frac = self.cfg.exercise_upright_rep_min_deg, 0.4
         else:
             floor, frac = self.cfg.exercise_rep_min_deg, 0.4
         if s["set"] is None and not roll and self._det.weights == [1.0, 1.0, 1.0]:
-            floor = max(floor, min(NOISE_K * float(np.sqrt(s["noise2"])), NOISE_MAX_DEG))
+            floor = max(floor, min(NOISE_K * math.sqrt(s["noise2"]), NOISE_MAX_DEG))
         if not reps:
             return floor
-        return max(floor, frac * float(np.median([r["amplitude_deg"] for r in reps])))
+        return max(floor, frac * statistics.median([r["amplitude_deg"] for r in reps]))
+
+    def _set_rotation(self) -> float:
+        """Typical whole-body rotation (all axes) at the held pose of the set's recent reps:
+        dead bug tilts the pelvis 2-6 deg besides the counted roll."""
+        reps = self._s["set"]["reps_raw"][-5:]
+        return statistics.median([math.sqrt(sum(v * v for v in r["rot_mean_deg"])) for r in reps]) \
+            if reps else 0.0
 
     def _set_amp(self) -> float:
         reps = self._s["set"]["reps_raw"][-5:]
-        return float(np.median([r["amplitude_deg"] for r in reps])) if reps else 0.0
+        return statistics.median([r["amplitude_deg"] for r in reps]) if reps else 0.0
 
     def _catch_up(self) -> list[Event]:
         """Run the detector over the frames before the rest pose was taken, from the first
@@ -385,19 +408,42 @@ class ExerciseTracker:
         exercise = s["announced"]
         if exercise is None:
             if len(s["cand"]) < self.cfg.exercise_set_min_reps:
-                return ev
+                return ev + self._pending(t, r)
             exercise = recognise.recognise(s["posture"], self._det.rest, s["cand"])
             if exercise is None:
                 del s["cand"][0]
-                return ev
+                return ev + self._pending(t, r)
         elif exercise in recognise.HOLDS:
             return ev
         return self._start_set(t, exercise, s["cand"])
+
+    def _pending(self, t: float, r: dict) -> list[Event]:
+        """Early notice of a rep of a set not named yet (``rep_pending``), so a live view can
+        count it within a frame of its end. The authoritative ``rep`` events follow when the
+        set is named (set_started), as before; a run that never becomes a set is void.
+        Both detectors (all axes, roll alone) may see the same movement: one notice each."""
+        s = self._s
+        if s["set"] is not None or s["announced"] is not None:
+            return []
+        pend = s["pending"]
+        if pend and r["start_s"] - pend[-1][1] > self.cfg.exercise_set_gap_s:
+            pend.clear()
+            s["pending_n"] = 0
+        dur = max(r["end_s"] - r["start_s"], 1e-3)
+        if any(min(b, r["end_s"]) - max(a, r["start_s"]) > 0.5 * dur for a, b in pend):
+            return []
+        pend.append([r["start_s"], r["end_s"]])
+        del pend[:-8]
+        s["pending_n"] += 1
+        return [self._event("rep_pending", t, {
+            "exercise": None, "index": s["pending_n"], "start_s": r["start_s"], "end_s": r["end_s"],
+            "hold_s": r["hold_s"], "amplitude_deg": r["amplitude_deg"]})]
 
     def _start_set(self, t: float, exercise: str, reps: list[dict]) -> list[Event]:
         s = self._s
         ev: list[Event] = []
         s["cand"], s["cand_roll"] = [], []
+        s["pending"], s["pending_n"] = [], 0
         self._roll.reset()
         weights = recognise.AXIS_WEIGHTS.get(exercise)
         if weights is not None:
@@ -418,6 +464,51 @@ class ExerciseTracker:
         if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset):
             log.debug("t=%.1f dropped a %s wobble %s", t, st["exercise"], r)
             return []
+        missed = self._missed_between(r)
+        ev = self._count(t, missed) if missed is not None else []
+        return ev + self._count(t, r)
+
+    def _missed_between(self, r: dict) -> dict | None:
+        """Bird dog / dead bug alternate sides: two counted reps on the same side with a
+        rep-long gap between them had a rep on the other side whose roll was too small to
+        see. It still tilts the pelvis like every rep of the set (recognise.TILT_SIGN): if the
+        gap's middle shows at least half the set's tilt, count it (late, but counted)."""
+        s = self._s
+        st = s["set"]
+        ex = st["exercise"]
+        if ex not in recognise.TILT_SIGN or not st["detail"] or self._det.rest is None:
+            return None
+        prev = st["detail"][-1]
+        if recognise.side(ex, r, self._det.offset) != prev["side"]:
+            return None
+        durs = [d["end_s"] - d["start_s"] for d in st["detail"][-8:]]
+        gap0, gap1 = prev["end_s"], r["start_s"]
+        if len(durs) < 3 or gap1 - gap0 < MISSED_GAP_FRACTION * statistics.median(durs):
+            return None
+        sign = recognise.TILT_SIGN[ex]
+        tilt_ref = sign * statistics.median([x["rot_mean_deg"][1] for x in st["reps_raw"][-8:]])
+        mid0, mid1 = gap0 + 0.2 * (gap1 - gap0), gap1 - 0.2 * (gap1 - gap0)
+        ups = np.asarray([f[1:4] for f in s["ep_frames"] if mid0 <= f[0] <= mid1])
+        if tilt_ref < recognise.TILT_MIN_DEG or len(ups) < 5:
+            return None
+        rot = body_rotation_deg(ups, self._det.rest)
+        mean = rot.mean(axis=0)
+        if sign * mean[1] < MISSED_TILT_FRACTION * tilt_ref:
+            return None
+        roll = float(mean[2] - self._det.offset[2])
+        if (roll > 0) == (r["rot_mean_deg"][2] - self._det.offset[2] > 0):
+            # the roll points the same way as its neighbours': nudge it to the other side
+            roll = -0.1 * (1.0 if r["rot_mean_deg"][2] - self._det.offset[2] > 0 else -1.0)
+        rot_mean = [float(mean[0]), float(mean[1]), round(self._det.offset[2] + roll, 2)]
+        log.debug("t=%.1f a %s rep between %.1f and %.1f had too small a roll to see",
+                  r["end_s"], ex, gap0, gap1)
+        return Rep(start_s=round(gap0, 2), end_s=round(gap1, 2), peak_s=round(0.5 * (gap0 + gap1), 2),
+                   hold_s=round(mid1 - mid0, 2), amplitude_deg=round(abs(roll), 2),
+                   rot_peak_deg=rot_mean, rot_mean_deg=rot_mean,
+                   up_hold=[round(float(v), 5) for v in ups.mean(axis=0)]).to_dict()
+
+    def _count(self, t: float, r: dict) -> list[Event]:
+        st = self._s["set"]
         st["reps_raw"].append(r)
         if len(st["reps_raw"]) > 12:   # bounded: the recogniser only looks at recent reps
             del st["reps_raw"][0]
@@ -471,6 +562,7 @@ class ExerciseTracker:
         s["cand"], s["still_run"], s["settle_since"], s["posture"] = [], [], None, None
         s["ep_frames"], s["swapped"], s["noise2"] = [], False, 0.0
         s["noise2_roll"], s["cand_roll"] = 0.0, []
+        s["pending"], s["pending_n"] = [], 0
         self._roll.reset()
         self._roll.offset = [0.0, 0.0, 0.0]
         return ev
@@ -499,11 +591,11 @@ class ExerciseTracker:
                          "meter": HoldMeter(t, up).get_state()}
             return []
         meter = HoldMeter.from_state(h["meter"])
-        rot = body_rotation_deg(up, np.asarray(h["up0"]))[0]
-        moved = float(np.linalg.norm(rot)) > HOLD_MAX_TILT_DEG
+        rot = np.asarray(body_rotation1_deg(up, h["up0"]))
+        moved = math.sqrt(float(rot @ rot)) > HOLD_MAX_TILT_DEG
         if still:
             h["last_still_s"] = t
-        if moved or t - h["last_still_s"] > HOLD_BREAK_S or classify(up)[0] == "upright":
+        if moved or t - h["last_still_s"] > HOLD_BREAK_S or classify1(up) == "upright":
             return self._end_hold(h["last_still_s"])
         meter.add(t, rot, trem_g2)
         h["meter"] = meter.get_state()

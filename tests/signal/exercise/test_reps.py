@@ -62,3 +62,43 @@ def test_garbage_orientation_never_raises(vectors):
     for i, v in enumerate(vectors):
         u = np.asarray(v) + 1e-3
         det.step(0.1 * i, u / np.linalg.norm(u), bool(i % 2))
+
+
+def _roll_rep(start_s, dur_s, roll_deg):
+    return {"start_s": start_s, "end_s": start_s + dur_s, "hold_s": dur_s - 3.0,
+            "amplitude_deg": abs(roll_deg), "rot_mean_deg": [0.0, 0.0, roll_deg]}
+
+
+def test_roll_counted_wobbles_are_dropped():
+    from spinewise.signal.exercise.recognise import plausible, side
+    counted = []
+    for i, z in enumerate([2.5, -3.0, 2.0, -2.8]):
+        r = _roll_rep(10.0 * i, 9.0, z)
+        counted.append({**r, "side": side("bird_dog", r)})
+    # an alternating rep of ordinary size counts, also a small-but-real one
+    assert plausible("bird_dog", [], counted, _roll_rep(40.0, 9.0, 1.0))
+    # a slow drift off the centre and back lasting far longer than the set's reps
+    assert not plausible("bird_dog", [], counted, _roll_rep(40.0, 33.0, 1.4))
+    # same side as the rep just counted: a short one is a wobble of that rep
+    assert not plausible("bird_dog", [], counted, _roll_rep(40.0, 3.5, -2.5))
+    # dead bug: the post-set rocking, far smaller than the set's reps or small on the side
+    # just held, is dropped (bird dog's rolls vary too much within a set for this)
+    dead = [{**c, "side": side("dead_bug", c)} for c in counted]
+    assert not plausible("dead_bug", [], dead, _roll_rep(40.0, 7.0, 0.6))
+    assert plausible("bird_dog", [], counted, _roll_rep(40.0, 7.0, 0.6))
+    assert not plausible("dead_bug", [], dead, _roll_rep(40.0, 6.0, -1.2))
+    assert plausible("dead_bug", [], dead, _roll_rep(40.0, 6.0, 1.2))
+
+
+def test_roll_counted_reps_must_tilt_like_the_set():
+    # every real bird dog rep tips the pelvis forward-down (y < 0) whatever the side; rocking
+    # about the roll centre does not. Only once the set's own tilt is clear.
+    from spinewise.signal.exercise.recognise import plausible, side
+    raw = [{**_roll_rep(10.0 * i, 9.0, z), "rot_mean_deg": [0.0, -2.0, z]}
+           for i, z in enumerate([2.5, -3.0, 2.0, -2.8])]
+    counted = [{**r, "side": side("bird_dog", r)} for r in raw]
+    rep = _roll_rep(40.0, 9.0, 2.0)
+    assert plausible("bird_dog", raw, counted, {**rep, "rot_mean_deg": [0.0, -1.0, 2.0]})
+    assert not plausible("bird_dog", raw, counted, {**rep, "rot_mean_deg": [0.0, 0.3, 2.0]})
+    flat = [{**r, "rot_mean_deg": [0.0, 0.1, r["rot_mean_deg"][2]]} for r in raw]
+    assert plausible("bird_dog", flat, counted, {**rep, "rot_mean_deg": [0.0, 0.3, 2.0]})

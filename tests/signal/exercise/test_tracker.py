@@ -98,11 +98,27 @@ def test_live_events():
                          "reps_detail"} <= set(finished[0].data)
 
 
+@pytest.mark.parametrize("name", [SUPINE, PRONE, BIRDDOG])
+def test_every_rep_is_announced_within_1_s_of_its_end(name):
+    # before a set is named its reps go out as rep_pending (exercise None); the named set's
+    # rep events follow at set_started. Every counted rep had one or the other in time.
+    tracker, events, _ = run_oracle_cached(name)
+    notices = [e for e in events if e.kind in ("rep", "rep_pending")]
+    pending = [e for e in events if e.kind == "rep_pending"]
+    assert pending and all(e.data["exercise"] is None and e.data["index"] >= 1 for e in pending)
+    reps = [r for s in tracker.summary()["sets"] for r in s["reps_detail"]]
+    assert reps
+    for r in reps:
+        assert any(min(e.data["end_s"], r["end_s"]) > max(e.data["start_s"], r["start_s"])
+                   and e.t_s - r["end_s"] <= 1.0 for e in notices), r
+
+
 def test_chunking_gives_identical_sets():
-    one = run_oracle(SUPINE, chunk_size=10 ** 7)[0].summary()
-    small = run_oracle(SUPINE, chunk_size=25)[0].summary()
-    assert one == small
-    assert one["sets"]
+    one_tr, one_ev, _ = run_oracle(SUPINE, chunk_size=10 ** 7)
+    small_tr, small_ev, _ = run_oracle(SUPINE, chunk_size=25)
+    assert one_tr.summary() == small_tr.summary()
+    assert one_tr.summary()["sets"]
+    assert [(e.kind, e.t_s, e.data) for e in one_ev] == [(e.kind, e.t_s, e.data) for e in small_ev]
 
 
 def test_state_restore_continues_identically():
