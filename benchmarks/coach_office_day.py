@@ -11,7 +11,7 @@ from spinewise.sim import simulate
 from spinewise.signal.analyzer import Analyzer
 from spinewise.config import Config, CoachingConfig
 from spinewise.coaching import CoachService, CoachStore
-from tests.coaching.test_office_day import minute_table, truth_events, expected_nudges
+from tests.coaching.test_office_day import minute_table, expected_nudges
 
 for seed in (1, 2):
     s = simulate("office_day", seed=seed, rate_hz=50)

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from spinewise import __version__
-from spinewise.config import ConfigError
+from spinewise.config import LOG_LEVELS, ConfigError
 
 COMMANDS = ["simulate", "analyze", "demo", "pipeline", "replay", "gateway", "scan",
             "coach", "calibrate", "dashboards"]
@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spinewise",
         description="Posture, activity and back-exercise monitoring from a lower-back IMU.")
     parser.add_argument("--version", action="version", version=f"spinewise {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument("--log-level", default=None, type=str.upper, choices=LOG_LEVELS,
+                        metavar="LEVEL", help=", ".join(LOG_LEVELS))
     parser.add_argument("--config", default=None, help="TOML config file (or $SPINEWISE_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"spinewise: configuration error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:   # a file or socket the user pointed at: say which, no traceback
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        print(f"spinewise {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -176,6 +176,7 @@ class Config:
         return walk(self)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SECTIONS = {f.name: f for f in dataclasses.fields(Config)}
 
 
@@ -217,7 +218,7 @@ def _build(cls, data: dict[str, Any], where: str):
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
-        if key.endswith("_file") and key[:-5] in SECRET_FIELDS | {"password", "token"} and key[:-5] in names:
+        if key.endswith("_file") and key[:-5] in SECRET_FIELDS and key[:-5] in names:
             path = Path(str(value)).expanduser()
             try:
                 value = path.read_text().strip()
@@ -249,6 +250,8 @@ def from_dict(data: dict[str, Any]) -> Config:
                 raise ConfigError(f"devices: duplicate id in {ids}")
         elif key == "log_level":
             kwargs[key] = _coerce(value, str, "log_level").upper()
+            if kwargs[key] not in LOG_LEVELS:
+                raise ConfigError(f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
         else:
             kwargs[key] = _build(typing.get_type_hints(Config)[key], value, key)
     return Config(**kwargs)

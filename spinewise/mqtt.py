@@ -30,10 +30,6 @@ class Will:
     retain: bool = True
 
 
-class MqttError(RuntimeError):
-    pass
-
-
 class MqttClient:
     """One MQTT connection. ``clean_session=False`` + a stable ``client_id`` gives a persistent
     session: QoS 1 messages published while we were away are delivered when we come back."""

@@ -33,6 +33,7 @@ def test_secret_from_file_is_redacted(tmp_path):
     ({"devices": [{"user": "a"}]}, "devices[0]: missing required key(s) id"),
     ({"devices": [{"id": "a"}, {"id": "a"}]}, "duplicate id"),
     ({"signal": {"slouch_threshold_deg": float("nan")}}, "signal.slouch_threshold_deg"),
+    ({"log_level": "loud"}, "log_level: expected one of"),
 ])
 def test_broken_config_names_the_key(data, message):
     with pytest.raises(ConfigError, match=None) as err:

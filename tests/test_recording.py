@@ -137,7 +137,7 @@ def test_chunk_and_block_size_do_not_change_handling(tmp_path, monkeypatch):
     ref_report = ReadReport()
     ref = ImuChunk.concat(list(read_chunks(path, 4096, report=ref_report)))
     for block_bytes in (16, 61, 200):             # blocks cut lines everywhere
-        monkeypatch.setattr(recording, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(recording.parse, "_BLOCK_BYTES", block_bytes)
         for size in (1, 3, 50):
             report = ReadReport()
             got = ImuChunk.concat(list(read_chunks(path, size, report=report)))
@@ -269,7 +269,7 @@ def test_binary_garbage_lines_are_counted(tmp_path):
 
 
 def test_overlong_line_is_skipped_with_bounded_memory(tmp_path, monkeypatch):
-    monkeypatch.setattr(recording, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(recording.parse, "_BLOCK_BYTES", 4096)
     raw = csv_of(good_lines(10)).encode() + b"7" * 300_000 + b"\n" + \
         csv_of(good_lines(20)[10:]).split("\n", 1)[1].encode()
     chunk, report = read(write_text(tmp_path, raw), policy=ReadPolicy(max_line_bytes=1000))
@@ -338,7 +338,7 @@ def test_empty_or_zero_gyro_throughout_means_no_gyro(tmp_path, gyro_text):
 
 
 def test_zero_gyro_early_but_not_later_is_gyro(tmp_path, monkeypatch):
-    monkeypatch.setattr(recording, "_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(recording.parse, "_BLOCK_BYTES", 1 << 14)
     n = 25_000                                           # past the peek window
     lines = [f"{i / 50!r},0.01,-0.02,0.99,0,0,0" for i in range(n)]
     lines[-3] = f"{(n - 3) / 50!r},0.01,-0.02,0.99,0,0.0625,0"
@@ -353,7 +353,7 @@ class _Pipe(io.BufferedReader):
 
 
 def test_non_seekable_input_decides_gyro_from_the_peek(tmp_path, monkeypatch):
-    monkeypatch.setattr(recording, "_BLOCK_BYTES", 1024)  # the peek reads whole blocks
+    monkeypatch.setattr(recording.parse, "_BLOCK_BYTES", 1024)  # the peek reads whole blocks
     n = 300
     lines = [f"{i / 50!r},0.01,-0.02,0.99,,," for i in range(n)]
     lines.append(f"{n / 50!r},0.01,-0.02,0.99,0,3,0")     # after the peek window
@@ -365,7 +365,7 @@ def test_non_seekable_input_decides_gyro_from_the_peek(tmp_path, monkeypatch):
 
 
 def test_non_seekable_input_is_read_completely(tmp_path, monkeypatch):
-    monkeypatch.setattr(recording, "_BLOCK_BYTES", 100)
+    monkeypatch.setattr(recording.parse, "_BLOCK_BYTES", 100)
     path = tmp_path / "rec.csv"
     chunk = make_chunk(500)
     write_csv(path, [chunk])
@@ -468,25 +468,25 @@ def test_undecodable_bytes_in_ignored_columns_are_fine_wherever_the_block_falls(
     ref = read(write_text(tmp_path, raw))
     assert ref[1].counts == {"not_text": 1} and len(ref[0]) == 199   # bad and not UTF-8
     for block_bytes in (50, 333, 4096):
-        monkeypatch.setattr(recording, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(recording.parse, "_BLOCK_BYTES", block_bytes)
         got = read(write_text(tmp_path, raw))
         assert_same(got[0], ref[0]) and got[1].counts == ref[1].counts
 
 
 def test_sporadic_bad_lines_keep_the_fast_path(tmp_path, monkeypatch):
     slow_sizes = []
-    parse_slow = recording._parse_slow
+    parse_slow = recording.parse._parse_slow
 
     def spy(lines, *args):
         slow_sizes.append(len(lines))
         return parse_slow(lines, *args)
 
-    monkeypatch.setattr(recording, "_parse_slow", spy)
+    monkeypatch.setattr(recording.parse, "_parse_slow", spy)
     lines = good_lines(5000)
     lines[1234] = "garbage"
     chunk, report = read(write_text(tmp_path, csv_of(lines)))
     assert len(chunk) == 4999 and report.lines["short_row"] == [1236]
-    assert slow_sizes and max(slow_sizes) <= recording._SLOW_LINES
+    assert slow_sizes and max(slow_sizes) <= recording.parse._SLOW_LINES
 
 
 _LONG = csv_of([f"{i / 50!r},0.01,-0.02,0.99,{i % 3},0.5,-1" for i in range(400)]).encode()
@@ -510,12 +510,12 @@ def test_fast_path_splitting_agrees_with_line_by_line(tmp_path, edits):
             return str(exc), None
 
     fast = outcome()
-    saved = recording._SLOW_LINES
-    recording._SLOW_LINES = 10**9                      # everything line by line
+    saved = recording.parse._SLOW_LINES
+    recording.parse._SLOW_LINES = 10**9                      # everything line by line
     try:
         slow = outcome()
     finally:
-        recording._SLOW_LINES = saved
+        recording.parse._SLOW_LINES = saved
     if fast[1] is None or slow[1] is None:
         assert fast == slow
     else:
@@ -585,12 +585,12 @@ def test_time_handling_does_not_depend_on_blocks(tmp_path, steps, block_bytes):
         return chunk.t_s.tolist(), report.counts, report.lines, report.gaps
 
     ref = outcome()
-    saved = recording._BLOCK_BYTES
-    recording._BLOCK_BYTES = block_bytes
+    saved = recording.parse._BLOCK_BYTES
+    recording.parse._BLOCK_BYTES = block_bytes
     try:
         assert outcome() == ref
     finally:
-        recording._BLOCK_BYTES = saved
+        recording.parse._BLOCK_BYTES = saved
 
 
 def test_data_after_a_long_run_of_garbage_is_found(tmp_path):

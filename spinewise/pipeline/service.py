@@ -195,10 +195,11 @@ class Pipeline:
         self._worker.start()
         self._started = True
         self.pub.connect(connect_timeout_s, wait=False)
-        if not self.sub.connect(connect_timeout_s):
+        if self.sub.connect(connect_timeout_s):
+            self.pub.connected.wait(connect_timeout_s)
+        else:   # same broker: waiting a second timeout for the publisher would only delay start
             log.warning("mqtt broker %s:%s not reachable yet; retrying in the background",
                         self.cfg.mqtt.host, self.cfg.mqtt.port)
-        self.pub.connected.wait(connect_timeout_s)
         self.outbox.send(self.topic_status, dumps({"state": "online"}), qos=1, retain=True)
         self._publish_discovery()
         log.info("pipeline started prefix=%s client_id=%s devices_restored=%d",
@@ -516,20 +517,19 @@ class Pipeline:
         except (ValueError, UnicodeDecodeError):
             self.counters.inc("rejected", reason="bad_status")
             return
-        state = doc.get("state")
-        if state != "end":
+        if doc.get("state") != "end":
             self._store_status(item, doc)
-        if state == "end":
-            if not self._device_allowed(item.key):
-                return
-            end_t = doc.get("end_t_s")
-            end_t = float(end_t) if isinstance(end_t, (int, float)) and not isinstance(end_t, bool) else None
-            s = self.sessions.get(item.key)
-            if s is None:
-                return
-            log.info("device=%s end of stream end_t_s=%s", item.key, end_t)
-            self._dispatch(s, s.request_end(end_t))
-            self._arrival[item.key] = item.arrival
+            return
+        if not self._device_allowed(item.key):
+            return
+        end_t = doc.get("end_t_s")
+        end_t = float(end_t) if isinstance(end_t, (int, float)) and not isinstance(end_t, bool) else None
+        s = self.sessions.get(item.key)
+        if s is None:
+            return
+        log.info("device=%s end of stream end_t_s=%s", item.key, end_t)
+        self._dispatch(s, s.request_end(end_t))
+        self._arrival[item.key] = item.arrival
 
     def _store_status(self, item: _Item, doc: dict) -> None:
         """Gateway status (battery, RSSI, rate, link) -> ``device_status``. The document carries

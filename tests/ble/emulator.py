@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -53,9 +54,7 @@ class BleEmulator:
 
     @staticmethod
     def available() -> bool:
-        try:
-            import bluezoo  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("bluezoo") is None:
             return False
         return shutil.which("dbus-daemon") is not None
 

@@ -88,7 +88,7 @@ def test_outage_mid_write_loses_nothing_and_duplicates_nothing(tmp_path):
         assert stats["spool_depth"] == 0 and stats["points_rejected"] == 0
         assert count(server, db) == total          # nothing lost
         # nothing duplicated: every value exactly once, in one series
-        res = server.query(f'SELECT "n" FROM "m"', db=db)["results"][0]["series"][0]["values"]
+        res = server.query('SELECT "n" FROM "m"', db=db)["results"][0]["series"][0]["values"]
         assert sorted(v[1] for v in res) == list(range(total))
     finally:
         server.cleanup()
