@@ -20,8 +20,7 @@ import math
 
 import numpy as np
 
-from spinewise.signal.exercise.posture import PRONE, SIDE_LEFT, SIDE_RIGHT, SUPINE, UPRIGHT, \
-    classify, classify1, elevation_deg
+from spinewise.signal.exercise.posture import PRONE, SIDE_LEFT, SIDE_RIGHT, SUPINE, UPRIGHT, classify1
 
 EXERCISES = ("plank", "side_plank", "bird_dog", "dead_bug", "bridge", "prone_press_up",
              "knee_to_chest", "spinal_rotation", "squat")
