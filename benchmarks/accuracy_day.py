@@ -30,17 +30,7 @@ import multiprocessing as mp
 import time
 
 import numpy as np
-
-
-def _parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out += list(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
+from _common import parse_seeds
 
 
 def run_one(job: tuple) -> dict:
@@ -103,7 +93,7 @@ def main() -> None:
                          "office_day has no exercise). Default: mixed")
     args = ap.parse_args()
     jobs = []
-    for seed in _parse_seeds(args.seeds):
+    for seed in parse_seeds(args.seeds):
         for scen in args.scenarios.split(","):
             dur = args.office_hours * 3600 if scen == "office_day" else None
             for gyro in (True, False):

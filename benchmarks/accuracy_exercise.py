@@ -25,6 +25,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from _common import parse_seeds
 
 from spinewise.config import SignalConfig
 from spinewise.signal.exercise import ExerciseTracker
@@ -173,17 +174,6 @@ def _pct(a: int, b: int) -> str:
     return f"{100.0 * a / b:.0f} % ({a}/{b})" if b else "-"
 
 
-def _seeds(spec: str) -> list[int]:
-    out = []
-    for part in spec.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out += list(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1000-1019", help="e.g. 1000-1039 or 1,2,3")
@@ -198,7 +188,7 @@ def main(argv=None) -> int:
     if args.speed:
         speed()
         return 0
-    seeds = _seeds(args.seeds)
+    seeds = parse_seeds(args.seeds)
     rows, secs = [], []
     with ProcessPoolExecutor(args.jobs) as ex:
         for seed, rate, gyro, rs, dt in ex.map(_session, [(s, args.oracle) for s in seeds]):
@@ -213,7 +203,7 @@ def main(argv=None) -> int:
         office = []
         if args.office_hours > 0:
             office = list(ex.map(_office, [(s, args.office_hours, args.oracle)
-                                           for s in _seeds(args.office_seeds)]))
+                                           for s in parse_seeds(args.office_seeds)]))
     path = "oracle mounting" if args.oracle else "Analyzer (auto-calibrated mounting)"
     print(f"Exercise accuracy: {len(seeds)} exercise_session seeds ({args.seeds}), {path}, "
           f"rates {', '.join(f'{r:g}' for r in RATES_HZ)} Hz, ~60 % with gyro, random mounting.\n")
