@@ -1,11 +1,11 @@
 """Outgoing: one message the coach wants published (and/or an Event for storage)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from spinewise.events import Event
+from spinewise.jsonwire import dumps
 
 
 @dataclass(frozen=True)
@@ -19,4 +19,4 @@ class Outgoing:
     action: str | None = None      # something the pipeline must do, e.g. "calibrate"
 
     def payload_bytes(self) -> bytes:
-        return json.dumps(self.payload, separators=(",", ":"), allow_nan=False).encode()
+        return dumps(self.payload)

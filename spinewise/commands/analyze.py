@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 
+from spinewise.jsonwire import jsonable
+
 log = logging.getLogger(__name__)
 
 
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         if args.json:
-            json.dump(summary, sys.stdout, allow_nan=False, default=_jsonable)
+            json.dump(jsonable(summary), sys.stdout, allow_nan=False)
             sys.stdout.write("\n")
         else:
             print(format_text(summary))
@@ -132,15 +134,6 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:                  # `spinewise analyze f.csv | head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
-
-
-def _jsonable(obj):
-    import numpy as np
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def _hms(seconds: float) -> str:

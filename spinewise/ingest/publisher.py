@@ -21,7 +21,6 @@ Status is not spooled: only the latest status matters, and it is re-sent on ever
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -33,6 +32,7 @@ from spinewise.config import ConfigError, GatewayConfig, MqttConfig
 from spinewise.events import Event
 from spinewise.ingest import payload
 from spinewise.ingest.spool import Spool, SpoolBusyError, SpoolRecord
+from spinewise.jsonwire import dumps
 from spinewise.mqtt import MqttClient, Will, topic
 from spinewise.stream import ImuChunk
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 def status_payload(device_id: str, state: str, **fields: Any) -> bytes:
     doc = {"v": 1, "device": device_id, "state": state}
     doc.update({k: v for k, v in fields.items() if v is not None})
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False, default=str).encode()
+    return dumps(doc)
 
 
 class Publisher:
@@ -106,7 +106,7 @@ class Publisher:
 
     def publish_event(self, event: Event) -> None:
         """Spool an event after the samples queued before it (keeps the stream's order)."""
-        body = json.dumps(event.to_dict(), separators=(",", ":"), allow_nan=False, default=float).encode()
+        body = dumps(event.to_dict())
         with self._batch_lock:
             self._push_batch_locked()
             self._append(SpoolRecord(self.topic_events, body, 1, False))

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import queue
 import threading
 import time
@@ -72,6 +71,7 @@ import numpy as np
 
 from spinewise.config import Config, ConfigError
 from spinewise.events import Event
+from spinewise.jsonwire import dumps
 from spinewise.mqtt import MqttClient, Will, topic
 from spinewise.pipeline.counters import Counters
 from spinewise.pipeline.device import DeviceSession
@@ -101,28 +101,6 @@ def default_analyzer_factory(cfg: Config) -> Callable[[str, float], object]:
     def make(device_id: str, rate_hz: float):
         return Analyzer(cfg.signal, device_id, rate_hz)
     return make
-
-
-def _jsonable(obj):
-    """Events carry numpy numbers and NaN for unavailable figures; MQTT JSON gets null."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    return obj
-
-
-def dumps(obj) -> bytes:
-    return json.dumps(_jsonable(obj), separators=(",", ":"), allow_nan=False).encode()
 
 
 class Pipeline:
