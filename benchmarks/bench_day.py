@@ -1,6 +1,7 @@
 """Speed and memory of the daily signal chain on a simulated 24 h, 50 Hz recording.
 
     .venv/bin/python benchmarks/bench_day.py [--hours 24] [--rate 50] [--cache DIR] [--fusion]
+    .venv/bin/python benchmarks/bench_day.py --per-call [--chunk 25] [--profile]
 
 Prints, separately: the CSV parse time (spinewise.recording.read_chunks), the analysis time
 of BodyTracker + DayTracker (orientation, calibration, activity, sedentary, slouch) and of
@@ -9,6 +10,12 @@ RSS of the process and the pickled state size after 1/4, 1/2 and all of the day 
 memory means it does not grow). ``--fusion`` compares VQF, imufusion and the
 accelerometer low-pass on inclination accuracy against the simulator's truth and speed.
 If scikit-digital-health is installed its gait pipeline runs on the same file for a ratio.
+
+``--per-call`` measures the fixed cost of one ``Analyzer(exercise=False).update`` call, which
+dominates live (an MQTT message carries 0.5 s = 25 samples at 50 Hz): a 20-min 'mixed'
+simulation held in memory is fed in ``--chunk``-sample chunks (and in 4096-sample chunks for
+comparison), best of 3 runs, printed as us/call and us/sample; ``--profile`` adds a cProfile
+of the small-chunk run.
 """
 from __future__ import annotations
 
@@ -167,6 +174,33 @@ def _skdh(path: Path, chunk: int, hours: float) -> None:
               f"{type(exc).__name__}: {exc}")
 
 
+def _per_call(chunk: int, rate: float, seed: int, profile: bool) -> None:
+    from spinewise.sim import simulate
+    rec = simulate("mixed", seed=seed, rate_hz=rate, duration_s=1200).recording()
+    print(f"Analyzer(exercise=False).update on 'mixed' 20 min, {rate:g} Hz, {len(rec)} samples")
+    for size in dict.fromkeys([chunk, 4096]):
+        parts = list(rec.split(size))
+        best = np.inf
+        for _ in range(3):
+            an = Analyzer(SignalConfig(), posture_rate_hz=0.0, exercise=False)
+            t = time.perf_counter()
+            for c in parts:
+                an.update(c)
+            best = min(best, time.perf_counter() - t)
+        print(f"  chunk {size:>5}: {len(parts):>6} calls  {1e6 * best / len(parts):9.1f} us/call  "
+              f"{1e6 * best / len(rec):6.2f} us/sample  (best of 3)")
+    if profile:
+        import cProfile
+        import pstats
+        an = Analyzer(SignalConfig(), posture_rate_hz=0.0, exercise=False)
+        prof = cProfile.Profile()
+        prof.enable()
+        for c in rec.split(chunk):
+            an.update(c)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0)
@@ -178,7 +212,13 @@ def main() -> None:
     ap.add_argument("--no-full", action="store_true", help="skip the full Analyzer run")
     ap.add_argument("--skdh-hours", type=float, default=2.0,
                     help="hours of the file for the scikit-digital-health comparison (0: skip)")
+    ap.add_argument("--per-call", action="store_true",
+                    help="only the per-call cost of Analyzer.update at --chunk (e.g. 25)")
+    ap.add_argument("--profile", action="store_true", help="with --per-call: cProfile it")
     args = ap.parse_args()
+    if args.per_call:
+        _per_call(args.chunk, args.rate, args.seed, args.profile)
+        return
     path = _recording(Path(args.cache), args.hours, args.rate, args.seed)
     dur = args.hours * 3600
     t_parse, n = _parse_only(path, args.chunk)

@@ -45,5 +45,7 @@ def angles_from_up(up_body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     up = np.asarray(up_body, dtype=np.float64).reshape(-1, 3)
     flexion = np.degrees(np.arctan2(-up[:, 0], up[:, 2]))
     lateral = np.degrees(np.arctan2(up[:, 1], up[:, 2]))
-    incl = np.degrees(np.arccos(np.clip(up[:, 2] / np.maximum(np.linalg.norm(up, axis=1), 1e-12), -1, 1)))
+    # sqrt(add.reduce(x*x)) is what np.linalg.norm computes, without its per-call checks
+    norm = np.sqrt(np.add.reduce(up * up, axis=1))
+    incl = np.degrees(np.arccos(np.clip(up[:, 2] / np.maximum(norm, 1e-12), -1, 1)))
     return flexion, lateral, incl

@@ -55,6 +55,13 @@ class BodyTracker:
 
     def _clean(self, chunk: ImuChunk) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         t, acc, gyro = chunk.t_s, chunk.acc_g, chunk.gyro_dps
+        # fast path, nearly every chunk: all finite, in range, strictly increasing
+        if (t.size and np.isfinite(acc).all() and (gyro is None or np.isfinite(gyro).all())
+                and np.isfinite(t).all() and np.abs(t).max() < MAX_ABS_T_S
+                and (self._last_t is None or t[0] > self._last_t)
+                and (t.size < 2 or (t[1:] > t[:-1]).all())):
+            self._last_t = float(t[-1])
+            return t, acc, gyro
         # |t| beyond ~year 5000 is corrupt, not a time (and would overflow epoch indices)
         ok = np.isfinite(t) & (np.abs(t) < MAX_ABS_T_S) & np.all(np.isfinite(acc), axis=1)
         if gyro is not None:

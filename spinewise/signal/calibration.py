@@ -101,6 +101,10 @@ class MountingCalibrator:
         v = ep.arrays["v"]
         _std, gait = epoch_gait(ep.sum("st"), ep.sum("v"), np.add.reduceat(v * v, ep.starts),
                                 ep.counts, self.epoch_s)
+        if not gait.any():
+            # nothing gait-like (most of a day): what the general path below leaves behind
+            self._gait_run, self._prev_gait = 0, False
+            return out
         # a moved clip is only judged inside sustained walks (>= SUSTAINED_WALK_EPOCHS in a
         # row): rhythmic exercise on the floor can look gait-like for a few seconds
         idx = np.arange(gait.size)

@@ -41,6 +41,7 @@ MAX_PENDING_CALIB_S = 4 * 3600.0
 MAX_OPEN_MARK_S = 3600.0
 MAX_HOURS = 7 * 24                                  # per-hour table kept for the last week
 F = {name: i for i, name in enumerate(FEATURES)}
+UP_COLS = [F["up_x"], F["up_y"], F["up_z"]]
 # record layout after classification (plain list: cheap and JSON/pickle-friendly)
 R_T0, R_DT, R_CLS, R_FLEX, R_LAT, R_INCL, R_ENMO, R_STEPS, R_SIT0, R_STAND0 = range(10)
 HOUR_COLS = CLASSES + ("sedentary", "slouch", "steps")
@@ -97,10 +98,12 @@ class DayTracker:
         """Sensor-frame (pre-calibration) rows -> body frame, for rows before the switch."""
         if rows.size == 0 or self._R is None:
             return rows
-        rows = rows.copy()
         sel = rows[:, F["t0"]] < self._calib_from_s - 1e-9
-        up = rows[sel][:, [F["up_x"], F["up_y"], F["up_z"]]] @ self._R
-        rows[np.ix_(sel, [F["up_x"], F["up_y"], F["up_z"]])] = up
+        if not sel.any():                       # every epoch after the first calibration
+            return rows
+        rows = rows.copy()
+        up = rows[sel][:, UP_COLS] @ self._R
+        rows[np.ix_(sel, UP_COLS)] = up
         return rows
 
     def mark_exercise(self, start_s: float, end_s: float | None = None) -> None:

@@ -21,6 +21,7 @@ from scipy import signal as sps
 from spinewise.signal.body import BodySamples
 from spinewise.signal.epochs import EpochSplitter
 from spinewise.signal.gait import StepDetector, epoch_gait
+from spinewise.signal.iir import sosfilt_step
 from spinewise.stream import GRAVITY_M_S2
 
 TRAVEL_HP_HZ = 0.2
@@ -38,6 +39,9 @@ def _travel_sos(rate_hz: float) -> np.ndarray:
     return np.vstack([hp, leaky, leaky])
 
 
+_NO_FEATURES = {k: np.zeros(0) for k in FEATURES}
+
+
 class EpochFeatures:
     def __init__(self, rate_hz: float, epoch_s: float = 1.0) -> None:
         self.rate_hz = float(rate_hz)
@@ -51,9 +55,9 @@ class EpochFeatures:
         if len(body) == 0:
             return self._features(self._split.push(np.zeros(0), **self._empty_arrays()))
         acc = body.acc_body_g
-        norm = np.linalg.norm(acc, axis=1)
+        norm = np.sqrt(np.add.reduce(acc * acc, axis=1))      # = np.linalg.norm, minus its checks
         bp, steps = self._steps.update(acc, body.up_body)
-        travel, self._zi = sps.sosfilt(self._sos, (norm - 1.0) * GRAVITY_M_S2, zi=self._zi)
+        travel, self._zi = sosfilt_step(self._sos, (norm - 1.0) * GRAVITY_M_S2, self._zi)
         dyn2 = np.sum((acc - body.up_body) ** 2, axis=1)
         ep = self._split.push(body.t_s, up=body.up_body, enmo=np.maximum(norm - 1.0, 0.0),
                               v=bp, st=steps.astype(np.int64), z=travel, dyn2=dyn2)
@@ -70,7 +74,7 @@ class EpochFeatures:
 
     def _features(self, ep) -> dict[str, np.ndarray]:
         if len(ep) == 0:
-            return {k: np.zeros(0) for k in FEATURES}
+            return dict(_NO_FEATURES)
         up = ep.sum("up")
         up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-12)
         v = ep.arrays["v"]

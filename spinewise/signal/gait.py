@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
+from spinewise.signal.iir import sosfilt_step
+
 STEP_BAND_HZ = (0.6, 3.5)
 STEP_THRESHOLD_G = 0.04
 
@@ -36,10 +38,21 @@ class StepDetector:
         a_v = np.einsum("ij,ij->i", acc_g, up) - 1.0
         if self._zi is None:
             self._zi = np.zeros((self._sos.shape[0], 2))
-        bp, self._zi = sps.sosfilt(self._sos, a_v, zi=self._zi)
+        bp, self._zi = sosfilt_step(self._sos, a_v, self._zi)
+        above = bp > self.threshold_g
+        below = bp < -self.threshold_g
+        if not below.any():
+            # the common case (still, or mid-cycle): the side can only go up, at the first
+            # sample above +threshold, which is a step if the last extreme was below
+            steps = np.zeros(n, dtype=bool)
+            if above.any():
+                if self._side == 0:
+                    steps[int(np.argmax(above))] = True
+                self._side = 1
+            return bp, steps
         marks = np.full(n, -1, dtype=np.int8)
-        marks[bp > self.threshold_g] = 1
-        marks[bp < -self.threshold_g] = 0
+        marks[above] = 1
+        marks[below] = 0
         last = np.where(marks >= 0, np.arange(n), -1)
         np.maximum.accumulate(last, out=last)
         side = np.where(last >= 0, marks[np.maximum(last, 0)], self._side).astype(np.int8)

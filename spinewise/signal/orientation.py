@@ -10,7 +10,7 @@ see docs/signal-day.md and benchmarks/bench_day.py --fusion for the comparison.
 
 Without a gyroscope (Polar H10) the gravity direction is a low-passed accelerometer
 (2nd-order Butterworth, 0.3 Hz: walking at ~2 Hz is attenuated ~45x, a posture change
-settles in ~2 s). ``scipy.signal.sosfilt`` with carried ``zi`` gives the same samples
+settles in ~2 s). ``sosfilt`` (via iir.sosfilt_step) with carried ``zi`` gives the same samples
 whatever the chunking.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import logging
 import numpy as np
 from scipy import signal as sps
 
+from spinewise.signal.iir import sosfilt_step
 from spinewise.stream import GRAVITY_M_S2
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class GravityEstimator:
         if self._zi is None:
             # start settled on the first sample so the first seconds are not a ramp from 0
             self._zi = sps.sosfilt_zi(self._sos)[:, :, None] * acc_g[0][None, None, :]
-        lp, self._zi = sps.sosfilt(self._sos, acc_g, axis=0, zi=self._zi)
+        lp, self._zi = sosfilt_step(self._sos, acc_g, self._zi)
         return normalize_rows(lp)
 
     def gyro_bias_dps(self) -> np.ndarray | None:
