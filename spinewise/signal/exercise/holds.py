@@ -17,6 +17,7 @@ from spinewise.signal.exercise.frames import FRAME_S
 TREMOR_WINDOW_S = 5.0
 BREATH_BAND_HZ = (0.1, 0.7)
 BREATH_WINDOW_S = 2.0
+ROLL_TAU_S = 0.5            # smoothing of the roll before its swing is taken (sway, tremor)
 
 
 _BREATH_SOS = sps.butter(2, BREATH_BAND_HZ, btype="bandpass", fs=1.0 / FRAME_S, output="sos")
@@ -43,6 +44,9 @@ class HoldMeter:
         self.quiet_max_s = 0.0
         self.breath_ref: float | None = None
         self.last_t_s = float(t0_s)
+        self.roll_lp = 0.0          # smoothed roll about the trunk's long axis (deg)
+        self.roll_lo = 0.0
+        self.roll_hi = 0.0
 
     def get_state(self) -> dict:
         return dict(self.__dict__)
@@ -74,6 +78,9 @@ class HoldMeter:
             if len(self.trem_last) > nwin:
                 del self.trem_last[0]
         self._breath(x)
+        self.roll_lp += min(1.0, FRAME_S / ROLL_TAU_S) * (float(x[2]) - self.roll_lp)
+        self.roll_lo = min(self.roll_lo, self.roll_lp)
+        self.roll_hi = max(self.roll_hi, self.roll_lp)
         self.last_t_s = float(t_s)
 
     def _breath(self, x: np.ndarray) -> None:
@@ -117,6 +124,11 @@ class HoldMeter:
             res2 += max(var_x - slope * cov, 0.0)
             drift2 += (slope * self.duration_s()) ** 2
         return float(np.sqrt(res2)), float(np.sqrt(drift2))
+
+    def roll_swing_deg(self) -> float:
+        """Range of the smoothed roll since the hold began: a plank stays square, a bird
+        dog tips the pelvis 1-4.5 deg towards each lifted leg in turn."""
+        return self.roll_hi - self.roll_lo
 
     def tremor_mg(self) -> tuple[float | None, float | None]:
         """(start, end) tremor RMS in mg, None when unavailable."""

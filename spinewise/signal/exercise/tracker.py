@@ -40,6 +40,10 @@ SETTLE_S = 4.0             # still this long in another posture during an excurs
 HOLD_BREAK_S = 0.6         # movement this long ends a hold
 HOLD_LIFT_DEG = 7.0        # a hold starts this far from a non-plank rest pose (see _hold_step)
 HOLD_MAX_TILT_DEG = 20.0   # turning this far from the hold's start pose ends it
+PLANK_MAX_ROLL_SWING_DEG = 2.5  # a plank stays square (dev seeds: roll swing <= 1.9 deg);
+                                # a bird dog rolls 1-4.5 deg to each side in turn
+PLANK_CONFIRM_ROLL_SWING_DEG = 1.8  # at confirmation a bird dog has rolled to one side
+                                    # (1-4.5 deg); planks had <= 1.7 (dev seeds)
 PRE_REST_S = 8.0           # frames kept before the rest pose is known (see _catch_up)
 REPLAY_S = 90.0            # frames kept per episode to re-detect reps after a rest re-take
 REST_SWAP_MARGIN_DEG = 5.0
@@ -88,6 +92,7 @@ class ExerciseTracker:
             "cand": [],               # reps of this episode not yet in a set
             "set": None,              # active set
             "hold": None,             # hold candidate / active hold
+            "hold_veto_up": None,     # pose of a "plank" that rolled like a bird dog
             "announced": None,
             "sets": [], "holds": [],
             "t_last": None,
@@ -573,11 +578,14 @@ class ExerciseTracker:
         h = s["hold"]
         cfg = self.cfg
         if h is None:
+            veto = s.get("hold_veto_up")
+            if veto is not None and _angle_deg(veto, up) > HOLD_MAX_TILT_DEG:
+                s["hold_veto_up"] = veto = None     # they left that pose
             if not still or s["set"] is not None or s["cand"] or (
                     self._det.active and self._det.excursion_s(t) < 1.0):
                 return []
             exercise = recognise.hold_exercise(up, s["announced"])
-            if exercise is None:
+            if exercise is None or (veto is not None and s["announced"] is None):
                 return []
             rest = self._det.rest
             if (s["announced"] is None and rest is not None
@@ -599,8 +607,17 @@ class ExerciseTracker:
             return self._end_hold(h["last_still_s"])
         meter.add(t, rot, trem_g2)
         h["meter"] = meter.get_state()
-        ev: list[Event] = []
         elapsed = t - h["start_s"]
+        confirming = not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s
+        swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if confirming else PLANK_MAX_ROLL_SWING_DEG
+        if (h["exercise"] == "plank" and s["announced"] is None
+                and meter.roll_swing_deg() > swing_max):
+            # rolling side to side on all fours: a bird dog set, not a plank; no plank
+            # from this pose until they leave it, so the set's reps are counted
+            log.debug("t=%.1f plank candidate rolled %.1f deg: bird dog", t, meter.roll_swing_deg())
+            s["hold_veto_up"] = h["up0"]
+            return self._end_hold(h["last_still_s"])
+        ev: list[Event] = []
         if not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s:
             h["confirmed"] = True
             ev.append(self._event("hold_started", t, {"exercise": h["exercise"],

@@ -161,6 +161,24 @@ def test_no_false_sets_in_office_life():
         assert tracker.summary() == {"sets": [], "holds": []}
 
 
+def test_bird_dog_head_up_after_calibration_error_is_not_a_plank():
+    # hands and knees a few degrees head-up (mounting calibrated 8 deg off) sits in the plank
+    # incline band; the set's side-to-side rolls must end the "plank" so the set is counted
+    from scipy.spatial.transform import Rotation
+    rec, truth = load(BIRDDOG)
+    r = np.asarray(truth["mounting"]["R_sensor_from_body"]) @ Rotation.from_euler("y", -8, degrees=True).as_matrix()
+    body = OracleBody(r, truth["rate_hz"], rec.has_gyro)
+    tracker = ExerciseTracker(SignalConfig(), truth["rate_hz"])
+    for chunk in rec.split(500):
+        tracker.update(body.update(chunk))
+    tracker.finish()
+    t_set = next(s for s in truth["sets"] if s["exercise"] == "bird_dog")
+    d = match(tracker.summary()["sets"], t_set)
+    assert d is not None and d["exercise"] == "bird_dog" and d["reps"] >= 3
+    held = sum(h["duration_s"] for h in tracker.summary()["holds"])
+    assert held < 0.5 * (t_set["end_s"] - t_set["start_s"])
+
+
 def test_accelerometer_only_25hz():
     tracker, _, truth = run_oracle_cached(ACC_ONLY)
     assert "tremor_mg_rms" in tracker.unavailable     # 8-12 Hz too close to Nyquist at 25 Hz
