@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ENV_KEYS, SERVERS
+from tests.servers import ENV_KEYS, IN_CI, SERVERS, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _configured_ports() -> dict[str, int]:
@@ -28,12 +27,6 @@ def _configured_ports() -> dict[str, int]:
     return {k: int(values[v]) for k, v in ENV_KEYS.items() if values.get(v, "").isdigit()}
 
 
-def _missing(message: str):
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: a missing server is a failure)", pytrace=False)
-    pytest.skip(message)
-
-
 def _server(key: str, tmp_path_factory):
     cls = SERVERS[key]
     port = _configured_ports().get(key)
@@ -43,14 +36,14 @@ def _server(key: str, tmp_path_factory):
             yield server
             return
         if IN_CI:
-            _missing(f"{cls.name} configured on port {port} but not reachable")
+            missing(f"{cls.name} configured on port {port} but not reachable")
     if not cls.available():
-        _missing(f"{cls.name} is not installed ({cls.binary}); run `make test`")
+        missing(f"{cls.name} is not installed ({cls.binary}); run `make test`")
     server = cls(None, tmp_path_factory.mktemp(key))
     try:
         server.start()
     except RuntimeError as exc:
-        _missing(f"{cls.name} could not be started: {exc}")
+        missing(f"{cls.name} could not be started: {exc}")
     try:
         yield server
     finally:

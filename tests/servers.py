@@ -27,6 +27,16 @@ import urllib.request
 from pathlib import Path
 
 DEFAULT_PORTS = {"mqtt": 18883, "influxdb": 18086, "victoria": 18428}
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def missing(message: str):
+    """A server or tool the test needs is not there: under CI=true that fails the test, on a
+    developer's machine it skips with the message (run ./scripts/test to install it)."""
+    import pytest
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a missing server is a failure)", pytrace=False)
+    pytest.skip(message)
 
 
 def free_port() -> int:

@@ -2,15 +2,14 @@
 private dbus-daemon + patched bluezoo for this session. Under CI=true a missing emulator fails."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.ble.emulator import ENV_BUS, BleEmulator
+from tests.servers import missing
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 class RunningEmulator:
@@ -40,17 +39,13 @@ def ble_emulator(tmp_path_factory):
         yield running
         return
     if not BleEmulator.available():
-        msg = "BlueZ emulator unavailable (needs dbus-daemon and bluezoo); run scripts/ble-emulator start"
-        if IN_CI:
-            pytest.fail(msg + " (CI=true: a missing server is a failure)", pytrace=False)
-        pytest.skip(msg)
+        missing("BlueZ emulator unavailable (needs dbus-daemon and bluezoo); "
+                "run scripts/ble-emulator start")
     emu = BleEmulator(tmp_path_factory.mktemp("ble"))
     try:
         emu.start()
     except RuntimeError as exc:
-        if IN_CI:
-            pytest.fail(f"BlueZ emulator failed to start: {exc}", pytrace=False)
-        pytest.skip(f"BlueZ emulator failed to start: {exc}")
+        missing(f"BlueZ emulator failed to start: {exc}")
     try:
         yield emu
     finally:

@@ -19,8 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from spinewise.config import load
 from spinewise.storage.grafana import DATASOURCE_UID
-from tests.conftest import IN_CI
-from tests.servers import free_port, port_open
+from tests.servers import free_port, missing, port_open
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -28,9 +27,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 def need(binary: str) -> str:
     path = shutil.which(binary) or (binary if Path(binary).exists() else None)
     if path is None:
-        if IN_CI:
-            pytest.fail(f"{binary} is not installed (CI=true)")
-        pytest.skip(f"{binary} is not installed")
+        missing(f"{binary} is not installed")
     return path
 
 

@@ -12,7 +12,7 @@ from spinewise.ingest.payload import decode
 from spinewise.ingest.publisher import Publisher
 from spinewise.mqtt import MqttClient
 from spinewise.stream import ImuChunk
-from tests.servers import Mosquitto
+from tests.servers import Mosquitto, missing
 
 pytestmark = pytest.mark.servers
 
@@ -160,7 +160,7 @@ def test_username_password_and_tls(tmp_path):
     import shutil
     import subprocess
     if not shutil.which("openssl") or not shutil.which("mosquitto_passwd"):
-        pytest.skip("openssl / mosquitto_passwd not installed")
+        missing("openssl / mosquitto_passwd not installed")
     ca, cert, key = _tls_material(tmp_path / "tls")
     pw = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "gw", "s3cret"], check=True, capture_output=True)

@@ -18,9 +18,8 @@ from spinewise.pipeline import Pipeline
 from spinewise.pipeline.replay import map_times, replay
 from spinewise.recording import read_chunks
 from spinewise.storage import open_storage
-from tests.conftest import IN_CI
 from tests.pipeline.conftest import START_EPOCH_S, Collector, explain_mismatch, make_config, wait_until
-from tests.servers import InfluxD
+from tests.servers import InfluxD, missing
 
 pytestmark = pytest.mark.servers
 
@@ -70,9 +69,7 @@ def publisher(cfg, device: str, tmp_path) -> Publisher:
 def private_influx(tmp_path):
     """An InfluxDB of this test's own, so it can be stopped and started mid-replay."""
     if not InfluxD.available():
-        if IN_CI:
-            pytest.fail("influxd not installed (CI=true)")
-        pytest.skip("influxd not installed")
+        missing("influxd not installed")
     server = InfluxD(None, tmp_path / "influxdb")
     server.start()
     server.create_database("spinewise")
@@ -239,9 +236,7 @@ def test_broker_outage_keeps_outgoing_messages_bounded_and_the_latest_state(tmp_
     from tests.servers import Mosquitto
 
     if not Mosquitto.available():
-        if IN_CI:
-            pytest.fail("mosquitto not installed (CI=true)")
-        pytest.skip("mosquitto not installed")
+        missing("mosquitto not installed")
     broker = Mosquitto(None, tmp_path / "broker").start()
     cfg = make_config(tmp_path, broker.port, outbox_max=20)
     p = cfg.mqtt.prefix

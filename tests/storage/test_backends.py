@@ -15,7 +15,7 @@ from spinewise.storage import make_point, open_storage
 from spinewise.storage.backends import InfluxV1Backend, InfluxV2Backend, RejectedWriteError, TransientWriteError
 from spinewise.storage.buffered import BufferedStorage
 from spinewise.storage.spool import Spool
-from tests.servers import InfluxD, free_port
+from tests.servers import InfluxD, free_port, missing
 
 T0_NS = 1_767_225_600 * 10**9
 
@@ -61,7 +61,7 @@ def test_outage_mid_write_loses_nothing_and_duplicates_nothing(tmp_path):
     """Stop InfluxDB while points stream in, keep writing, restart it, count exactly."""
     server = InfluxD(free_port(), tmp_path / "influx")
     if not server.available():
-        pytest.skip("influxd not installed")
+        missing("influxd not installed")
     server.start()
     try:
         db = "sw_outage"
@@ -135,7 +135,7 @@ class _AuthInfluxD(InfluxD):
 def test_v1_user_password_go_in_a_header_and_wrong_ones_are_retried_not_dropped(tmp_path):
     server = _AuthInfluxD(free_port(), tmp_path / "influx")
     if not server.available():
-        pytest.skip("influxd not installed")
+        missing("influxd not installed")
     server.start()
     try:
         # the first user may be created without credentials
@@ -169,7 +169,7 @@ def test_v2_outage_against_victoria_metrics_counts_exactly(tmp_path):
 
     vm = Victoria(free_port(), tmp_path / "vm")
     if not vm.available():
-        pytest.skip("victoria-metrics not installed")
+        missing("victoria-metrics not installed")
     vm.start()
     try:
         st = BufferedStorage(InfluxV2Backend(vm.url, "t", "o", "b", timeout_s=2),
