@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
 import numpy as np
 import pytest
 
 from spinewise.config import Config, DeviceConfig, GatewayConfig, MqttConfig
-from spinewise.ingest.gateway import Gateway
 from spinewise.ingest.payload import decode
-from spinewise.mqtt import MqttClient
 from spinewise.sim import simulate
 from spinewise.stream import ImuChunk
 from tests.ble.emulator import SENSOR_ADAPTER
+from tests.ble.helpers import Collector, gateway_running, until
 from tests.ble.peripheral import EmulatedSensor, add_adapter
 from tests.servers import Mosquitto
 
@@ -33,27 +31,6 @@ SPEED = 4.0
 DURATION_S = 75.0
 RATE_HZ = 50.0
 POLAR_ADAPTER = ("hci2", "00:AA:01:00:00:03")
-
-
-class Collector:
-    """A persistent-session subscriber: QoS 1 messages queued by the broker while it is away
-    (and across the broker's restart, which keeps sessions on disk) still arrive."""
-
-    def __init__(self, port: int) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[tuple[str, bytes]] = []
-        self.client = MqttClient(MqttConfig(host="127.0.0.1", port=port), "spinewise-e2e-collector",
-                                 clean_session=False)
-        self.client.subscribe("swe2e/#", self._on, qos=1)
-        assert self.client.connect(15)
-
-    def _on(self, topic: str, payload: bytes) -> None:
-        with self.lock:
-            self.messages.append((topic, bytes(payload)))
-
-    def of(self, topic: str) -> list[bytes]:
-        with self.lock:
-            return [p for t, p in self.messages if t == topic]
 
 
 def _received(col: Collector, device: str) -> ImuChunk:
@@ -72,20 +49,11 @@ def _received(col: Collector, device: str) -> ImuChunk:
                     device_id=device, rate_hz=c.rate_hz, seq=c.seq[keep])
 
 
-async def _until(pred, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 def test_two_sensors_survive_dropout_and_broker_restart(ble_emulator, tmp_path, monkeypatch):
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", ble_emulator.address)
     # persistence on (tests/servers.py): the subscriber's session survives the broker restart
     broker = Mosquitto(None, tmp_path / "broker").start()
-    col = Collector(broker.port)
+    col = Collector(broker.port, "swe2e", "spinewise-e2e-collector")
     sim_a = ImuChunk.concat(list(simulate("exercise_session", seed=11, rate_hz=RATE_HZ,
                                           duration_s=DURATION_S).chunks(4096)))
     sim_b = ImuChunk.concat(list(simulate("office_snippet", seed=12, rate_hz=RATE_HZ, gyro=False,
@@ -105,30 +73,20 @@ def test_two_sensors_survive_dropout_and_broker_restart(ble_emulator, tmp_path, 
                               sim_a.acc_g, sim_a.gyro_dps, rate_hz=RATE_HZ, speed=SPEED, samples_per_packet=5)
         chest = EmulatedSensor(ble_emulator.address, POLAR_ADAPTER[0], "polar_h10", "Polar H10 E2E00001",
                                sim_b.acc_g, None, rate_hz=RATE_HZ, speed=SPEED, samples_per_packet=10)
-        await back.start()
-        await chest.start()
-        gw = Gateway(cfg)
-        link_back, link_chest = gw.links
-        stop = asyncio.Event()
-        task = asyncio.create_task(gw.run(stop))
-        try:
-            await _until(lambda: len(back.sent.seq) > 400 and len(chest.sent.seq) > 400, 30, "both streaming")
+        async with gateway_running(cfg, back, chest) as gw:
+            link_back, link_chest = gw.links
+            await until(lambda: len(back.sent.seq) > 400 and len(chest.sent.seq) > 400, 30, "both streaming")
             await back.vanish()                                  # out of range, no disconnect event
-            await _until(lambda: link_back.stats["watchdog_trips"] == 1, 10, "the silence watchdog")
+            await until(lambda: link_back.stats["watchdog_trips"] == 1, 10, "the silence watchdog")
             await asyncio.sleep(0.5)
             await back.reappear()
             n_before = len(back.sent.seq)
-            await _until(lambda: len(back.sent.seq) > n_before + 200, 30, "back streaming again")
+            await until(lambda: len(back.sent.seq) > n_before + 200, 30, "back streaming again")
             await asyncio.to_thread(broker.stop)                 # broker restart while streaming
             await asyncio.sleep(1.5)
             await asyncio.to_thread(broker.start)
-            await _until(lambda: back.done and chest.done, 60, "the recordings to finish")
+            await until(lambda: back.done and chest.done, 60, "the recordings to finish")
             await asyncio.sleep(0.3)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
-            await back.stop()
-            await chest.stop()
         return back, chest, link_back, link_chest
 
     back, chest, link_back, link_chest = asyncio.run(scenario())

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
 import numpy as np
 import pytest
 
 from spinewise.config import Config, DeviceConfig, GatewayConfig, MqttConfig
-from spinewise.ingest.gateway import Gateway
 from spinewise.ingest.payload import decode
-from spinewise.mqtt import MqttClient
 from spinewise.stream import ImuChunk
 from tests.ble.emulator import GATEWAY_ADAPTER, SENSOR_ADAPTER
+from tests.ble.helpers import Collector, gateway_running, until
 from tests.ble.peripheral import EmulatedSensor, add_adapter, device_disconnect
 
 pytestmark = [pytest.mark.ble, pytest.mark.servers]
@@ -33,27 +31,9 @@ def _ramp(n: int) -> tuple[np.ndarray, np.ndarray]:
     return acc, np.zeros((n, 3))
 
 
-async def _until(pred, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 def test_counterless_sensors_and_central_side_disconnect(ble_emulator, mqtt_server, tmp_path, monkeypatch):
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", ble_emulator.address)
-    msgs: list[tuple[str, bytes]] = []
-    lock = threading.Lock()
-
-    def on(topic, payload):
-        with lock:
-            msgs.append((topic, bytes(payload)))
-
-    col = MqttClient(MqttConfig(host="127.0.0.1", port=mqtt_server.port), "swrc-collector")
-    col.subscribe("swrc/#", on)
-    assert col.connect(10)
+    col = Collector(mqtt_server.port, "swrc", "swrc-collector")
     cfg = Config(
         mqtt=MqttConfig(host="127.0.0.1", port=mqtt_server.port, prefix="swrc"),
         gateway=GatewayConfig(adapter=GATEWAY_ADAPTER[0], scan_timeout_s=3.0, batch_s=0.5,
@@ -69,23 +49,13 @@ def test_counterless_sensors_and_central_side_disconnect(ble_emulator, mqtt_serv
         thingy = EmulatedSensor(ble_emulator.address, THINGY_ADAPTER[0], "thingy52", "Thingy",
                                 acc * (2048 / 1024), gyro,   # Thingy's LSB is 1/1024 g
                                 speed=SPEED, samples_per_packet=1)
-        await wit.start()
-        await thingy.start()
-        gw = Gateway(cfg)
-        link_wit, link_thingy = gw.links
-        stop = asyncio.Event()
-        task = asyncio.create_task(gw.run(stop))
-        try:
-            await _until(lambda: len(wit.sent.seq) > 200 and len(thingy.sent.seq) > 200, 30, "streaming")
+        async with gateway_running(cfg, wit, thingy) as gw:
+            link_wit, link_thingy = gw.links
+            await until(lambda: len(wit.sent.seq) > 200 and len(thingy.sent.seq) > 200, 30, "streaming")
             await device_disconnect(ble_emulator.address, GATEWAY_ADAPTER[0], SENSOR_ADAPTER[1])
-            await _until(lambda: link_wit.stats["connects"] == 2, 20, "the reconnect")
+            await until(lambda: link_wit.stats["connects"] == 2, 20, "the reconnect")
             n = len(wit.sent.seq)
-            await _until(lambda: len(wit.sent.seq) > n + 200, 20, "streaming after the reconnect")
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
-            await wit.stop()
-            await thingy.stop()
+            await until(lambda: len(wit.sent.seq) > n + 200, 20, "streaming after the reconnect")
         return wit, thingy, link_wit, link_thingy
 
     wit, thingy, link_wit, link_thingy = asyncio.run(scenario())
@@ -96,10 +66,9 @@ def test_counterless_sensors_and_central_side_disconnect(ble_emulator, mqtt_serv
     # Thingy's config write carried the rate (motion processing frequency, u16 at offset 6)
     assert thingy.writes and int.from_bytes(thingy.writes[0][6:8], "little") == 50
 
-    with lock:
-        wit_chunks = [decode(p) for t, p in msgs if t == "swrc/wit/imu"]
-        events = [json.loads(p) for t, p in msgs if t == "swrc/wit/events"]
-        thingy_chunks = [decode(p) for t, p in msgs if t == "swrc/thingy/imu"]
+    wit_chunks = [decode(p) for p in col.of("swrc/wit/imu")]
+    events = [json.loads(p) for p in col.of("swrc/wit/events")]
+    thingy_chunks = [decode(p) for p in col.of("swrc/thingy/imu")]
     got = ImuChunk.concat(wit_chunks)
     k = np.rint(got.acc_g[:, 0] / LSB_G).astype(int)     # which sensor samples arrived
     sent = np.asarray(wit.sent.seq)
