@@ -41,6 +41,8 @@ class Rep:
     rot_peak_deg: list            # body rotation vector at the peak, deg (x, y, z)
     rot_mean_deg: list            # mean body rotation vector over the held part
     up_hold: list                 # mean gravity direction over the held part
+    held_from_s: float | None = None   # the held part (above 90 % of the plateau)
+    held_to_s: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -244,7 +246,8 @@ class RepDetector:
                    hold_s=round(hold, 2), amplitude_deg=round(plateau, 2),
                    rot_peak_deg=[round(float(v), 2) for v in rot[ipk]],
                    rot_mean_deg=[round(float(v), 2) for v in rot[i_u:i_d + 1].mean(axis=0)],
-                   up_hold=[round(float(v), 5) for v in ups[i_u:i_d + 1].mean(axis=0)])
+                   up_hold=[round(float(v), 5) for v in ups[i_u:i_d + 1].mean(axis=0)],
+                   held_from_s=round(t_hi_u, 2), held_to_s=round(t_hi_d, 2))
 
 
 def _min_jerk_tau(level: float) -> float:

@@ -44,7 +44,8 @@ PLANK_MAX_ROLL_SWING_DEG = 2.5  # a plank stays square (dev seeds: roll swing <=
                                 # a bird dog rolls 1-4.5 deg to each side in turn
 PLANK_CONFIRM_ROLL_SWING_DEG = 1.8  # at confirmation a bird dog has rolled to one side
                                     # (1-4.5 deg); planks had <= 1.7 (dev seeds)
-PRE_REST_S = 8.0           # frames kept before the rest pose is known (see _catch_up)
+PRE_REST_S = 30.0          # frames kept before the rest pose is known (see _catch_up): a
+                           # fast set may not hold still for a second until it is over
 REPLAY_S = 90.0            # frames kept per episode to re-detect reps after a rest re-take
 REST_SWAP_MARGIN_DEG = 5.0
 ROLL_MIN_REP_S = 2.0       # bird dog / dead bug reps hold >= 2 s (guide); noise blips are shorter
@@ -519,7 +520,7 @@ class ExerciseTracker:
             del st["reps_raw"][0]
         side = recognise.side(st["exercise"], r, self._det.offset)
         if st["exercise"] in recognise.AXIS_WEIGHTS:
-            self._det.offset = recognise.centre(st["exercise"], st["reps_raw"], self._det.offset)
+            self._det.offset = self._roll_centre(st, r)
         rep = Rep(**r)
         roll = recognise.roll_deg(st["exercise"], r)
         flags = form.rep_flags(st["exercise"], rep, roll, self.cfg)
@@ -528,6 +529,29 @@ class ExerciseTracker:
         st["detail"].append(d)
         data = {"exercise": st["exercise"], "index": len(st["detail"]), **d}
         return [self._event("rep", t, data)]
+
+    def _roll_centre(self, st: dict, r: dict) -> list[float]:
+        """Roll level the pelvis returns to between the reps of an alternating set.
+
+        Between two reps on opposite sides the roll moves from one held level, pauses at
+        rest and moves on to the other: the median over that stretch is the pause level
+        whatever the reps' sizes (left and right rolls differ by up to 4x within a set, so
+        midway between them can sit a degree or more off the rest, where a small rep's hold
+        dips under the end level and splits in two, or the last return to rest looks like a
+        rep). Until such a pause is seen: midway between the two sides' end positions."""
+        prev = st["reps_raw"][-2] if len(st["reps_raw"]) >= 2 else None
+        off = self._det.offset
+        if (prev is not None and prev.get("held_to_s") is not None and r.get("held_from_s") is not None
+                and (prev["rot_mean_deg"][2] - off[2]) * (r["rot_mean_deg"][2] - off[2]) < 0):
+            ups = np.asarray([f[1:4] for f in self._s["ep_frames"]
+                              if prev["held_to_s"] <= f[0] <= r["held_from_s"]])
+            if len(ups) >= 5:
+                # the latest pause only: the measured roll can drift by tenths of a degree
+                # per rep, and a median over several pauses lags behind it
+                st["pause_roll_deg"] = round(float(np.median(body_rotation_deg(ups, self._det.rest)[:, 2])), 3)
+        if st.get("pause_roll_deg") is not None:
+            return [0.0, 0.0, st["pause_roll_deg"]]
+        return recognise.centre(st["exercise"], st["reps_raw"], off)
 
     def _end_set(self, t: float) -> list[Event]:
         st = self._s["set"]
