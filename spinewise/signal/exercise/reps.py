@@ -69,8 +69,13 @@ class RepDetector:
         self.weights = [1.0, 1.0, 1.0]
         self.offset = [0.0, 0.0, 0.0]     # deg, subtracted before weighting (set centre)
         # Single-axis detectors of alternating movements (roll to the left, then the right)
-        # centre themselves midway between the extremes of the last CENTRE_S: a rest pose
-        # taken during the first hold then cannot hide one side.
+        # keep the last CENTRE_S of that axis and, once told the rest pose hides one side
+        # (it was taken during the first hold), centre themselves midway between its extremes.
+        self.keep_history = False
+        # An excursion ends once under the end level for this long (0: at once). A roll of a
+        # degree or two wavers under it for a frame or two with breathing and noise.
+        self.end_debounce_s = 0.0
+        self._below_since: float | None = None
         self.track_centre = False
         self._hist: list[float] = []
         self._peak, self._peak_n, self._peak_key = 0.0, 0, None   # running excursion peak
@@ -116,6 +121,7 @@ class RepDetector:
     def reset(self) -> None:
         """Forget any excursion in progress (keeps the rest pose and weights)."""
         self.active = False
+        self._below_since = None
         self._hist = []
         self._buf_t, self._buf_r, self._buf_up = [], [], []
         self._pre_t, self._pre_m, self._pre_r, self._pre_up = [], [], [], []
@@ -134,12 +140,12 @@ class RepDetector:
             self.reset()
             return Excursion("too_far", t_s)
         self.last_m_full = m_full
-        if self.track_centre:
+        if self.keep_history:
             k = max(range(3), key=lambda i: self.weights[i])
             self._hist.append(r[k])
             del self._hist[:-int(CENTRE_S * 10)]
             lo, hi = min(self._hist), max(self._hist)
-            if not self.active and hi - lo > 3.0 * on:
+            if self.track_centre and not self.active and hi - lo > 3.0 * on:
                 self.offset[k] = 0.5 * (lo + hi)
         m = self._weighted(r)
         self.last_m = m
@@ -185,7 +191,12 @@ class RepDetector:
         self._peak_n = len(self._buf_r)
         peak = self._peak
         if m >= max(OFF_FRACTION * on, EDGE_FRACTION * peak):
+            self._below_since = None
             return None
+        if self.end_debounce_s > 0:
+            self._below_since = t_s if self._below_since is None else self._below_since
+            if t_s - self._below_since < self.end_debounce_s:
+                return None
         mags = np.linalg.norm((np.asarray(self._buf_r) - self.offset) * self.weights, axis=1)
         return self._close(mags, float(mags.max()))
 
@@ -216,6 +227,7 @@ class RepDetector:
         rot = np.asarray(self._buf_r)
         ups = np.asarray(self._buf_up)
         self.active = False
+        self._below_since = None
         self._buf_t, self._buf_r, self._buf_up = [], [], []
         # plateau level: robust to sway and breathing on top of the held pose
         plateau = float(np.median(mags[mags >= 0.7 * peak]))

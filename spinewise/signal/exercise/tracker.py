@@ -48,6 +48,8 @@ PRE_REST_S = 30.0          # frames kept before the rest pose is known (see _cat
                            # fast set may not hold still for a second until it is over
 REPLAY_S = 90.0            # frames kept per episode to re-detect reps after a rest re-take
 REST_SWAP_MARGIN_DEG = 5.0
+ROLL_END_DEBOUNCE_S = 0.3   # see RepDetector.end_debounce_s (dev seeds: 0 / 0.3 / 0.5 / 1 s gave
+                           # 669 / 670 / 668 / 649 of 700 sets exact); pauses last >= 0.8 s
 ROLL_MIN_REP_S = 2.0       # bird dog / dead bug reps hold >= 2 s (guide); noise blips are shorter
 OTHER_AXES_K = 3.0         # a roll-counted set ends on a move this many x its reps' whole rotation
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
@@ -79,7 +81,8 @@ class ExerciseTracker:
         self._roll = RepDetector(cfg.exercise_roll_rep_min_deg)
         self._roll.weights = [0.0, 0.0, 1.0]
         self._roll.min_rep_s = ROLL_MIN_REP_S
-        self._roll.track_centre = True
+        self._roll.keep_history = True
+        self._roll.end_debounce_s = ROLL_END_DEBOUNCE_S
         self._s = self._fresh_state()
         self.rejected = 0          # body samples ignored (non-finite / degenerate)
 
@@ -297,6 +300,10 @@ class ExerciseTracker:
             cand.clear()
         cand.append(r)
         del cand[:-self.cfg.exercise_set_min_reps]
+        if len(cand) >= 2 and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1:
+            # excursions to one side only: the rest pose was taken in a hold, so the other
+            # side's reps and the pauses merge; centre on the roll's range from now on
+            self._roll.track_centre = True
         if s["announced"] is not None:
             return []
         if len(cand) < self.cfg.exercise_set_min_reps:
@@ -308,6 +315,12 @@ class ExerciseTracker:
         self._det.set_rest(np.asarray(self._roll.rest))
         self._det.offset = list(self._roll.offset)
         return self._start_set(t, exercise, list(cand))
+
+    def _reset_roll(self) -> None:
+        """The roll detector starts each search for a set from the rest pose."""
+        self._roll.reset()
+        self._roll.offset = [0.0, 0.0, 0.0]
+        self._roll.track_centre = False
 
     def _rest_is_peak(self, rep: Rep) -> bool:
         """The rest pose was taken at a rep's end position (a set that starts straight after
@@ -450,12 +463,13 @@ class ExerciseTracker:
         ev: list[Event] = []
         s["cand"], s["cand_roll"] = [], []
         s["pending"], s["pending_n"] = [], 0
-        self._roll.reset()
+        self._reset_roll()
         weights = recognise.AXIS_WEIGHTS.get(exercise)
         if weights is not None:
             # count on the exercise's own axis from the set's start (see recognise.AXIS_WEIGHTS)
             self._det.weights = list(weights)
             self._det.min_rep_s = ROLL_MIN_REP_S
+            self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
             reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest)}
@@ -559,7 +573,9 @@ class ExerciseTracker:
         self._det.weights = [1.0, 1.0, 1.0]
         self._det.offset = [0.0, 0.0, 0.0]
         self._det.min_rep_s = RepDetector.min_rep_s_default
+        self._det.end_debounce_s = 0.0
         self._det.track_centre = False
+        self._reset_roll()
         self._s["ep_frames"] = []           # a later rest re-take must not replay this set
         if st is None:
             return []
@@ -592,8 +608,7 @@ class ExerciseTracker:
         s["ep_frames"], s["swapped"], s["noise2"] = [], False, 0.0
         s["noise2_roll"], s["cand_roll"] = 0.0, []
         s["pending"], s["pending_n"] = [], 0
-        self._roll.reset()
-        self._roll.offset = [0.0, 0.0, 0.0]
+        self._reset_roll()
         return ev
 
     # -- holds --------------------------------------------------------------------------
