@@ -300,7 +300,8 @@ class ExerciseTracker:
             cand.clear()
         cand.append(r)
         del cand[:-self.cfg.exercise_set_min_reps]
-        if len(cand) >= 2 and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1:
+        if (len(cand) >= self.cfg.exercise_set_min_reps
+                and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1):
             # excursions to one side only: the rest pose was taken in a hold, so the other
             # side's reps and the pauses merge; centre on the roll's range from now on
             self._roll.track_centre = True
