@@ -52,6 +52,7 @@ ROLL_END_DEBOUNCE_S = 0.3   # see RepDetector.end_debounce_s (dev seeds: 0 / 0.3
                            # 669 / 670 / 668 / 649 of 700 sets exact); pauses last >= 0.8 s
 ROLL_MIN_REP_S = 2.0       # bird dog / dead bug reps hold >= 2 s (guide); noise blips are shorter
 OTHER_AXES_K = 3.0         # a roll-counted set ends on a move this many x its reps' whole rotation
+SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
 MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
 SHIFT_S = 14.0             # see _step: small held shifts become the new rest pose
@@ -593,8 +594,12 @@ class ExerciseTracker:
         s = self._s
         gap = self.cfg.exercise_set_gap_s
         if s["set"] is not None and not self._det.active:
-            last = s["set"]["detail"][-1]["end_s"]
-            if t - last > gap:
+            det = s["set"]["detail"]
+            if s["set"]["exercise"] in recognise.AXIS_WEIGHTS:
+                # a set of long reps counted on a degree-sized roll (bird dog: 10-15 s each)
+                # waits out one rep that went unseen (see _missed_between)
+                gap = max(gap, SET_GAP_REPS * statistics.median(d["end_s"] - d["start_s"] for d in det[-8:]))
+            if t - det[-1]["end_s"] > gap:
                 return self._end_set(t)
         if not self._det.active and s["cand"] and t - s["cand"][-1]["end_s"] > gap:
             s["cand"] = []
