@@ -52,6 +52,10 @@ ROLL_END_DEBOUNCE_S = 0.3   # see RepDetector.end_debounce_s (dev seeds: 0 / 0.3
                            # 669 / 670 / 668 / 649 of 700 sets exact); pauses last >= 0.8 s
 ROLL_MIN_REP_S = 2.0       # bird dog / dead bug reps hold >= 2 s (guide); noise blips are shorter
 OTHER_AXES_K = 3.0         # a roll-counted set ends on a move this many x its reps' whole rotation
+PAUSES_KEPT = 5            # the roll centre is the median of this many recent pauses: one
+                           # pause's level is off by up to ~0.5 deg when the moves around it
+                           # differ in speed (dev seeds 100-299: 1 / 3 / 5 -> 94.3 / 94.8 /
+                           # 94.9 % exact)
 SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
 MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
@@ -554,7 +558,8 @@ class ExerciseTracker:
         whatever the reps' sizes (left and right rolls differ by up to 4x within a set, so
         midway between them can sit a degree or more off the rest, where a small rep's hold
         dips under the end level and splits in two, or the last return to rest looks like a
-        rep). Until such a pause is seen: midway between the two sides' end positions."""
+        rep). The median of the last PAUSES_KEPT such levels; until one is seen: midway between
+        the two sides' end positions."""
         prev = st["reps_raw"][-2] if len(st["reps_raw"]) >= 2 else None
         off = self._det.offset
         if (prev is not None and prev.get("held_to_s") is not None and r.get("held_from_s") is not None
@@ -562,11 +567,10 @@ class ExerciseTracker:
             ups = np.asarray([f[1:4] for f in self._s["ep_frames"]
                               if prev["held_to_s"] <= f[0] <= r["held_from_s"]])
             if len(ups) >= 5:
-                # the latest pause only: the measured roll can drift by tenths of a degree
-                # per rep, and a median over several pauses lags behind it
-                st["pause_roll_deg"] = round(float(np.median(body_rotation_deg(ups, self._det.rest)[:, 2])), 3)
-        if st.get("pause_roll_deg") is not None:
-            return [0.0, 0.0, st["pause_roll_deg"]]
+                level = round(float(np.median(body_rotation_deg(ups, self._det.rest)[:, 2])), 3)
+                st["pauses_roll_deg"] = st.get("pauses_roll_deg", [])[1 - PAUSES_KEPT:] + [level]
+        if st.get("pauses_roll_deg"):
+            return [0.0, 0.0, float(np.median(st["pauses_roll_deg"]))]
         return recognise.centre(st["exercise"], st["reps_raw"], off)
 
     def _end_set(self, t: float) -> list[Event]:
