@@ -476,6 +476,13 @@ class ExerciseTracker:
             self._det.weights = list(weights)
             self._det.min_rep_s = ROLL_MIN_REP_S
             self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
+            if len({r["rot_mean_deg"][2] > self._det.offset[2] for r in reps}) == 1:
+                # all on one side of the rest: it was taken in a hold (they lifted a limb the
+                # moment they were on all fours), so centre on the roll's range instead
+                ups = np.asarray([f[1:4] for f in self._s["ep_frames"] if f[0] >= reps[0]["start_s"]])
+                if len(ups):
+                    z = body_rotation_deg(ups, self._det.rest)[:, 2]
+                    self._det.offset = [0.0, 0.0, 0.5 * float(z.min() + z.max())]
             reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest)}
