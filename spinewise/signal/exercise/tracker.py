@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 SPEED_TAU_S = 0.5          # smoothing of the tilt speed used for stillness
 REST_ACQUIRE_S = 1.0       # stillness needed to take a rest pose
 MOVING_DYN_MG = 120.0      # dynamic acceleration above this is not "still" (walking, shifting)
+QUIET_DYN_MG = 80.0         # a frame this quiet (walking: >= ~110 mg every 0.1 s frame; squat
+                           # pauses far less; dev seeds 100-299: 60 mg cost 2 squat reps, 80 none)
+QUIET_BEFORE_S = 1.0       # ... within this long before an upright rep's start (or during it)
 SETTLE_S = 4.0             # still this long in another posture during an excursion: new episode
 HOLD_BREAK_S = 0.6         # movement this long ends a hold
 HOLD_LIFT_DEG = 7.0        # a hold starts this far from a non-plank rest pose (see _hold_step)
@@ -113,6 +116,7 @@ class ExerciseTracker:
             "cand_roll": [],          # roll-only reps not yet in a set
             "pending": [],            # [start_s, end_s] of recent rep_pending notices
             "pending_n": 0,           # rep_pending notices in the current unnamed run
+            "quiet_t": None,          # last frame with dynamic acceleration under QUIET_DYN_MG
         }
 
     # -- public interface ---------------------------------------------------------------
@@ -211,6 +215,8 @@ class ExerciseTracker:
             s["speed_dps"] += a * (speed - s["speed_dps"])
             s["dyn_mg"] += a * (dyn_mg - s["dyn_mg"])
         s["prev_up"], s["prev_t"], s["t_last"] = up.tolist(), t, t
+        if dyn_mg < QUIET_DYN_MG:
+            s["quiet_t"] = t
         still = s["speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
 
         # rest pose: the first still second of an episode
@@ -421,6 +427,12 @@ class ExerciseTracker:
         s = self._s
         r = rep.to_dict()
         ev: list[Event] = []
+        if (s["posture"] == "upright" and s["announced"] is None
+                and (s["quiet_t"] is None or s["quiet_t"] < r["start_s"] - QUIET_BEFORE_S)):
+            # not one quiet moment from just before it to its end: the pelvis rocking of a
+            # walk (its beats look like slow, regular 10-degree squats), not a rep
+            log.debug("t=%.1f upright excursion without a quiet moment: walking", t)
+            return ev
         st = s["set"]
         if st is not None:
             if recognise.fits(st["exercise"], s["posture"], st["reps_raw"], r) or s["announced"]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spinewise.config import SignalConfig
+from spinewise.signal.body import BodySamples, angles_from_up
 from spinewise.signal.exercise import ExerciseTracker
 from spinewise.signal.exercise.oracle import OracleBody
 from tests.signal.exercise.conftest import load, match, run_analyzer, run_oracle, run_oracle_cached
@@ -229,7 +230,6 @@ def test_active_flag_and_uncalibrated_samples_are_ignored():
 def test_garbage_body_samples_are_rejected_not_raised():
     from hypothesis import given, settings
     from hypothesis import strategies as st
-    from spinewise.signal.body import BodySamples, angles_from_up
 
     floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
 
@@ -250,3 +250,31 @@ def test_garbage_body_samples_are_rejected_not_raised():
         assert tracker.rejected == int(bad.sum())
 
     run()
+
+
+def _upright_rocking(walking: bool, rate=50.0, dur_s=150.0):
+    """Standing, flexing forward 20 deg and back every 6 s: squat-like on the pelvis. With
+    ``walking`` the body also bounces 0.2 g at 1.8 Hz from 8 s on, as every step does (they
+    stood still first, so a rest pose is taken)."""
+    t = np.arange(int(dur_s * rate)) / rate
+    ang = np.radians(10.0 * (1.0 - np.cos(2.0 * np.pi * np.clip(t - 10.0, 0.0, None) / 6.0)))
+    up = np.column_stack([-np.sin(ang), np.zeros_like(ang), np.cos(ang)])   # x anterior
+    acc = up.copy()
+    if walking:
+        step = np.where(t > 8.0, 0.2, 0.0)       # vertical and fore-aft, a quarter cycle apart
+        acc[:, 2] += step * np.sin(2.0 * np.pi * 1.8 * t)
+        acc[:, 0] += step * np.cos(2.0 * np.pi * 1.8 * t)
+    f, la, inc = angles_from_up(up)
+    return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
+
+
+def test_walking_pelvis_rocking_is_not_squats():
+    # office seed 3100: the slow beats of a walk's pelvis rocking were counted as squats
+    found = {}
+    for walking in (False, True):
+        tracker = ExerciseTracker(SignalConfig(), 50.0)
+        tracker.update(_upright_rocking(walking))
+        tracker.finish()
+        found[walking] = tracker.summary()["sets"]
+    assert [s["exercise"] for s in found[False]] == ["squat"]     # the same motion, quiet
+    assert found[True] == []
