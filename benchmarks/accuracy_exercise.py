@@ -10,9 +10,10 @@ sets/holds are matched to truth by time overlap. Prints a markdown table per exe
 - hold |err| median: hold duration error (plank, side plank)
 - spurious reps per hour of office_day (``--office-hours``)
 
-Development seeds were 0-29; the table in docs/exercise-accuracy.md uses seeds 1000+.
+Development seeds were 0-299 (0-29 in the first rounds); the tables in docs/exercise-accuracy.md
+use seeds 3000-3059 (never used in development) and 1000-1039 (held out in earlier rounds).
 
-    .venv/bin/python benchmarks/accuracy_exercise.py --seeds 1000-1039 --office-hours 8
+    .venv/bin/python benchmarks/accuracy_exercise.py --seeds 3000-3059 --office-hours 4 --office-seeds 3200-3203
     .venv/bin/python benchmarks/accuracy_exercise.py --speed     # tracker cost, us/sample
 """
 from __future__ import annotations
