@@ -621,11 +621,12 @@ class ExerciseTracker:
         gap = self.cfg.exercise_set_gap_s
         if s["set"] is not None and not self._det.active:
             det = s["set"]["detail"]
+            set_gap = gap
             if s["set"]["exercise"] in recognise.AXIS_WEIGHTS:
                 # a set of long reps counted on a degree-sized roll (bird dog: 10-15 s each)
                 # waits out one rep that went unseen (see _missed_between)
-                gap = max(gap, SET_GAP_REPS * statistics.median(d["end_s"] - d["start_s"] for d in det[-8:]))
-            if t - det[-1]["end_s"] > gap:
+                set_gap = max(gap, SET_GAP_REPS * statistics.median(d["end_s"] - d["start_s"] for d in det[-8:]))
+            if t - det[-1]["end_s"] > set_gap:
                 return self._end_set(t)
         if not self._det.active and s["cand"] and t - s["cand"][-1]["end_s"] > gap:
             s["cand"] = []
