@@ -341,6 +341,12 @@ class ExerciseTracker:
         s = self._s
         if s["swapped"] or s["posture"] is None:
             return False
+        if s["posture"] == "prone" and rep.rot_mean_deg[1] > REST_SWAP_MARGIN_DEG:
+            # face down every rep extends (press-up) or tips the pelvis forward-down (bird
+            # dog, y < 0): a clear flexion "rep" is lying back down from the top of a
+            # press-up, where the rest was taken (a lying pelvis can sit as far below the
+            # neutral as the top above it, so the test below cannot tell)
+            return True
         neutral = NEUTRAL_UP[s["posture"]]
         d_rest = _angle_deg(self._det.rest, neutral)
         d_hold = _angle_deg(rep.up_hold, neutral)
