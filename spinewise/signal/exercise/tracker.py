@@ -516,6 +516,12 @@ class ExerciseTracker:
             log.debug("t=%.1f dropped a %s wobble %s", t, st["exercise"], r)
             return []
         missed = self._missed_between(r)
+        if (missed is None and st["exercise"] == "bird_dog" and st["detail"]
+                and recognise.side(st["exercise"], r, self._det.offset) == st["detail"][-1]["side"]):
+            # bird dog alternates limbs (guide); a second rep on the same side with no sign
+            # of one on the other side between them is the pelvis settling after the set
+            log.debug("t=%.1f dropped a second bird dog rep on the %s side", t, st["detail"][-1]["side"])
+            return []
         ev = self._count(t, missed) if missed is not None else []
         return ev + self._count(t, r)
 
