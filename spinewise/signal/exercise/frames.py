@@ -17,6 +17,7 @@ import numpy as np
 from scipy import signal as sps
 
 from spinewise.signal.body import BodySamples
+from spinewise.signal.iir import sosfilt_step
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class FrameBuilder:
         self._lp_zi: np.ndarray | None = None
         self._glp_zi: np.ndarray | None = None    # the gyro direction through self._lp
         self._fusion: dict | None = None          # see _fuse
+        self._has_gyro = False                    # of the last update, for flush
         self._bin: int | None = None
         self._acc = np.zeros(N_SUMS)   # partial bin sums (see N_SUMS)
 
@@ -77,7 +79,7 @@ class FrameBuilder:
                 "acc": self._acc.tolist(),
                 "lp_zi": None if self._lp_zi is None else self._lp_zi.tolist(),
                 "glp_zi": None if self._glp_zi is None else self._glp_zi.tolist(),
-                "fusion": copy.deepcopy(self._fusion)}
+                "fusion": copy.deepcopy(self._fusion), "has_gyro": self._has_gyro}
 
     def set_state(self, state: dict) -> None:
         self._zi = None if state["zi"] is None else np.asarray(state["zi"], dtype=np.float64)
@@ -87,6 +89,7 @@ class FrameBuilder:
         glp = state.get("glp_zi")                 # states saved before the fusion lack these
         self._glp_zi = None if glp is None else np.asarray(glp, dtype=np.float64)
         self._fusion = copy.deepcopy(state.get("fusion"))
+        self._has_gyro = bool(state.get("has_gyro", False))
         if len(self._acc) != N_SUMS:
             self._acc = np.r_[self._acc, np.zeros(N_SUMS - len(self._acc))]
 
@@ -107,7 +110,7 @@ class FrameBuilder:
         if self._sos is not None:
             if self._zi is None:
                 self._zi = np.zeros((self._sos.shape[0], 2, 3))
-            band, self._zi = sps.sosfilt(self._sos, acc, axis=0, zi=self._zi)
+            band, self._zi = sosfilt_step(self._sos, acc, self._zi)
             trem2 = np.sum(band ** 2, axis=1)
         else:
             trem2 = np.full(n, np.nan)
@@ -127,12 +130,13 @@ class FrameBuilder:
             ids = np.r_[self._bin, ids]
         # The last bin stays open until a later sample arrives.
         self._bin, self._acc = int(ids[-1]), sums[-1].copy()
+        self._has_gyro = body.has_gyro
         return self._fuse(ids[:-1], sums[:-1], body.has_gyro)
 
     def flush(self) -> Frames:
         if self._bin is None or self._acc[5] == 0:
             return _empty()
-        out = self._fuse(np.array([self._bin]), self._acc[None, :], self._fusion is not None)
+        out = self._fuse(np.array([self._bin]), self._acc[None, :], self._has_gyro)
         self._acc = np.zeros(N_SUMS)
         return out
 
@@ -148,8 +152,8 @@ class FrameBuilder:
         f = self._fusion or {"err": None, "prev": None, "quiet": 0, "anchor": None}
         a = 1.0 - math.exp(-2.0 * math.pi * FUSION_CUTOFF_HZ * FRAME_S)
         # plain floats: numpy's per-call overhead on 3-vectors would dominate this loop
-        g_all = _unit_rows(sums[:, 9:12]).tolist()
-        d_all = (_unit_rows(sums[:, 9:12]) - _unit_rows(sums[:, 6:9])).tolist()
+        g = _unit_rows(sums[:, 9:12])
+        g_all, d_all = g.tolist(), (g - _unit_rows(sums[:, 6:9])).tolist()
         up = fr.up.tolist()
         for i, (g, d) in enumerate(zip(g_all, d_all)):
             if f["prev"] is not None:
@@ -184,7 +188,7 @@ def _settled_sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray | None):
     """sosfilt along axis 0 with carried state; the first call starts settled on x[0]."""
     if zi is None:
         zi = sps.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
-    return sps.sosfilt(sos, x, axis=0, zi=zi)
+    return sosfilt_step(sos, x, zi)
 
 
 def _frames(ids: np.ndarray, sums: np.ndarray) -> Frames:
