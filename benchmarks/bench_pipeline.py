@@ -38,6 +38,7 @@ from spinewise.config import MqttConfig  # noqa: E402
 from spinewise.ingest.payload import encode_binary  # noqa: E402
 from spinewise.mqtt import MqttClient  # noqa: E402
 from spinewise.stream import ImuChunk  # noqa: E402
+from spinewise.topics import ANY, Topics  # noqa: E402
 from tests.servers import Mosquitto  # noqa: E402
 
 RATE_HZ = 50.0
@@ -60,9 +61,10 @@ class Stats:
         self.delays: list[float] = []
         self._lock = threading.Lock()
         self.client = MqttClient(cfg, f"bench-stats-{os.getpid()}", clean_session=True)
-        self.client.subscribe(f"{PREFIX}/$sys/pipeline/stats", self._on_stats, qos=0)
-        self.client.subscribe(f"{PREFIX}/$sys/pipeline/+/stats", self._on_stats, qos=0)
-        self.client.subscribe(f"{PREFIX}/+/events", self._on_event, qos=0)
+        topics = Topics(PREFIX)
+        self.client.subscribe(topics.pipeline("stats"), self._on_stats, qos=0)
+        self.client.subscribe(topics.pipeline("stats", ANY), self._on_stats, qos=0)
+        self.client.subscribe(topics.device(ANY, "events"), self._on_event, qos=0)
         self.client.connect(10)
 
     def _on_stats(self, topic, payload) -> None:
@@ -108,7 +110,8 @@ def publish_block(client: MqttClient, acc, gyro, sensors: range, t0: float, k: i
         i = (s * 997 + k * CHUNK) % (n - CHUNK)
         chunk = ImuChunk(t, acc[i:i + CHUNK], gyro[i:i + CHUNK], f"{prefix_dev}{s}", RATE_HZ,
                          seq=np.arange(k * CHUNK, (k + 1) * CHUNK))
-        infos.append(client.publish_nowait(f"{PREFIX}/{prefix_dev}{s}/imu", encode_binary(chunk), qos=1))
+        infos.append(client.publish_nowait(Topics(PREFIX).device(f"{prefix_dev}{s}", "imu"),
+                                           encode_binary(chunk), qos=1))
     return infos
 
 

@@ -25,6 +25,7 @@ from spinewise.config import Config, DeviceConfig, GatewayConfig, MqttConfig  # 
 from spinewise.ingest.gateway import Gateway                                 # noqa: E402
 from spinewise.ingest.payload import decode                                  # noqa: E402
 from spinewise.mqtt import MqttClient                                        # noqa: E402
+from spinewise.topics import ANY, Topics                                     # noqa: E402
 from tests.ble.emulator import GATEWAY_ADAPTER, BleEmulator                  # noqa: E402
 from tests.ble.peripheral import EmulatedSensor, add_adapter                 # noqa: E402
 from tests.servers import Mosquitto                                          # noqa: E402
@@ -46,9 +47,9 @@ def main() -> None:
 
     def on(topic, payload):
         with lock:
-            got.setdefault(topic.split("/")[1], []).append(decode(payload))
+            got.setdefault(Topics("swbench").parse(topic).id, []).append(decode(payload))
     col = MqttClient(MqttConfig(host="127.0.0.1", port=broker.port), "bench-collector")
-    col.subscribe("swbench/+/imu", on)
+    col.subscribe(Topics("swbench").device(ANY, "imu"), on)
     col.connect(10)
     n = int(50 * args.speed * (args.seconds + 30))
     acc = np.c_[np.zeros(n), np.zeros(n), np.ones(n)]

@@ -21,6 +21,7 @@ from spinewise.ingest.profiles import polar, spinewise as swp, witmotion  # noqa
 from spinewise.ingest.spool import Spool, SpoolRecord                   # noqa: E402
 from spinewise.sim import simulate                                      # noqa: E402
 from spinewise.stream import ImuChunk                                   # noqa: E402
+from spinewise.topics import Topics                                     # noqa: E402
 from tests.ingest.test_timestamps import run, simulate as link_sim      # noqa: E402
 
 
@@ -77,7 +78,7 @@ def spool_figures():
         n = 5000
         t = time.perf_counter()
         for i in range(n):
-            sp.append(SpoolRecord("spinewise/back/imu", body))
+            sp.append(SpoolRecord(Topics("spinewise").device("back", "imu"), body))
         dta = time.perf_counter() - t
         t = time.perf_counter()
         while sp.peek() is not None:

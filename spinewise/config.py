@@ -34,6 +34,7 @@ class MqttConfig:
     prefix: str = "spinewise"
     client_id: str = ""
     keepalive_s: int = 30
+    reconnect_max_s: float = 5.0     # cap of the reconnect backoff: a short outage heals fast
 
 
 @dataclass
@@ -119,6 +120,14 @@ class DeviceConfig:
     address: str = ""
     name: str = ""
     rate_hz: float = 50.0
+    login: str = ""          # the broker login that publishes this sensor (default: its id)
+
+
+@dataclass
+class CarerConfig:
+    """A physiotherapist or carer: a broker login that may read the listed people's data."""
+    id: str
+    users: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -145,6 +154,11 @@ class PipelineConfig:
     snapshot_interval_s: float = 60.0       # per-device Analyzer state to state_dir
     shard: str = ""                         # "i/N": this process serves users with crc32(user) % N == i
     outbox_max: int = 10000                 # outgoing events held while the broker is away (oldest dropped)
+    max_devices: int = 10000                # sessions at most; unknown devices beyond it are refused
+    max_imu_bytes: int = 1048576            # larger imu payloads are refused (counted)
+    max_message_bytes: int = 65536          # the same for status, link and cmd messages
+    queue_max_bytes: int = 134217728        # payload bytes waiting for the worker (backpressure)
+    max_pending_samples: int = 30000        # per device: held back for reordering / confirmation
 
 
 @dataclass
@@ -156,6 +170,7 @@ class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     devices: list[DeviceConfig] = field(default_factory=list)
+    carers: list[CarerConfig] = field(default_factory=list)
     log_level: str = "INFO"
 
     def user_of(self, device_id: str) -> str:
@@ -206,8 +221,15 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError(value)
             return str(value)
+        if typing.get_origin(typ) is list:
+            if isinstance(value, str):         # from the environment: comma-separated
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(value)
+            return list(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}") from None
+        name = getattr(typ, "__name__", str(typ))
+        raise ConfigError(f"{where}: expected {name}, got {value!r}") from None
     return value
 
 
@@ -241,20 +263,63 @@ def from_dict(data: dict[str, Any]) -> Config:
     for key, value in data.items():
         if key not in _SECTIONS:
             raise ConfigError(f"unknown section or key {key!r} (known: {', '.join(sorted(_SECTIONS))})")
-        if key == "devices":
+        if key in ("devices", "carers"):
             if not isinstance(value, list):
-                raise ConfigError("devices: expected an array of tables ([[devices]])")
-            kwargs[key] = [_build(DeviceConfig, d, f"devices[{i}]") for i, d in enumerate(value)]
+                raise ConfigError(f"{key}: expected an array of tables ([[{key}]])")
+            cls = DeviceConfig if key == "devices" else CarerConfig
+            kwargs[key] = [_build(cls, d, f"{key}[{i}]") for i, d in enumerate(value)]
             ids = [d.id for d in kwargs[key]]
             if len(ids) != len(set(ids)):
-                raise ConfigError(f"devices: duplicate id in {ids}")
+                raise ConfigError(f"{key}: duplicate id in {ids}")
         elif key == "log_level":
             kwargs[key] = _coerce(value, str, "log_level").upper()
             if kwargs[key] not in LOG_LEVELS:
                 raise ConfigError(f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
         else:
             kwargs[key] = _build(typing.get_type_hints(Config)[key], value, key)
-    return Config(**kwargs)
+    cfg = Config(**kwargs)
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: Config) -> None:
+    """Values that parse but cannot work: one message naming the key (before anything starts)."""
+    from spinewise.topics import check_id, check_prefix
+
+    def need(ok: bool, key: str, why: str, value: Any) -> None:
+        if not ok:
+            raise ConfigError(f"{key}: {why}, got {value!r}")
+
+    try:
+        check_prefix(cfg.mqtt.prefix)
+        for i, d in enumerate(cfg.devices):
+            check_id(d.id, f"devices[{i}].id")
+            check_id(d.user, f"devices[{i}].user")
+            if d.login:
+                check_id(d.login, f"devices[{i}].login")
+        for i, c in enumerate(cfg.carers):
+            check_id(c.id, f"carers[{i}].id")
+            for u in c.users:
+                check_id(u, f"carers[{i}].users")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    need(0 < cfg.mqtt.port < 65536, "mqtt.port", "expected 1-65535", cfg.mqtt.port)
+    need(cfg.mqtt.keepalive_s >= 5, "mqtt.keepalive_s", "expected >= 5", cfg.mqtt.keepalive_s)
+    need(cfg.mqtt.reconnect_max_s >= 1, "mqtt.reconnect_max_s", "expected >= 1", cfg.mqtt.reconnect_max_s)
+    pc = cfg.pipeline
+    for key in ("stats_interval_s", "state_interval_s", "snapshot_interval_s"):
+        need(getattr(pc, key) >= 0.05, f"pipeline.{key}", "expected >= 0.05 s", getattr(pc, key))
+    for key in ("max_devices", "max_imu_bytes", "max_message_bytes", "queue_max_bytes",
+                "max_pending_samples", "queue_max", "outbox_max"):
+        need(getattr(pc, key) >= 1, f"pipeline.{key}", "expected >= 1", getattr(pc, key))
+    need(len(cfg.devices) <= pc.max_devices, "pipeline.max_devices",
+         f"smaller than the {len(cfg.devices)} configured devices", pc.max_devices)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(cfg.coaching.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"coaching.timezone: unknown IANA time zone {cfg.coaching.timezone!r} "
+                          "(e.g. Europe/London)") from None
 
 
 def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
@@ -263,7 +328,7 @@ def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
         if not name.startswith("SPINEWISE_") or "__" not in name:
             continue
         section, _, key = name[len("SPINEWISE_"):].lower().partition("__")
-        if section not in _SECTIONS or section in {"devices", "log_level"}:
+        if section not in _SECTIONS or section in {"devices", "carers", "log_level"}:
             raise ConfigError(f"environment {name}: unknown section {section!r}")
         out.setdefault(section, {})[key] = value
     if "SPINEWISE_LOG_LEVEL" in env:

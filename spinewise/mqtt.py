@@ -2,20 +2,28 @@
 
 Everything MQTT in spinewise goes through :class:`MqttClient` so that auth, TLS, reconnects and
 the persistent session are handled once. paho's network loop runs in its own thread; handlers
-are called from that thread and must only hand work off (enqueue), never block.
+are called from that thread and must only hand work off (enqueue), never block. Topic names
+come from spinewise.topics.
+
+TLS (``mqtt.tls = true``): the broker's certificate is verified against ``mqtt.ca_file`` (or
+the system CAs) and must name ``mqtt.host``. paho retries a failed handshake silently for
+ever; here the first failure is logged once, as one sentence that says what to check, and kept
+in :attr:`MqttClient.tls_error` so a command can exit with it instead of waiting.
 """
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from spinewise.config import MqttConfig
+from spinewise.config import ConfigError, MqttConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,8 @@ class MqttClient:
         self.cfg = cfg
         self.client_id = client_id
         self.connected = threading.Event()
+        self.tls_error: str | None = None      # why the last TLS handshake failed, if it did
+        self.refused: str | None = None        # why the broker refused the last CONNECT
         self._subs: dict[str, tuple[int, Handler]] = {}
         self._lock = threading.Lock()
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -46,29 +56,73 @@ class MqttClient:
         if cfg.username:
             self._client.username_pw_set(cfg.username, cfg.password or None)
         if cfg.tls:
-            self._client.tls_set(ca_certs=cfg.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+            if cfg.ca_file and not os.access(os.path.expanduser(cfg.ca_file), os.R_OK):
+                raise ConfigError(f"mqtt.ca_file: cannot read {cfg.ca_file}")
+            try:
+                self._client.tls_set(ca_certs=os.path.expanduser(cfg.ca_file) if cfg.ca_file else None,
+                                     cert_reqs=ssl.CERT_REQUIRED)
+            except ssl.SSLError as exc:
+                raise ConfigError(f"mqtt.ca_file: {cfg.ca_file} is not a PEM CA bundle: {exc}") from None
+            self._wrap_reconnect()
         if will is not None:
             self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         # Unacknowledged QoS 1 messages stay in paho's queue across reconnects.
         self._client.max_inflight_messages_set(100)
         self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(cfg.reconnect_max_s)))
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._started = False
+        self._failed = threading.Event()        # set by a refused login or a TLS failure
+
+    def _wrap_reconnect(self) -> None:
+        """Say once, clearly, why a TLS handshake failed (paho retries it silently)."""
+        inner = self._client.reconnect
+
+        def reconnect():
+            try:
+                return inner()
+            except ssl.SSLError as exc:
+                self._tls_failed(exc)
+                raise
+        self._client.reconnect = reconnect
+
+    def _tls_failed(self, exc: ssl.SSLError) -> None:
+        where = f"{self.cfg.host}:{self.cfg.port}"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            why = (f"MQTT TLS to {where}: the broker's certificate failed verification "
+                   f"({exc.verify_message}); check mqtt.ca_file "
+                   f"({self.cfg.ca_file or 'system CAs'}) and that mqtt.host names the certificate")
+        else:
+            why = (f"MQTT TLS to {where} failed ({exc.reason or exc}); is that port a TLS "
+                   "listener (usually 8883)?")
+        if why != self.tls_error:
+            log.error("%s", why)
+        self.tls_error = why
+        self._failed.set()
 
     # -- lifecycle -------------------------------------------------------------------------
     def connect(self, timeout_s: float = 10.0, *, wait: bool = True) -> bool:
-        """Start the network loop and connect; with ``wait`` block until connected or timeout.
-        Reconnects happen automatically afterwards."""
+        """Start the network loop and connect; with ``wait`` block until connected, refused
+        (bad login, TLS failure: see :meth:`failure`) or timeout. Reconnects happen
+        automatically afterwards."""
         if not self._started:
             self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
             self._client.loop_start()
             self._started = True
         if wait:
-            return self.connected.wait(timeout_s)
+            end = time.monotonic() + timeout_s
+            while not self.connected.is_set() and not self._failed.is_set():
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self.connected.wait(min(0.05, left))
         return self.connected.is_set()
+
+    def failure(self) -> str | None:
+        """Why connecting does not work (TLS or refused login), for a command's error message."""
+        return self.tls_error or self.refused
 
     def close(self) -> None:
         if self._started:
@@ -116,8 +170,15 @@ class MqttClient:
     # -- paho callbacks (network thread) ---------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("mqtt connect to %s:%s refused: %s", self.cfg.host, self.cfg.port, reason_code)
+            why = (f"MQTT broker {self.cfg.host}:{self.cfg.port} refused the login "
+                   f"{self.cfg.username or '(anonymous)'}: {reason_code}")
+            if why != self.refused:
+                log.error("%s", why)
+            self.refused = why
+            self._failed.set()
             return
+        self.tls_error = self.refused = None
+        self._failed.clear()
         log.info("mqtt connected host=%s port=%s client_id=%s session_present=%s",
                  self.cfg.host, self.cfg.port, self.client_id,
                  getattr(flags, "session_present", None))
@@ -142,7 +203,3 @@ class MqttClient:
                     handler(msg.topic, msg.payload)
                 except Exception:  # a handler bug must not kill paho's network thread
                     log.exception("mqtt handler for %s failed", msg.topic)
-
-
-def topic(prefix: str, *parts: str) -> str:
-    return "/".join([prefix.rstrip("/"), *parts])

@@ -1,11 +1,11 @@
-"""The command protocol users talk to the coach with (``<prefix>/<user>/cmd``, JSON).
+"""The command protocol users talk to the coach with (``<prefix>/user/<user>/cmd``, JSON).
 
 Every command is an object ``{"v": 1, "cmd": <name>, ...fields}``; ``id`` (string or
 integer) is echoed in the reply so a client can match it; ``t_s`` (epoch seconds) is the
 event time of the command when the sender knows it. Validation is a small table-driven
 schema so a bad command is answered with an error that names the field.
 
-Reply on ``<prefix>/<user>/cmd/reply`` (not retained)::
+Reply on ``<prefix>/user/<user>/cmd/reply`` (not retained)::
 
     {"v": 1, "ok": true,  "cmd": "<name>", "id": <as sent>, "t_s": <event time>, ...result}
     {"v": 1, "ok": false, "cmd": "<name>" | null, "id": <as sent>,

@@ -1,8 +1,10 @@
 """Home Assistant MQTT discovery: a user's coach appears as one device without configuration.
 
-Single-component discovery: ``<discovery_prefix>/<component>/<node_id>/<object_id>/config``,
-retained. Entities read the retained ``<prefix>/<user>/coach`` state with value templates;
-the snooze button publishes a snooze command to ``<prefix>/<user>/cmd``. Keys follow
+Single-component discovery: ``<discovery_prefix>/<component>/spinewise_<user>/<object_id>/config``,
+retained (spinewise.topics). Entities read the retained ``<prefix>/user/<user>/coach`` state with
+value templates; the snooze button publishes a snooze command to ``<prefix>/user/<user>/cmd``.
+The person's own broker login may read exactly these (spinewise.access), so Home Assistant
+works with that login and sees nobody else's entities. Keys follow
 home-assistant.io/integrations/sensor.mqtt and button.mqtt (``state_topic``,
 ``value_template``, ``unique_id``, ``device``, ``origin``, ``command_topic``, ``payload_press``).
 A template that renders ``None`` makes Home Assistant show the state as unknown.
@@ -10,22 +12,21 @@ A template that renders ``None`` makes Home Assistant show the state as unknown.
 from __future__ import annotations
 
 import json
-import re
 
 from spinewise import __version__
 from spinewise.coaching.commands import PROTOCOL_VERSION
 from spinewise.coaching.outgoing import Outgoing
+from spinewise.topics import Topics
 
 
 def node_id(user: str) -> str:
-    # discovery topic levels allow [a-zA-Z0-9_-] only
-    return "spinewise_" + re.sub(r"[^A-Za-z0-9_-]", "_", user)
+    # discovery topic levels allow [a-zA-Z0-9_-]: so do spinewise ids (spinewise.topics)
+    return Topics.ha_node(user)
 
 
-def discovery_messages(user: str, prefix: str, discovery_prefix: str = "homeassistant",
-                       device_ids: list[str] | None = None) -> list[Outgoing]:
+def discovery_messages(user: str, topics: Topics, device_ids: list[str] | None = None) -> list[Outgoing]:
     node = node_id(user)
-    state = f"{prefix}/{user}/coach"
+    state = topics.user(user, "coach")
     device = {"identifiers": [node], "name": f"spinewise {user}", "manufacturer": "spinewise",
               "model": "back-care coach" + (f" ({', '.join(device_ids)})" if device_ids else ""),
               "sw_version": __version__}
@@ -52,7 +53,7 @@ def discovery_messages(user: str, prefix: str, discovery_prefix: str = "homeassi
                icon="mdi:bell-ring"),
         sensor("nudges_today", "Nudges today", "nudges_today", state_class="total_increasing",
                icon="mdi:bell-badge"),
-        ("button", "snooze", {"name": "Snooze nudges", "command_topic": f"{prefix}/{user}/cmd",
+        ("button", "snooze", {"name": "Snooze nudges", "command_topic": topics.user(user, "cmd"),
                               "payload_press": json.dumps({"v": PROTOCOL_VERSION, "cmd": "snooze"}),
                               "icon": "mdi:sleep"}),
     ]
@@ -60,6 +61,5 @@ def discovery_messages(user: str, prefix: str, discovery_prefix: str = "homeassi
     for component, obj, config in entities:
         payload = {**config, "unique_id": f"{node}_{obj}", "device": device, "origin": origin,
                    "qos": 1}
-        out.append(Outgoing(f"{discovery_prefix}/{component}/{node}/{obj}/config", payload,
-                            retain=True, suffix=""))
+        out.append(Outgoing(topics.discovery(component, user, obj), payload, retain=True, suffix=""))
     return out

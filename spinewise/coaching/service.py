@@ -5,7 +5,7 @@
         if out.topic: mqtt.publish(out.topic, out.payload_bytes(), qos=out.qos, retain=out.retain)
         if out.event: storage.write_events([out.event])
         if out.action: ...                           # "calibrate", "announce" (see docs/coaching.md)
-    svc.on_command(user, payload_bytes, t_s=now)  # <prefix>/<user>/cmd; now = the adapter clock
+    svc.on_command(user, payload_bytes, t_s=now)  # <prefix>/user/<user>/cmd; now = the adapter clock
     svc.discovery(user, device_ids)                  # on (re)connect, retained
     svc.status(user, t_s)                            # dict for the CLI / a status reply
 
@@ -28,6 +28,7 @@ from spinewise.coaching.log import PainReport, entry_from_event
 from spinewise.coaching.nudges import NudgePolicy
 from spinewise.coaching.outgoing import Outgoing
 from spinewise.coaching.progression import Flags, build_plan
+from spinewise.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class CoachService:
         self.store = store
         self.t0_epoch_s = float(t0_epoch_s)
         self.prefix = cfg.mqtt.prefix
+        self.topics = Topics(cfg.mqtt.prefix, cfg.coaching.ha_discovery_prefix)
         self._users: dict[str, _UserState] = {}
         self.rejected_commands = 0
         self.rejected_events = 0
@@ -65,7 +67,7 @@ class CoachService:
         return st
 
     def _topic(self, user: str, suffix: str) -> str:
-        return f"{self.prefix}/{user}/{suffix}"
+        return self.topics.user(user, suffix)
 
     # -- events -------------------------------------------------------------------------------
     def on_events(self, user: str, events: Iterable[Event]) -> list[Outgoing]:
@@ -355,8 +357,7 @@ class CoachService:
             return []
         if devices is None:
             devices = [d for d in self.cfg.devices if d.user == user]
-        return discovery_messages(user, self.prefix, self.cfg.coaching.ha_discovery_prefix,
-                                  [str(getattr(d, "id", d)) for d in devices])
+        return discovery_messages(user, self.topics, [str(getattr(d, "id", d)) for d in devices])
 
 
 class _UserState:

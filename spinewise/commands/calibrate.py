@@ -1,8 +1,9 @@
 """``spinewise calibrate --device ID``: ask the pipeline to recalibrate that sensor's mounting.
 
 Stand upright and still for a few seconds while it runs. The command goes to the device's user
-as ``{"v": 1, "cmd": "calibrate"}`` on ``<prefix>/<user>/cmd`` (the pipeline recalibrates all of
-that user's sensors); the coach's reply on ``<prefix>/<user>/cmd/reply`` is printed.
+as ``{"v": 1, "cmd": "calibrate"}`` on ``<prefix>/user/<user>/cmd`` (the pipeline recalibrates all
+of that user's sensors); the coach's reply on ``<prefix>/user/<user>/cmd/reply`` is printed. The
+MQTT login in the config must be that person's (or one allowed to send their commands).
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ def register(sub) -> None:
 
 
 def send_command(cfg, user: str, command: dict, timeout_s: float = 10.0) -> dict | None:
-    """Publish a command to ``<prefix>/<user>/cmd`` and return the matching reply (or None)."""
+    """Publish a command to ``<prefix>/user/<user>/cmd`` and return the matching reply (or None).
+    Raises ConnectionError with the reason when the broker cannot be reached or refuses."""
     import queue
     import uuid
 
-    from spinewise.mqtt import MqttClient, topic
+    from spinewise.mqtt import MqttClient
+    from spinewise.topics import Topics
 
     cid = command.setdefault("id", uuid.uuid4().hex[:12])
     replies: queue.Queue = queue.Queue()
@@ -40,11 +43,13 @@ def send_command(cfg, user: str, command: dict, timeout_s: float = 10.0) -> dict
             replies.put(doc)
 
     client = MqttClient(cfg.mqtt, f"spinewise-cli-{uuid.uuid4().hex[:8]}", clean_session=True)
-    client.subscribe(topic(cfg.mqtt.prefix, user, "cmd", "reply"), on_reply, qos=1)
+    topics = Topics(cfg.mqtt.prefix)
+    client.subscribe(topics.user(user, "cmd/reply"), on_reply, qos=1)
     try:
         if not client.connect(timeout_s):
-            raise ConnectionError(f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} not reachable")
-        if not client.publish(topic(cfg.mqtt.prefix, user, "cmd"), json.dumps(command), qos=1,
+            raise ConnectionError(client.failure() or
+                                  f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} not reachable")
+        if not client.publish(topics.user(user, "cmd"), json.dumps(command), qos=1,
                               timeout_s=timeout_s):
             raise ConnectionError("the broker did not acknowledge the command")
         try:

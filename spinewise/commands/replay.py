@@ -9,7 +9,7 @@ def register(sub) -> None:
     p = sub.add_parser("replay", help="publish a recording to MQTT through the gateway publisher",
                        description=__doc__.splitlines()[0])
     p.add_argument("file", help="CSV recording (t,ax,ay,az,gx,gy,gz)")
-    p.add_argument("--device", required=True, help="device id to publish as (<prefix>/<ID>/imu)")
+    p.add_argument("--device", required=True, help="device id to publish as (<prefix>/dev/<ID>/imu)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="event-time acceleration: 1 = real time, 50 = 50x, 0 = as fast as possible")
     p.add_argument("--start", default=None,
@@ -65,8 +65,8 @@ def run(args) -> int:
             pub = Publisher(cfg.mqtt, cfg.gateway, args.device, spool_dir=spool_dir,
                             encoding=args.encoding, client_id=f"spinewise-replay-{args.device}")
             try:
-                if not pub.client.connected.wait(10.0):
-                    print(f"spinewise replay: MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} not reachable",
+                if not pub.client.connect(10.0):
+                    print(f"spinewise replay: {pub.client.failure() or f'MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} not reachable'}",
                           file=sys.stderr)
                     return 1
                 pub.publish_status("online", source="replay", file=str(args.file))

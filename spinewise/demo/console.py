@@ -1,6 +1,6 @@
 """The demo's live console: what a wearer's phone would show, read from MQTT like any client.
 
-Subscribes to ``<prefix>/+/events`` and ``<prefix>/+/nudge`` and prints reps as they are
+Subscribes to ``<prefix>/dev/+/events`` and ``<prefix>/user/+/nudge`` and prints reps as they are
 counted, holds with elapsed seconds, activity changes and nudges as they fire. Counts what it
 saw so the demo can check that the story was told (reps, a timed plank, a nudge).
 """
@@ -13,7 +13,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import TextIO
 
-from spinewise.mqtt import MqttClient, topic
+from spinewise.mqtt import MqttClient
+from spinewise.topics import ANY, Topics
 
 HOLD_PRINT_EVERY_S = 10.0
 
@@ -36,9 +37,9 @@ class LiveView:
         self._hold_printed: dict[str, float] = {}
         self.client = MqttClient(mqtt_cfg, f"spinewise-demo-view-{uuid.uuid4().hex[:6]}",
                                  clean_session=True)
-        p = mqtt_cfg.prefix
-        self.client.subscribe(topic(p, "+", "events"), self._on_event, qos=1)
-        self.client.subscribe(topic(p, "+", "nudge"), self._on_nudge, qos=1)
+        topics = Topics(mqtt_cfg.prefix)
+        self.client.subscribe(topics.device(ANY, "events"), self._on_event, qos=1)
+        self.client.subscribe(topics.user(ANY, "nudge"), self._on_nudge, qos=1)
 
     def start(self, timeout_s: float = 10.0) -> bool:
         return self.client.connect(timeout_s)

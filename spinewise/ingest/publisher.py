@@ -1,12 +1,12 @@
 """Publish one device's stream to MQTT without losing it: batch -> spool -> broker.
 
 ``Publisher(mqtt_cfg, gateway_cfg, device_id)`` is what the BLE gateway and ``spinewise replay``
-use. Topics (``prefix`` from MqttConfig)::
+use. Topics (spinewise.topics, ``prefix`` from MqttConfig)::
 
-    <prefix>/<device>/imu      QoS 1, payload.encode(chunk) (JSON v1 or binary v1, GatewayConfig.encoding)
-    <prefix>/<device>/events   QoS 1, JSON Event.to_dict() (gap events)
-    <prefix>/<device>/status   QoS 1 retained, JSON {"v":1,"device","state":"online"|"offline",...};
-                               "offline" is also the MQTT last will, so a dead gateway shows up
+    <prefix>/dev/<device>/imu      QoS 1, payload.encode(chunk) (JSON v1 or binary v1, GatewayConfig.encoding)
+    <prefix>/dev/<device>/link     QoS 1, JSON Event.to_dict() (the gateway's gap events)
+    <prefix>/dev/<device>/status   QoS 1 retained, JSON {"v":1,"device","state":"online"|"offline",...};
+                                   "offline" is also the MQTT last will, so a dead gateway shows up
 
 Samples are batched to ``gateway_cfg.batch_s`` worth of samples (at the nominal rate) per message.
 Every imu/event message is appended to an on-disk :class:`~spinewise.ingest.spool.Spool` (the
@@ -33,8 +33,9 @@ from spinewise.events import Event
 from spinewise.ingest import payload
 from spinewise.ingest.spool import Spool, SpoolBusyError, SpoolRecord
 from spinewise.jsonwire import dumps
-from spinewise.mqtt import MqttClient, Will, topic
+from spinewise.mqtt import MqttClient, Will
 from spinewise.stream import ImuChunk
+from spinewise.topics import Topics, check_id
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,14 @@ class Publisher:
         self.batch_s = float(gateway_cfg.batch_s)
         self.ack_timeout_s = ack_timeout_s
         self.max_inflight = max(1, int(max_inflight))
-        self.topic_imu = topic(mqtt_cfg.prefix, device_id, "imu")
-        self.topic_events = topic(mqtt_cfg.prefix, device_id, "events")
-        self.topic_status = topic(mqtt_cfg.prefix, device_id, "status")
+        try:
+            check_id(device_id, "device id")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        topics = Topics(mqtt_cfg.prefix)
+        self.topic_imu = topics.device(device_id, "imu")
+        self.topic_events = topics.device(device_id, "link")
+        self.topic_status = topics.device(device_id, "status")
         try:
             self.spool = Spool(Path(spool_dir or Path(gateway_cfg.spool_dir).expanduser() / device_id),
                                max_bytes=int(gateway_cfg.spool_max_mb * 2**20))

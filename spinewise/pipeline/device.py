@@ -2,6 +2,8 @@
 
 A ``DeviceSession`` is the unit the pipeline snapshots and restores. It owns:
 
+- the :class:`~spinewise.pipeline.jumps.JumpGuard` (a jump in time or sequence numbers goes on
+  only once the next message confirms it: one absurd chunk cannot move the stream),
 - the :class:`ReorderBuffer` (duplicates, late and out-of-order samples, gaps),
 - the :class:`~spinewise.signal.analyzer.Analyzer` (the same object ``spinewise analyze`` runs,
   fed the same samples in the same order, so live results equal offline results),
@@ -30,6 +32,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from spinewise.events import Event
+from spinewise.pipeline.jumps import JumpGuard
 from spinewise.pipeline.reorder import ReorderBuffer
 from spinewise.stream import ImuChunk
 
@@ -78,7 +81,10 @@ class LiveFigures:
         for ev in events:
             d = ev.data
             self.t_s = ev.t_s if self.t_s is None else max(self.t_s, ev.t_s)
-            day = day_of(ev.t_s)
+            try:
+                day = day_of(ev.t_s)
+            except (ValueError, OverflowError, OSError):   # a time no calendar has: same day
+                day = self.day
             if day != self.day:          # a new local day: the "today" figures restart
                 self.day = day
                 self.reps_today = self.sets_today = self.holds_today = 0
@@ -141,14 +147,15 @@ class SessionStats:
 
 class DeviceSession:
     def __init__(self, device_id: str, user: str, analyzer_factory: AnalyzerFactory, *,
-                 rate_hz: float = 50.0, reorder_wait_s: float = 2.0,
+                 rate_hz: float = 50.0, reorder_wait_s: float = 2.0, max_pending: int = 30000,
                  day_of: Callable[[float], str] = lambda t: str(int(t // 86400))) -> None:
         self.device_id = device_id
         self.user = user
         self.rate_hz = float(rate_hz)
         self._factory = analyzer_factory
         self._day_of = day_of
-        self.buffer = ReorderBuffer(device_id, rate_hz, reorder_wait_s)
+        self.guard = JumpGuard(device_id, reorder_wait_s, max_pending)
+        self.buffer = ReorderBuffer(device_id, rate_hz, reorder_wait_s, max_pending)
         self.analyzer = None                  # created by the first sample (rate from the payload)
         self.live = LiveFigures()
         self.stats = SessionStats()
@@ -158,35 +165,49 @@ class DeviceSession:
         self._announced: str | None = None
 
     # -- data ------------------------------------------------------------------------------
+    @property
+    def pending_samples(self) -> int:
+        """Samples held back: unconfirmed jumps and holes waiting to be filled."""
+        return self.guard.pending_samples + self.buffer.pending_samples
+
     def ingest(self, chunks: list[ImuChunk]) -> list[Event]:
         events: list[Event] = []
         for chunk in chunks:
             self.stats.chunks += 1
-            released, gap_events = self.buffer.push(chunk)
-            events += self._run(released, gap_events)
+            events += self._push(self.guard.push(chunk))
         events += self._maybe_end()
         return events
 
+    def _push(self, pieces: list[ImuChunk]) -> list[Event]:
+        events: list[Event] = []
+        for piece in pieces:
+            released, gap_events = self.buffer.push(piece)
+            events += self._run(released, gap_events)
+        return events
+
     def flush(self) -> list[Event]:
-        """Release what the reorder buffer holds (device silent for the wait)."""
+        """Release what is held back (device silent for the wait)."""
+        events = self._push(self.guard.flush())
         released, gap_events = self.buffer.flush()
-        events = self._run(released, gap_events)
+        events += self._run(released, gap_events)
         return events + self._maybe_end(silent=True)
 
     def request_end(self, end_t_s: float | None) -> list[Event]:
         """End of stream announced: finish once the sample at ``end_t_s`` has been analysed."""
         if end_t_s is None:
             return self.finish()
+        confirmed = self._push(self.guard.confirm_end(float(end_t_s)))
         last = self.buffer.last_t_s
-        if self.analyzer is None and last is not None and last >= end_t_s - 1e-6:
+        if self.analyzer is None and last is not None and last >= end_t_s - 1e-6 and not confirmed:
             return []      # that stream was already finished (a repeated / retained marker)
         self.end_t_s = float(end_t_s)
-        return self._maybe_end()
+        return confirmed + self._maybe_end()
 
     def finish(self) -> list[Event]:
         """Analyze the tail and close the Analyzer's open sets, holds and minute."""
+        events = self._push(self.guard.flush())
         released, gap_events = self.buffer.flush()
-        events = self._run(released, gap_events)
+        events += self._run(released, gap_events)
         if self.analyzer is not None:
             fin = self._abs(self.analyzer.finish())
             self.live.apply(fin, self._day_of)
@@ -261,7 +282,7 @@ class DeviceSession:
     # -- persistence -----------------------------------------------------------------------
     def get_state(self) -> dict:
         return {"v": 1, "device_id": self.device_id, "user": self.user, "rate_hz": self.rate_hz,
-                "buffer": self.buffer.get_state(),
+                "buffer": self.buffer.get_state(), "guard": self.guard.get_state(),
                 "analyzer": None if self.analyzer is None else self.analyzer.get_state(),
                 "live": asdict(self.live), "stats": asdict(self.stats), "end_t_s": self.end_t_s,
                 "last_summary": self.last_summary, "announced": self._announced,
@@ -270,6 +291,8 @@ class DeviceSession:
     def set_state(self, state: dict) -> None:
         self.rate_hz = float(state["rate_hz"])
         self.buffer.set_state(state["buffer"])
+        if state.get("guard") is not None:        # snapshots from before the guard have none
+            self.guard.set_state(state["guard"])
         self.analyzer = None
         if state["analyzer"] is not None:
             self.analyzer = self._factory(self.device_id, self.rate_hz)

@@ -57,10 +57,12 @@ class _Pending:
 
 
 class ReorderBuffer:
-    def __init__(self, device_id: str, rate_hz: float = 50.0, wait_s: float = 2.0) -> None:
+    def __init__(self, device_id: str, rate_hz: float = 50.0, wait_s: float = 2.0,
+                 max_samples: int = 30000) -> None:
         self.device_id = device_id
         self.rate_hz = float(rate_hz)
         self.wait_s = float(wait_s)
+        self.max_samples = int(max_samples)   # held back at most; beyond, the oldest go out
         self.counts = ReorderCounts()
         self._by_seq: bool | None = None    # decided by the first chunk
         self._last_key: int | None = None   # key of the last released sample
@@ -207,7 +209,7 @@ class ReorderBuffer:
                 self.counts.late += int(late.sum())
                 self.counts.duplicates += int((old & ~late).sum())
                 if late.any():
-                    log.info("device=%s dropped %d late samples (beyond the %.1f s reorder wait)",
+                    log.debug("device=%s dropped %d late samples (beyond the %.1f s reorder wait)",
                              self.device_id, int(late.sum()), self.wait_s)
                 keep &= ~old
         return p.take(keep) if not keep.all() else p
@@ -236,6 +238,8 @@ class ReorderBuffer:
             # Samples older than the wait horizon go out even across a hole: the hole is a gap.
             newest_t = float(p.t_s.max())
             cut = int(np.count_nonzero(p.t_s <= newest_t - self.wait_s))
+            # bounded memory whatever the holes: the oldest samples beyond the cap go out
+            cut = max(cut, len(p) - self.max_samples)
             if cut > n:
                 n = cut + self._contiguous(p, cut, int(p.key[cut - 1]), float(p.t_s[cut - 1]))
         if n == 0:
@@ -254,7 +258,7 @@ class ReorderBuffer:
         ok = out.t_s > running
         if not ok.all():
             self.counts.time_backwards += int((~ok).sum())
-            log.warning("device=%s dropped %d samples whose time went backwards",
+            log.debug("device=%s dropped %d samples whose time went backwards",
                         self.device_id, int((~ok).sum()))
             out = out.take(ok)
         if len(out) == 0:
@@ -263,6 +267,12 @@ class ReorderBuffer:
         times = out.t_s if self._last_t is None else np.concatenate([[self._last_t], out.t_s])
         if self._by_seq:
             lost = np.diff(keys) - 1
+            # a counter that leapt further than the clock moved claims samples that could not
+            # have been measured: the time gap is the better witness (spinewise.pipeline.jumps
+            # already refused such leaps unless later messages confirmed them)
+            by_time = np.maximum(np.round(np.diff(times) * self.rate_hz).astype(np.int64) - 1, 0)
+            absurd = lost > 2 * by_time + 2
+            lost[absurd] = by_time[absurd]
         else:
             lost = np.maximum(np.round(np.diff(times) * self.rate_hz).astype(np.int64) - 1, 0)
             lost[np.diff(times) <= 1.5 / self.rate_hz] = 0
@@ -274,8 +284,8 @@ class ReorderBuffer:
             self._lost.append((int(keys[i]) + 1, int(keys[i + 1]) - 1))
             events.append(Event("gap", start_s, {"start_s": start_s, "end_s": end_s,
                                                  "samples_lost": n_lost}, self.device_id))
-            log.info("device=%s gap start_s=%.3f end_s=%.3f samples_lost=%d",
-                     self.device_id, start_s, end_s, n_lost)
+            log.debug("device=%s gap start_s=%.3f end_s=%.3f samples_lost=%d",
+                      self.device_id, start_s, end_s, n_lost)
         self._last_key = int(out.key[-1])
         self._last_t = float(out.t_s[-1])
         out_chunks.append(out)

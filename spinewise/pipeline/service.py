@@ -2,31 +2,39 @@
 
 Threads and ownership:
 
-- paho's network thread (subscriber client) runs :meth:`Pipeline._on_message`, which only puts
-  ``(kind, key, payload, arrival)`` on a bounded queue. When the queue is full it *blocks*: paho
-  sends the PUBACK after the handler returns, so a slow worker makes the broker hold messages
-  in our persistent session (backpressure) instead of us dropping acknowledged data.
+- paho's network thread (subscriber client) runs the handlers made by :meth:`Pipeline._handler`:
+  they count the message, refuse a bad topic id or an oversized payload (counted by reason),
+  and put ``(kind, key, payload, arrival)`` on a queue bounded in messages and bytes
+  (spinewise.pipeline.intake). When it is full they *block*: paho sends the PUBACK after the
+  handler returns, so a slow worker makes the broker hold messages in our persistent session
+  (backpressure) instead of us dropping acknowledged data.
 - one worker thread owns every DeviceSession, the coach and storage writes. It drains the
   queue in batches, coalesces consecutive IMU messages per device into one Analyzer call
-  (results do not depend on chunking), and runs the housekeeping timers.
+  (results do not depend on chunking), and runs the housekeeping timers. Each message, and each
+  device's share of a cycle, is handled in its own ``try``: a bug triggered by one payload or
+  one device costs that message (counted ``worker_errors``), never the cycle of the others.
 - a second MQTT client (clean session) publishes; separating it lets shutdown disconnect the
   subscriber first (unacknowledged messages stay with the broker) while the worker drains
   the queue and still publishes what those messages produce.
 
-Topics (``p`` = MqttConfig.prefix)::
+Topics (spinewise.topics; ``p`` = MqttConfig.prefix)::
 
-    in   p/<device>/imu      sensor samples (spinewise.ingest.payload, JSON or binary v1)
-    in   p/<device>/status   gateway status (stored as device_status); {"state": "end",
-                             "end_t_s": ..} = end of stream (not stored)
-    in   p/<device>/events   the gateway's own events (Event.to_dict(): kind, t_s, data,
-                             device_id); its ``gap`` events are stored. Our own messages on
-                             that topic (they carry ``user``) are recognised and ignored.
-    in   p/<user>/cmd        user commands (spinewise.coaching.commands)
-    out  p/<device>/events   one JSON Event per message (posture at most 1 Hz per device)
-    out  p/<device>/state    retained live figures (activity, trunk angle, reps/sedentary today)
-    out  p/<user>/...        coaching output (nudge, coach, plan, cmd/reply)
+    in   p/dev/<device>/imu      sensor samples (spinewise.ingest.payload, JSON or binary v1)
+    in   p/dev/<device>/status   gateway status (stored as device_status); {"state": "end",
+                                 "end_t_s": ..} = end of stream (not stored)
+    in   p/dev/<device>/link     the gateway's own events (Event.to_dict(): kind, t_s, data,
+                                 device_id); its ``gap`` events are stored
+    in   p/user/<user>/cmd       user commands (spinewise.coaching.commands)
+    out  p/dev/<device>/events   one JSON Event per message (posture at most 1 Hz per device)
+    out  p/dev/<device>/state    retained live figures (activity, trunk angle, reps/sedentary today)
+    out  p/user/<user>/...       coaching output (nudge, coach, plan, cmd/reply)
     out  p/$sys/pipeline/stats   retained counters every stats_interval_s (also stored)
     out  p/$sys/pipeline/status  retained online/offline (last will)
+
+Every message is counted once in ``messages_in`` and ends as exactly one of ``accepted.<kind>``,
+``rejected.<reason>`` or ``messages_other_shard`` (or ``dropped_at_shutdown``): nothing
+vanishes uncounted. Rejections are logged a few times per reason, then summarised once per
+stats interval (spinewise.pipeline.counters.Rejections).
 
 Scaling out: one process sustains a few hundred sensors at 50 Hz (the Analyzer is the cost).
 ``PipelineConfig.shard = "i/N"`` runs process i of N: every process receives every message and
@@ -53,14 +61,18 @@ like the same samples timed from 37.37 s (tests/pipeline/test_device.py), and a 
 first sample is on a whole minute equals ``spinewise analyze`` on the file.
 
 Unknown devices (not in Config.devices): PipelineConfig.unknown_devices = "accept" analyses
-them with user = device id and counts ``unknown_device_messages``; "reject" drops them and
-counts ``rejected.unknown_device``.
+them with user = device id and counts ``unknown_device_messages``; "reject" (the shipped
+deploy/spinewise.toml) drops them and counts ``rejected.unknown_device``. At most
+``pipeline.max_devices`` sessions exist; an unknown device beyond that is ``rejected.device_cap``.
+Commands are taken for configured users and users of accepted devices only
+(``rejected.unknown_user``). Sample times outside 2000-2100 are ``rejected.bad_time``; a jump in
+time or sequence numbers is believed only once the next message confirms it
+(spinewise.pipeline.jumps).
 """
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 import zlib
@@ -72,12 +84,14 @@ import numpy as np
 from spinewise.config import Config, ConfigError
 from spinewise.events import Event
 from spinewise.jsonwire import dumps
-from spinewise.mqtt import MqttClient, Will, topic
-from spinewise.pipeline.counters import Counters
+from spinewise.mqtt import MqttClient, Will
+from spinewise.pipeline.counters import Counters, Rejections
 from spinewise.pipeline.device import DeviceSession
+from spinewise.pipeline.intake import IntakeQueue
 from spinewise.pipeline.outbox import Outbox
 from spinewise.pipeline.snapshot import SnapshotStore
 from spinewise.stream import ImuChunk
+from spinewise.topics import ANY, Topics, valid_id
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +99,14 @@ POSTURE_MQTT_PERIOD_S = 1.0     # posture on MQTT: at most one per second per de
 MAX_BATCH_MESSAGES = 4000       # messages one worker cycle takes off the queue
 QUEUE_BLOCK_WARN_S = 5.0
 GATEWAY_EVENT_KINDS = frozenset({"gap"})   # gateway events the pipeline stores
+# sample times the pipeline believes: live streams are epoch seconds (replays map files there)
+EPOCH_MIN_S, EPOCH_MAX_S = 946684800.0, 4102444800.0      # 2000-01-01 .. 2100-01-01 UTC
+INTAKE = {"imu": "device", "status": "device", "link": "device", "cmd": "user"}
 
 
 @dataclass
 class _Item:
-    kind: str            # "imu" | "status" | "events" | "cmd"
+    kind: str            # "imu" | "status" | "link" | "cmd"
     key: str             # device or user
     payload: bytes
     arrival: float       # monotonic
@@ -114,8 +131,10 @@ class Pipeline:
             raise ConfigError("pipeline.queue_max and outbox_max must be >= 1 and reorder_wait_s >= 0")
         self.cfg = cfg
         self.prefix = cfg.mqtt.prefix
+        self.topics = Topics(cfg.mqtt.prefix, cfg.coaching.ha_discovery_prefix)
         self.counters = Counters()
-        self.queue: queue.Queue[_Item] = queue.Queue(maxsize=pc.queue_max)
+        self.reject = Rejections(self.counters, log)
+        self.queue: IntakeQueue[_Item] = IntakeQueue(pc.queue_max, pc.queue_max_bytes)
         self.sessions: dict[str, DeviceSession] = {}
         self.shard = parse_shard(pc.shard)
         state_dir = pc.state_dir if self.shard is None else \
@@ -137,10 +156,11 @@ class Pipeline:
         self._primary: dict[str, str] = {}          # user -> device whose day events coach sees
         for d in cfg.devices:
             self._primary.setdefault(d.user, d.id)
-        instance = ("pipeline",) if self.shard is None else ("pipeline", f"shard{self.shard[0]}of{self.shard[1]}")
-        self.topic_stats = topic(self.prefix, "$sys", *instance, "stats")
-        self.topic_status = topic(self.prefix, "$sys", *instance, "status")
-        client_id = pc.client_id if self.shard is None else f"{pc.client_id}-{instance[1]}"
+        self._users = set(self._primary)            # users whose commands are taken
+        instance = "" if self.shard is None else f"shard{self.shard[0]}of{self.shard[1]}"
+        self.topic_stats = self.topics.pipeline("stats", instance)
+        self.topic_status = self.topics.pipeline("status", instance)
+        client_id = pc.client_id if self.shard is None else f"{pc.client_id}-{instance}"
         self.sub = client_factory(cfg.mqtt, client_id, clean_session=False)
         self.pub = client_factory(cfg.mqtt, client_id + "-out", clean_session=True,
                                   will=Will(self.topic_status, dumps({"state": "offline"}), 1, True))
@@ -153,7 +173,8 @@ class Pipeline:
         self._arrival: dict[str, float] = {}        # device -> monotonic time of last message
         self._dirty: set[str] = set()               # devices whose state message is stale
         self._posture_sent: dict[str, float] = {}   # device -> event time of last posture publish
-        self._unknown_warned: set[str] = set()
+        self._errors_logged = 0                      # worker errors logged with a traceback
+        self._admitted: set[str] = set()             # unknown devices accepted (bounded)
         self._latency_s: list[float] = []           # arrival -> events published, last cycle(s)
         self._points: list = []                     # storage points of this worker cycle
         self._enqueued = 0                          # items put on the queue (MQTT thread)
@@ -165,11 +186,9 @@ class Pipeline:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, connect_timeout_s: float = 10.0) -> None:
         self._restore()
-        p = self.prefix
-        self.sub.subscribe(topic(p, "+", "imu"), self._handler("imu"), qos=1)
-        self.sub.subscribe(topic(p, "+", "status"), self._handler("status"), qos=1)
-        self.sub.subscribe(topic(p, "+", "events"), self._handler("events"), qos=1)
-        self.sub.subscribe(topic(p, "+", "cmd"), self._handler("cmd"), qos=1)
+        for kind, scope in INTAKE.items():
+            filt = self.topics.device(ANY, kind) if scope == "device" else self.topics.user(ANY, kind)
+            self.sub.subscribe(filt, self._handler(kind), qos=1)
         self._worker.start()
         self._started = True
         self.pub.connect(connect_timeout_s, wait=False)
@@ -181,7 +200,7 @@ class Pipeline:
         self.outbox.send(self.topic_status, dumps({"state": "online"}), qos=1, retain=True)
         self._publish_discovery()
         log.info("pipeline started prefix=%s client_id=%s devices_restored=%d",
-                 p, self.cfg.pipeline.client_id, len(self.sessions))
+                 self.prefix, self.cfg.pipeline.client_id, len(self.sessions))
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Clean shutdown: stop taking messages, drain, snapshot, flush storage and MQTT."""
@@ -228,28 +247,33 @@ class Pipeline:
 
     # -- MQTT thread -----------------------------------------------------------------------
     def _handler(self, kind: str):
+        """The paho-thread handler of one input topic: count, refuse cheaply, enqueue."""
+        limit = self.cfg.pipeline.max_imu_bytes if kind == "imu" else self.cfg.pipeline.max_message_bytes
+        scope = INTAKE[kind]
+
         def handle(topic_name: str, payload: bytes) -> None:
-            if kind == "events" and b'"device_id"' not in payload:
-                return      # our own event messages (they carry "device", "user"): not input
-            parts = topic_name.split("/")
-            key = parts[-2] if len(parts) >= 2 else ""
+            self.counters.inc("messages_in", reason=kind)
+            addr = self.topics.parse(topic_name)
+            key = addr.id if addr is not None else ""
+            if addr is None or addr.kind != kind or not valid_id(key) or (
+                    scope == "device") != (addr.scope == "dev"):
+                self.reject("bad_topic", topic_name[:120])
+                return
+            if len(payload) > limit:
+                self.reject("payload_too_large", key, f"kind={kind} bytes={len(payload)} > {limit}")
+                return
             if self.shard is not None and not self._mine(kind, key):
                 self.counters.inc("messages_other_shard")
                 return
-            self.counters.inc("messages_in", reason=kind)
             item = _Item(kind, key, bytes(payload), time.monotonic())
             waited = 0.0
-            while True:
-                try:
-                    self.queue.put(item, timeout=1.0)
-                    self._enqueued += 1         # only this (paho) thread writes it
-                    return
-                except queue.Full:
-                    waited += 1.0
-                    if waited == QUEUE_BLOCK_WARN_S:
-                        log.warning("pipeline queue full (%d): holding MQTT intake (backpressure)",
-                                    self.queue.maxsize)
-                    self.counters.inc("queue_full_waits")
+            while not self.queue.put(item, len(payload), timeout=1.0):
+                waited += 1.0
+                if waited == QUEUE_BLOCK_WARN_S:
+                    log.warning("pipeline queue full (%d messages, %d bytes): holding MQTT intake "
+                                "(backpressure)", self.queue.qsize(), self.queue.bytes)
+                self.counters.inc("queue_full_waits")
+            self._enqueued += 1         # only this (paho) thread writes it
         return handle
 
     def _mine(self, kind: str, key: str) -> bool:
@@ -261,35 +285,49 @@ class Pipeline:
         while not self._abort.is_set():
             stop = self._stopping.is_set() and self.queue.empty()   # checked before draining
             items = self._drain()
+            self._process(items)        # contains its own failures, per message and per device
             try:
-                self._process(items)
                 self._housekeeping(time.monotonic())
-            except Exception:      # the worker must survive a bug in one device's processing
-                log.exception("pipeline worker cycle failed")
-                self.counters.inc("worker_errors")
+            except Exception:      # the worker must survive a bug anywhere
+                self._worker_error("housekeeping", "")
             self._write_points()
             self._done += len(items)
             if stop and not items:
                 break
 
     def _drain(self) -> list[_Item]:
-        try:
-            items = [self.queue.get(timeout=0.05)]
-        except queue.Empty:
+        first = self.queue.get(timeout=0.05)
+        if first is None:
             return []
+        items = [first]
         while len(items) < MAX_BATCH_MESSAGES:
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
+            item = self.queue.get_nowait()
+            if item is None:
                 break
+            items.append(item)
         return items
+
+    def _worker_error(self, stage: str, key: str) -> None:
+        """A bug hit while handling one message or one device: count it, log the first few with
+        their traceback (then only the count), carry on with everything else."""
+        self.counters.inc("worker_errors", reason=stage)
+        self._errors_logged += 1
+        if self._errors_logged <= 5:
+            log.exception("pipeline %s failed key=%r%s", stage, key[:64],
+                          " (further errors: counted only)" if self._errors_logged == 5 else "")
 
     def _process(self, items: list[_Item]) -> None:
         pending: dict[str, list[ImuChunk]] = {}
         arrivals: list[float] = []
+        handlers = {"status": self._on_status, "link": self._on_gateway_event, "cmd": self._on_command}
         for item in items:
             if item.kind == "imu":
-                chunk = self._decode(item)
+                try:
+                    chunk = self._decode(item)
+                except Exception:
+                    self._worker_error("decode", item.key)
+                    self.counters.inc("rejected", reason="internal_error")
+                    continue
                 if chunk is not None:
                     pending.setdefault(item.key, []).append(chunk)
                     self._arrival[item.key] = item.arrival
@@ -298,12 +336,11 @@ class Pipeline:
             # status / commands act between the samples that came before and after them
             self._ingest(pending)
             pending = {}
-            if item.kind == "status":
-                self._on_status(item)
-            elif item.kind == "events":
-                self._on_gateway_event(item)
-            elif item.kind == "cmd":
-                self._on_command(item)
+            try:
+                handlers[item.kind](item)
+            except Exception:
+                self._worker_error(item.kind, item.key)
+                self.counters.inc("rejected", reason="internal_error")
         self._ingest(pending)
         if arrivals:
             now = time.monotonic()
@@ -320,37 +357,39 @@ class Pipeline:
         try:
             chunk = decode(item.payload)
         except PayloadError as exc:
-            self.counters.inc("rejected", reason=exc.reason)
-            log.info("device=%s rejected payload reason=%s detail=%s", item.key, exc.reason,
-                     exc.detail[:200])
+            self.reject(exc.reason, item.key, exc.detail)
             return None
-        except Exception as exc:     # a decoder bug is a rejection, never a dead worker
-            self.counters.inc("rejected", reason="decoder_error")
-            log.exception("device=%s payload decoder failed: %s", item.key, exc)
+        except (ValueError, RecursionError, MemoryError) as exc:   # never a dead worker
+            self.reject("decoder_error", item.key, f"{type(exc).__name__}: {exc}")
+            return None
+        t0, t1 = float(chunk.t_s[0]), float(chunk.t_s[-1])
+        if not (EPOCH_MIN_S <= t0 and t1 <= EPOCH_MAX_S):
+            self.reject("bad_time", item.key, f"t_s {t0:.6g}..{t1:.6g} outside 2000-2100")
             return None
         if chunk.device_id != item.key:
             # the topic is authoritative (broker ACLs are per topic); count the disagreement
             self.counters.inc("device_id_mismatch")
+        self.counters.inc("accepted", reason="imu")
         self.counters.inc("samples_in", len(chunk))
         return chunk
 
     def _device_allowed(self, device_id: str) -> bool:
-        if not device_id or device_id.startswith("$"):
-            self.counters.inc("rejected", reason="bad_topic")
-            return False
+        """Configured, or an unknown device the config accepts while there is room (every
+        per-device table, and the series in storage, stay bounded by pipeline.max_devices)."""
         if device_id in self._devices:
             return True
         if self.cfg.pipeline.unknown_devices == "reject":
-            self.counters.inc("rejected", reason="unknown_device")
-            if device_id not in self._unknown_warned:
-                self._unknown_warned.add(device_id)
-                log.warning("device=%s not in config: rejected (pipeline.unknown_devices=reject)",
-                            device_id)
+            self.reject("unknown_device", device_id, "not in the config (pipeline.unknown_devices=reject)")
             return False
+        if device_id not in self._admitted:
+            if len(self._devices) + len(self._admitted) >= self.cfg.pipeline.max_devices:
+                self.reject("device_cap", device_id,
+                            f"{self.cfg.pipeline.max_devices} devices = pipeline.max_devices")
+                return False
+            self._admitted.add(device_id)
+            log.warning("device=%s not in the config: accepted with user=%s "
+                        "(pipeline.unknown_devices=accept)", device_id, device_id)
         self.counters.inc("unknown_device_messages")
-        if device_id not in self._unknown_warned:
-            self._unknown_warned.add(device_id)
-            log.warning("device=%s not in config: accepted with user=%s", device_id, device_id)
         return True
 
     def _session(self, device_id: str, rate_hz: float) -> DeviceSession:
@@ -359,11 +398,14 @@ class Pipeline:
             dev = self._devices.get(device_id)
             s = DeviceSession(device_id, self.cfg.user_of(device_id), self.analyzer_factory,
                               rate_hz=dev.rate_hz if dev else rate_hz,
-                              reorder_wait_s=self.cfg.pipeline.reorder_wait_s, day_of=self._day_of)
+                              reorder_wait_s=self.cfg.pipeline.reorder_wait_s,
+                              max_pending=self.cfg.pipeline.max_pending_samples, day_of=self._day_of)
             self.sessions[device_id] = s
             self._primary.setdefault(s.user, device_id)
+            self._users.add(s.user)
             self.counters.set("devices", len(self.sessions))
-            log.info("device=%s user=%s new session", device_id, s.user)
+            log.info("device=%s user=%s new session%s", device_id, s.user,
+                     "" if dev else " (not in the config)")
         return s
 
     def _day_of(self, t_s: float) -> str:
@@ -372,21 +414,35 @@ class Pipeline:
 
     def _ingest(self, pending: dict[str, list[ImuChunk]]) -> None:
         for device_id, chunks in pending.items():
-            s = self._session(device_id, chunks[0].rate_hz)
-            before = s.stats.samples
-            before_counts = s.buffer.counts.as_dict()
-            events = s.ingest(chunks)
-            if self.cfg.influx.raw_imu:
-                self._store_raw(chunks, s.user, device_id)
-            self.counters.inc("samples_processed", s.stats.samples - before)
-            self._count_reorder(before_counts, s)
-            self._dispatch(s, events)
+            try:
+                self._ingest_one(device_id, chunks)
+            except Exception:           # one device's bug: the others' samples still go on
+                self._worker_error("ingest", device_id)
 
-    def _count_reorder(self, before: dict, s: DeviceSession) -> None:
-        after = s.buffer.counts.as_dict()
-        for name in ("duplicates", "late", "time_backwards", "gaps", "samples_lost", "seq_resets"):
-            self.counters.inc(f"samples_{name}" if name in ("duplicates", "late", "time_backwards")
-                              else name, after[name] - before[name])
+    def _ingest_one(self, device_id: str, chunks: list[ImuChunk]) -> None:
+        s = self._session(device_id, chunks[0].rate_hz)
+        before = s.stats.samples
+        before_counts = self._stream_counts(s)
+        try:
+            events = s.ingest(chunks)
+        finally:
+            self.counters.inc("samples_processed", s.stats.samples - before)
+            self._count_stream(before_counts, s)
+        if self.cfg.influx.raw_imu:
+            self._store_raw(chunks, s.user, device_id)
+        self._dispatch(s, events)
+
+    @staticmethod
+    def _stream_counts(s: DeviceSession) -> dict:
+        return {**s.buffer.counts.as_dict(), **s.guard.counts.as_dict()}
+
+    def _count_stream(self, before: dict, s: DeviceSession) -> None:
+        after = self._stream_counts(s)
+        for name in ("duplicates", "late", "time_backwards"):
+            self.counters.inc(f"samples_{name}", after[name] - before[name])
+        for name in ("gaps", "samples_lost", "seq_resets", "jumps_confirmed", "candidates_refuted",
+                     "samples_unconfirmed"):
+            self.counters.inc(name, after[name] - before[name])
 
     # -- outputs ---------------------------------------------------------------------------
     def _dispatch(self, s: DeviceSession, events: list[Event]) -> None:
@@ -396,6 +452,9 @@ class Pipeline:
         self.counters.inc("events", len(events))
         self._publish_events(s, events)
         self._store(events, s.user, s.device_id)
+        self._coach(s, events)
+
+    def _coach(self, s: DeviceSession, events: list[Event]) -> None:
         coach_events = events
         if self._primary.get(s.user, s.device_id) != s.device_id:
             # A user with several sensors: day figures (minutes, breaks) come from the primary
@@ -411,7 +470,7 @@ class Pipeline:
         self._apply_outgoing(s.user, outs)
 
     def _publish_events(self, s: DeviceSession, events: list[Event]) -> None:
-        t_topic = topic(self.prefix, s.device_id, "events")
+        t_topic = self.topics.device(s.device_id, "events")
         for ev in events:
             qos = 1
             if ev.kind == "posture":
@@ -435,7 +494,7 @@ class Pipeline:
                                             angle_rate_hz=self.cfg.influx.angle_rate_hz)
             except SchemaError as exc:
                 self.counters.inc("events_unstorable", reason=ev.kind)
-                log.warning("device=%s event kind=%s not storable: %s", device, ev.kind, exc)
+                log.debug("device=%s event kind=%s not storable: %s", device, ev.kind, exc)
         self._points += points
 
     def _store_raw(self, chunks: list[ImuChunk], user: str, device: str) -> None:
@@ -448,7 +507,7 @@ class Pipeline:
                 self._points += points_from_chunk(chunk, user, device)
             except SchemaError as exc:
                 self.counters.inc("events_unstorable", reason="imu")
-                log.warning("device=%s raw samples not storable: %s", device, exc)
+                log.debug("device=%s raw samples not storable: %s", device, exc)
 
     def _write_points(self) -> None:
         """One storage write per worker cycle: one SQLite transaction / one batch append."""
@@ -486,22 +545,29 @@ class Pipeline:
                 sessions.append(self._session(d.id, d.rate_hz))
         return sessions
 
+    @staticmethod
+    def _json_object(payload: bytes) -> dict | None:
+        """A JSON object, or None for anything else (bad UTF-8, bad JSON, nesting too deep)."""
+        try:
+            doc = json.loads(payload)
+        except (ValueError, RecursionError):       # UnicodeDecodeError is a ValueError
+            return None
+        return doc if isinstance(doc, dict) else None
+
     # -- status and commands ---------------------------------------------------------------
     def _on_status(self, item: _Item) -> None:
-        try:
-            doc = json.loads(item.payload)
-            if not isinstance(doc, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
-            self.counters.inc("rejected", reason="bad_status")
+        if not self._device_allowed(item.key):
             return
+        doc = self._json_object(item.payload)
+        if doc is None:
+            self.reject("bad_status", item.key, "not a JSON object")
+            return
+        self.counters.inc("accepted", reason="status")
         if doc.get("state") != "end":
             self._store_status(item, doc)
             return
-        if not self._device_allowed(item.key):
-            return
         end_t = doc.get("end_t_s")
-        end_t = float(end_t) if isinstance(end_t, (int, float)) and not isinstance(end_t, bool) else None
+        end_t = float(end_t) if _number(end_t) and EPOCH_MIN_S <= end_t <= EPOCH_MAX_S else None
         s = self.sessions.get(item.key)
         if s is None:
             return
@@ -512,48 +578,66 @@ class Pipeline:
     def _store_status(self, item: _Item, doc: dict) -> None:
         """Gateway status (battery, RSSI, rate, link) -> ``device_status``. The document carries
         no time: it is stamped with its arrival (wall clock; this is the adapter layer) unless it
-        has ``t_s``. A retained status is delivered again on every (re)subscription: an
-        identical payload is stored once."""
-        if not self._device_allowed(item.key):
-            return
+        has a plausible ``t_s``. A retained status is delivered again on every (re)subscription:
+        an identical payload is stored once."""
         if self._status_seen.get(item.key) == item.payload:
             return
         self._status_seen[item.key] = item.payload
         t_s = doc.get("t_s")
-        if isinstance(t_s, bool) or not isinstance(t_s, (int, float)):
+        if not (_number(t_s) and EPOCH_MIN_S <= t_s <= EPOCH_MAX_S):
             t_s = time.time() - (time.monotonic() - item.arrival)
         self.counters.inc("status_in")
         self._store([Event("status", float(t_s), doc, item.key)], self.cfg.user_of(item.key), item.key)
 
     def _on_gateway_event(self, item: _Item) -> None:
-        """A gateway event (``Event.to_dict()``): its gaps are stored. The reorder buffer sees the
-        same hole as a jump in ``seq`` and declares it with the same start, so the key is the
-        same and InfluxDB keeps one point."""
-        try:
-            doc = json.loads(item.payload)
-            if not isinstance(doc, dict) or "user" in doc:
-                return                   # not the gateway's format (one of our own messages)
-            ev = Event.from_dict(doc)
-        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-            self.counters.inc("rejected", reason="bad_event")
-            return
-        if ev.kind not in GATEWAY_EVENT_KINDS:
-            self.counters.inc("gateway_events_ignored")
-            return
+        """A gateway event (``Event.to_dict()``) on ``link``: its gaps are stored. The reorder
+        buffer sees the same hole as a jump in ``seq`` and declares it with the same start, so
+        the key is the same and InfluxDB keeps one point."""
         if not self._device_allowed(item.key):
             return
+        doc = self._json_object(item.payload)
+        kind = None if doc is None else doc.get("kind")
+        if not isinstance(kind, str):
+            self.reject("bad_event", item.key, "not an event object")
+            return
+        if kind not in GATEWAY_EVENT_KINDS:
+            self.counters.inc("accepted", reason="link")
+            self.counters.inc("gateway_events_ignored")
+            return
+        ev = self._gap_event(doc, item.key)
+        if ev is None:
+            self.reject("bad_event", item.key, "gap with missing or implausible figures")
+            return
+        self.counters.inc("accepted", reason="link")
         self.counters.inc("gateway_events", reason=ev.kind)
         self._store([ev], self.cfg.user_of(item.key), item.key)
 
+    def _gap_event(self, doc: dict, device_id: str) -> Event | None:
+        """A gateway gap with times in 2000-2100 and a loss the gap's length allows."""
+        data = doc.get("data")
+        if not isinstance(data, dict):
+            return None
+        start, end, lost = data.get("start_s"), data.get("end_s"), data.get("samples_lost")
+        if not (_number(start) and _number(end) and _number(lost) and _number(doc.get("t_s"))):
+            return None
+        if not (EPOCH_MIN_S <= start <= end <= EPOCH_MAX_S) or lost < 0 or lost != int(lost):
+            return None
+        dev = self._devices.get(device_id)
+        s = self.sessions.get(device_id)
+        rate = max(dev.rate_hz if dev else 0.0, s.rate_hz if s else 0.0, 1.0)
+        if lost > 2 * (end - start) * rate + 2:        # more samples than the gap could hold
+            return None
+        return Event("gap", float(doc["t_s"]), {"start_s": float(start), "end_s": float(end),
+                                                "samples_lost": int(lost)}, device_id)
+
     def _on_command(self, item: _Item) -> None:
         user = item.key
+        if user not in self._users:
+            self.reject("unknown_user", user, "commands are taken for configured users only")
+            return
+        doc = self._json_object(item.payload)
         t_s = None
-        try:
-            doc = json.loads(item.payload)
-            has_time = isinstance(doc, dict) and doc.get("t_s") is not None
-        except (ValueError, UnicodeDecodeError):
-            has_time = True          # let the coach produce the error reply
-        if not has_time:
+        if doc is None or doc.get("t_s") is None:
             # event time of the command: the user's latest sample time (replays run in the past),
             # else the wall clock (a live user whose sensor has not sent anything yet)
             times = [s.live.t_s for s in self.sessions.values() if s.user == user and s.live.t_s]
@@ -562,12 +646,16 @@ class Pipeline:
         try:
             outs = self.coach.on_command(user, item.payload, t_s=t_s)
         except Exception:
-            log.exception("user=%s command failed", user)
             self.counters.inc("coach_errors")
+            self._worker_error("coach", user)
+            self.counters.inc("rejected", reason="internal_error")
             return
-        for out in outs:
-            if out.suffix == "cmd/reply" and not out.payload.get("ok", True):
-                self.counters.inc("commands_rejected")
+        refused = any(out.suffix == "cmd/reply" and not out.payload.get("ok", True) for out in outs)
+        if refused:
+            self.counters.inc("commands_rejected")
+            self.reject("bad_command", user, "answered with an error reply")
+        else:
+            self.counters.inc("accepted", reason="cmd")
         self._apply_outgoing(user, outs)
 
     def _publish_discovery(self) -> None:
@@ -586,11 +674,11 @@ class Pipeline:
         wait = self.cfg.pipeline.reorder_wait_s
         for device_id, s in list(self.sessions.items()):
             silent = now - self._arrival.get(device_id, now) >= wait
-            if silent and (s.buffer.pending_samples or s.end_t_s is not None):
-                before = s.stats.samples
-                events = s.flush()
-                self.counters.inc("samples_processed", s.stats.samples - before)
-                self._dispatch(s, events)
+            if silent and (s.pending_samples or s.end_t_s is not None):
+                try:
+                    self._flush_one(s)
+                except Exception:
+                    self._worker_error("flush", device_id)
         if now >= self._next["state"]:
             self._next["state"] = now + self.cfg.pipeline.state_interval_s
             self._publish_states()
@@ -601,16 +689,26 @@ class Pipeline:
             self._next["snapshot"] = now + self.cfg.pipeline.snapshot_interval_s
             self._snapshot_all()
 
+    def _flush_one(self, s: DeviceSession) -> None:
+        before, before_counts = s.stats.samples, self._stream_counts(s)
+        try:
+            events = s.flush()
+        finally:
+            self.counters.inc("samples_processed", s.stats.samples - before)
+            self._count_stream(before_counts, s)
+        self._dispatch(s, events)
+
     def _publish_states(self, force: bool = False) -> None:
         devices = list(self.sessions) if force else sorted(self._dirty)
         self._dirty.clear()
         for device_id in devices:
             s = self.sessions[device_id]
-            self.outbox.send(topic(self.prefix, device_id, "state"),
+            self.outbox.send(self.topics.device(device_id, "state"),
                              dumps(s.live.payload(device_id, s.user)), qos=1, retain=True)
 
     def stats(self) -> dict:
         self.counters.set("queue_depth", self.queue.qsize())
+        self.counters.set("queue_bytes", self.queue.bytes)
         self.counters.set("outbox_depth", self.outbox.depth())
         self.counters.set("devices", len(self.sessions))
         try:
@@ -642,6 +740,7 @@ class Pipeline:
         log.info("pipeline stats %s", _kv(snap, ("messages_in", "samples_processed", "events",
                  "rejected", "points_written", "spool_depth", "queue_depth", "devices",
                  "latency_p99_ms")))
+        self.reject.summary(self.cfg.pipeline.stats_interval_s)
 
     def _drain_outbox(self, timeout_s: float) -> None:
         """At shutdown: give what waits in the outbox a few seconds to reach the broker."""
@@ -664,7 +763,8 @@ class Pipeline:
     def _restore(self) -> None:
         for device_id, state in self.snapshots.load_all().items():
             s = DeviceSession(device_id, self.cfg.user_of(device_id), self.analyzer_factory,
-                              reorder_wait_s=self.cfg.pipeline.reorder_wait_s, day_of=self._day_of)
+                              reorder_wait_s=self.cfg.pipeline.reorder_wait_s,
+                              max_pending=self.cfg.pipeline.max_pending_samples, day_of=self._day_of)
             try:
                 s.set_state(state)
             except Exception:
@@ -672,6 +772,9 @@ class Pipeline:
                 continue
             self.sessions[device_id] = s
             self._primary.setdefault(s.user, device_id)
+            self._users.add(s.user)
+            if device_id not in self._devices:
+                self._admitted.add(device_id)
             log.info("device=%s restored samples=%d", device_id, s.stats.samples)
 
     # -- helpers for commands and tests ----------------------------------------------------
@@ -680,7 +783,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._done >= self._enqueued and not any(
-                    s.buffer.pending_samples for s in list(self.sessions.values())):
+                    s.pending_samples for s in list(self.sessions.values())):
                 return True
             time.sleep(0.02)
         return False
@@ -704,6 +807,12 @@ def _expand(path: str):
     p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def _number(v) -> bool:
+    """A finite int or float (not a bool): what a JSON figure must be to be believed."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+            and v not in (float("inf"), float("-inf")))
 
 
 def _kv(d: dict, keys) -> str:

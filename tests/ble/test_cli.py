@@ -17,6 +17,7 @@ import pytest
 
 from spinewise import cli
 from spinewise.ingest.payload import decode
+from spinewise.topics import Topics
 from tests.ble.emulator import GATEWAY_ADAPTER, SENSOR_ADAPTER
 from tests.ble.peripheral import EmulatedSensor
 
@@ -103,10 +104,10 @@ name = "spinewise-cli*"
     time.sleep(0.5)
     col.close()
     assert proc.returncode == 0, out
-    imu = [decode(p) for t, p in got if t == "swcli/back/imu"]
+    imu = [decode(p) for t, p in got if t == Topics("swcli").device("back", "imu")]
     assert len(imu) >= 4 and imu[0].device_id == "back"
     seq = np.concatenate([c.seq for c in imu])
     assert np.all(np.diff(seq) == 1)
-    states = [json.loads(p)["state"] for t, p in got if t == "swcli/back/status"]
+    states = [json.loads(p)["state"] for t, p in got if t == Topics("swcli").device("back", "status")]
     assert "online" in states and states[-1] == "offline"
     assert "connected to" in out

@@ -20,6 +20,7 @@ from spinewise.config import Config, DeviceConfig, GatewayConfig, MqttConfig
 from spinewise.ingest.payload import decode
 from spinewise.sim import simulate
 from spinewise.stream import ImuChunk
+from spinewise.topics import Topics
 from tests.ble.emulator import SENSOR_ADAPTER
 from tests.ble.helpers import Collector, gateway_running, until
 from tests.ble.peripheral import EmulatedSensor, add_adapter
@@ -34,7 +35,7 @@ POLAR_ADAPTER = ("hci2", "00:AA:01:00:00:03")
 
 
 def _received(col: Collector, device: str) -> ImuChunk:
-    chunks = [decode(p) for p in col.of(f"swe2e/{device}/imu")]
+    chunks = [decode(p) for p in col.of(Topics("swe2e").device(device, "imu"))]
     assert chunks, f"nothing received from {device}"
     c = ImuChunk.concat(chunks)
     # at-least-once: a message re-sent after a broker outage may arrive twice; drop repeats,
@@ -93,7 +94,7 @@ def test_two_sensors_survive_dropout_and_broker_restart(ble_emulator, tmp_path, 
     try:
         # everything was flushed by the gateway's close; wait for the subscriber to have it all
         def n_received(device: str) -> int:
-            chunks = [decode(p) for p in col.of(f"swe2e/{device}/imu")]
+            chunks = [decode(p) for p in col.of(Topics("swe2e").device(device, "imu"))]
             return len(np.unique(np.concatenate([c.seq for c in chunks]))) if chunks else 0
 
         deadline = time.monotonic() + 20
@@ -110,7 +111,7 @@ def test_two_sensors_survive_dropout_and_broker_restart(ble_emulator, tmp_path, 
         sent = np.asarray(back.sent.seq)
         jumps = np.flatnonzero(np.diff(sent) > 1)
         assert len(jumps) == 1, "the dropout is the only hole in what the sensor sent"
-        gaps = [json.loads(p) for p in col.of("swe2e/back/events")]
+        gaps = [json.loads(p) for p in col.of(Topics("swe2e").device("back", "link"))]
         gaps = [g for g in gaps if g["kind"] == "gap"]
         assert len(gaps) == 1
         assert gaps[0]["data"]["samples_lost"] == int(sent[jumps[0] + 1] - sent[jumps[0]] - 1)
@@ -122,13 +123,13 @@ def test_two_sensors_survive_dropout_and_broker_restart(ble_emulator, tmp_path, 
         sent_c = np.asarray(chest.sent.seq)
         np.testing.assert_array_equal(rc.seq - rc.seq[0], sent_c - sent_c[0])
         np.testing.assert_array_equal(rc.acc_g, np.concatenate(chest.sent.acc_g))
-        assert not [p for p in col.of("swe2e/chest/events") if json.loads(p)["kind"] == "gap"]
+        assert not [p for p in col.of(Topics("swe2e").device("chest", "link")) if json.loads(p)["kind"] == "gap"]
 
         # both were streamed for >= 60 s of sensor time
         assert (sent[-1] - sent[0]) / RATE_HZ >= 60 and (sent_c[-1] - sent_c[0]) / RATE_HZ >= 60
 
         # status: retained, online with battery while running, offline after the gateway stopped
-        statuses = [json.loads(p) for p in col.of("swe2e/back/status")]
+        statuses = [json.loads(p) for p in col.of(Topics("swe2e").device("back", "status"))]
         online = [s for s in statuses if s["state"] == "online"]
         assert online and online[0]["battery_pct"] == 87 and online[0]["profile"] == "spinewise"
         assert statuses[-1]["state"] == "offline"

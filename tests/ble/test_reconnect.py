@@ -13,6 +13,7 @@ import pytest
 from spinewise.config import Config, DeviceConfig, GatewayConfig, MqttConfig
 from spinewise.ingest.payload import decode
 from spinewise.stream import ImuChunk
+from spinewise.topics import Topics
 from tests.ble.emulator import GATEWAY_ADAPTER, SENSOR_ADAPTER
 from tests.ble.helpers import Collector, gateway_running, until
 from tests.ble.peripheral import EmulatedSensor, add_adapter, device_disconnect
@@ -66,9 +67,9 @@ def test_counterless_sensors_and_central_side_disconnect(ble_emulator, mqtt_serv
     # Thingy's config write carried the rate (motion processing frequency, u16 at offset 6)
     assert thingy.writes and int.from_bytes(thingy.writes[0][6:8], "little") == 50
 
-    wit_chunks = [decode(p) for p in col.of("swrc/wit/imu")]
-    events = [json.loads(p) for p in col.of("swrc/wit/events")]
-    thingy_chunks = [decode(p) for p in col.of("swrc/thingy/imu")]
+    wit_chunks = [decode(p) for p in col.of(Topics("swrc").device("wit", "imu"))]
+    events = [json.loads(p) for p in col.of(Topics("swrc").device("wit", "link"))]
+    thingy_chunks = [decode(p) for p in col.of(Topics("swrc").device("thingy", "imu"))]
     got = ImuChunk.concat(wit_chunks)
     k = np.rint(got.acc_g[:, 0] / LSB_G).astype(int)     # which sensor samples arrived
     sent = np.asarray(wit.sent.seq)

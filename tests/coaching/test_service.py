@@ -3,6 +3,7 @@ import json
 from spinewise.config import CoachingConfig, Config, DeviceConfig
 from spinewise.events import Event
 from spinewise.coaching import CoachService, CoachStore
+from spinewise.topics import Topics
 from tests.coaching.helpers import brk, epoch, minutes
 
 TZ = "Europe/Berlin"
@@ -26,7 +27,7 @@ def test_nudge_state_and_storage_events():
     svc = CoachService(config(), CoachStore())
     outs = svc.on_events("ann", minutes(NINE, 50))
     nudges = by_suffix(outs, "nudge")
-    assert len(nudges) == 1 and nudges[0].topic == "spinewise/ann/nudge" and not nudges[0].retain
+    assert len(nudges) == 1 and nudges[0].topic == Topics("spinewise").user("ann", "nudge") and not nudges[0].retain
     assert nudges[0].payload["type"] == "nudge" and nudges[0].event.kind == "nudge"
     state = by_suffix(outs, "coach")[-1]
     assert state.retain and state.payload["sedentary_min_today"] == 50
@@ -45,7 +46,7 @@ def test_snooze_command_delays_the_next_nudge():
     svc = CoachService(config(), CoachStore())
     svc.on_events("ann", minutes(NINE, 55))
     reply = svc.on_command("ann", cmd(cmd="snooze", minutes=60, id=7))[0]
-    assert reply.topic == "spinewise/ann/cmd/reply" and reply.payload["ok"] and reply.payload["id"] == 7
+    assert reply.topic == Topics("spinewise").user("ann", "cmd/reply") and reply.payload["ok"] and reply.payload["id"] == 7
     assert reply.payload["snoozed_until_s"] == NINE + 115 * 60     # from the last event time
     outs = svc.on_events("ann", minutes(NINE + 55 * 60, 65))
     assert [round((o.payload["t_s"] - NINE) / 60) for o in by_suffix(outs, "nudge")] == [115]
@@ -125,14 +126,14 @@ def test_home_assistant_discovery():
     topics = {o.topic: o.payload for o in outs}
     assert all(o.retain for o in outs)
     sed = topics["homeassistant/sensor/spinewise_ann/sedentary_today/config"]
-    assert sed["state_topic"] == "spinewise/ann/coach" and sed["unit_of_measurement"] == "min"
+    assert sed["state_topic"] == Topics("spinewise").user("ann", "coach") and sed["unit_of_measurement"] == "min"
     assert sed["value_template"] == "{{ value_json.sedentary_min_today }}"
     assert sed["unique_id"] == "spinewise_ann_sedentary_today"
     assert sed["device"]["identifiers"] == ["spinewise_ann"] and "clip1" in sed["device"]["model"]
     assert topics["homeassistant/sensor/spinewise_ann/last_nudge/config"]["device_class"] == "timestamp"
     assert "homeassistant/sensor/spinewise_ann/reps_today/config" in topics
     button = topics["homeassistant/button/spinewise_ann/snooze/config"]
-    assert button["command_topic"] == "spinewise/ann/cmd"
+    assert button["command_topic"] == Topics("spinewise").user("ann", "cmd")
     assert json.loads(button["payload_press"]) == {"v": 1, "cmd": "snooze"}
     # what the button sends is a valid command
     assert svc.on_command("ann", button["payload_press"].encode(), t_s=NINE)[0].payload["ok"]

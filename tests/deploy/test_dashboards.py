@@ -21,6 +21,7 @@ import pytest
 from spinewise.config import InfluxConfig
 from spinewise.storage import open_storage, points_from_event
 from spinewise.storage.grafana import DASHBOARDS, write_dashboards
+from spinewise.topics import ANY, Topics
 from tests.deploy import session as S
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -393,15 +394,18 @@ def test_devices_panels_show_what_the_gateway_publishes_through_the_pipeline(inf
     storage = open_storage(cfg.influx, background=False)
     pl = Pipeline(cfg, storage=storage, coach=RecordingCoach(), client_factory=FakeClient)
     pl.start(connect_timeout_s=0.1)
+    topics = Topics("p")
     now = time.time()
     batteries, rssi = [81, 80, 79], [-58, -64, -70]
     try:
         for i, (b, r) in enumerate(zip(batteries, rssi)):
             doc = S.gateway_status("h30", battery_pct=b, rssi_dbm=r, samples=1000 * i)
-            pl.sub.handlers["p/+/status"]("p/h30/status", json.dumps(doc).encode())
+            pl.sub.handlers[topics.device(ANY, "status")](topics.device("h30", "status"),
+                                                          json.dumps(doc).encode())
         for start, dur, lost in [(now - 600, 4.0, 200), (now - 300, 6.0, 300)]:
             gap = Event("gap", start + dur, {"start_s": start, "end_s": start + dur, "samples_lost": lost}, "h30")
-            pl.sub.handlers["p/+/events"]("p/h30/events", json.dumps(gap.to_dict()).encode())
+            pl.sub.handlers[topics.device(ANY, "link")](topics.device("h30", "link"),
+                                                        json.dumps(gap.to_dict()).encode())
         assert wait_until(lambda: pl.counters.get("gateway_events") == 2, 10)
     finally:
         pl.stop()

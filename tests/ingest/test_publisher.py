@@ -11,6 +11,7 @@ from spinewise.events import Event
 from spinewise.ingest.payload import decode
 from spinewise.ingest.publisher import Publisher
 from spinewise.mqtt import MqttClient
+from spinewise.topics import Topics
 from spinewise.stream import ImuChunk
 from tests.servers import Mosquitto, missing
 
@@ -58,7 +59,7 @@ def _cfgs(port, tmp_path, **gw):
 
 def test_batches_status_and_events_in_order(mqtt_server, tmp_path):
     mc, gc = _cfgs(mqtt_server.port, tmp_path, batch_s=0.5)
-    col = Collector(mc, "swtest/dev/#")
+    col = Collector(mc, Topics("swtest").device_all("dev"))
     pub = Publisher(mc, gc, "dev")
     pub.publish_status("online", battery_pct=80, rate_hz=50.0)
     for c in _chunks(10):                     # 50 samples = 1 s -> 2 messages of 25
@@ -69,7 +70,7 @@ def test_batches_status_and_events_in_order(mqtt_server, tmp_path):
     assert pub.flush(10)
     assert col.wait(lambda m: sum(t.endswith("/imu") for t, _ in m) >= 3)
     topics = [t.rsplit("/", 1)[1] for t, _ in col.messages if not t.endswith("status")]
-    assert topics == ["imu", "imu", "events", "imu"]
+    assert topics == ["imu", "imu", "link", "imu"]
     sizes = [len(decode(p)) for t, p in col.messages if t.endswith("/imu")]
     assert sizes == [25, 25, 15]
     status = [json.loads(p) for t, p in col.messages if t.endswith("/status")]
@@ -81,7 +82,7 @@ def test_batches_status_and_events_in_order(mqtt_server, tmp_path):
 
 def test_binary_encoding(mqtt_server, tmp_path):
     mc, gc = _cfgs(mqtt_server.port, tmp_path, encoding="binary", batch_s=0.2)
-    col = Collector(mc, "swtest/dev/imu")
+    col = Collector(mc, Topics("swtest").device("dev", "imu"))
     pub = Publisher(mc, gc, "dev")
     for c in _chunks(4):
         pub.publish_chunk(c)
@@ -97,7 +98,7 @@ def test_broker_outage_spools_then_drains_in_order_and_restart_drains(tmp_path):
     broker = Mosquitto(None, tmp_path / "broker").start()
     try:
         mc, gc = _cfgs(broker.port, tmp_path, batch_s=0.1)
-        col = Collector(mc, "swtest/dev/imu")
+        col = Collector(mc, Topics("swtest").device("dev", "imu"))
         pub = Publisher(mc, gc, "dev")
         for c in _chunks(10):
             pub.publish_chunk(c)
@@ -128,7 +129,7 @@ def test_broker_outage_spools_then_drains_in_order_and_restart_drains(tmp_path):
 
 def test_big_chunks_are_cut_into_batch_sized_messages(mqtt_server, tmp_path):
     mc, gc = _cfgs(mqtt_server.port, tmp_path, batch_s=0.5)
-    col = Collector(mc, "swtest/dev/imu")
+    col = Collector(mc, Topics("swtest").device("dev", "imu"))
     pub = Publisher(mc, gc, "dev")
     k = np.arange(260)
     pub.publish_chunk(ImuChunk(1000 + k / 50.0, np.zeros((260, 3)), None, "dev", 50.0, seq=k))
@@ -172,7 +173,7 @@ def test_username_password_and_tls(tmp_path):
     try:
         good = MqttConfig(host="127.0.0.1", port=broker.port, prefix="swtest", username="gw",
                           password="s3cret", tls=True, ca_file=str(ca))
-        col = Collector(good, "swtest/dev/imu")
+        col = Collector(good, Topics("swtest").device("dev", "imu"))
         pub = Publisher(good, GatewayConfig(spool_dir=str(tmp_path / "spool"), batch_s=0.1), "dev")
         for c in _chunks(2):
             pub.publish_chunk(c)

@@ -8,6 +8,7 @@ import pytest
 from spinewise.ingest.payload import encode_json
 from spinewise.mqtt import MqttClient
 from spinewise.pipeline.replay import map_times
+from spinewise.topics import Topics
 from tests.pipeline.conftest import START_EPOCH_S, Collector, make_config
 
 pytestmark = pytest.mark.servers
@@ -25,7 +26,7 @@ def test_pipeline_process_reports_counters_and_stops_cleanly_on_sigterm(mqtt_ser
         f'[coaching]\nstate_db = "{tmp_path}/coach.sqlite"\n'
         f'[pipeline]\nstate_dir = "{tmp_path}/state"\nstats_interval_s = 0.5\nclient_id = "cli-{p}"\n'
         '[[devices]]\nid = "back1"\nuser = "ann"\n')
-    sys_msgs = Collector(cfg, f"{p}/$sys/#")
+    sys_msgs = Collector(cfg, Topics(p).sys_all())
     proc = subprocess.Popen([sys.executable, "-m", "spinewise.cli", "--config", str(toml), "pipeline"],
                             stderr=subprocess.PIPE, text=True)
     raw = MqttClient(cfg.mqtt, f"raw-{p}", clean_session=True)
@@ -35,8 +36,8 @@ def test_pipeline_process_reports_counters_and_stops_cleanly_on_sigterm(mqtt_ser
         rec = fixtures_dir / "sim" / "office_snippet_25hz_random.csv"
         chunks = list(map_times(read_chunks(rec, 25), "back1", START_EPOCH_S))[:80]
         for c in chunks:
-            assert raw.publish(f"{p}/back1/imu", encode_json(c))
-        assert raw.publish(f"{p}/back1/imu", b"garbage")
+            assert raw.publish(Topics(p).device("back1", "imu"), encode_json(c))
+        assert raw.publish(Topics(p).device("back1", "imu"), b"garbage")
         stats = sys_msgs.wait_for(lambda t, d: t.endswith("/stats") and d.get("samples_in") == 2000
                                   and d.get("rejected.unknown_encoding") == 1, 20)
         assert stats is not None

@@ -10,6 +10,7 @@ from spinewise.config import from_dict
 from spinewise.ingest.publisher import Publisher
 from spinewise.pipeline import Pipeline
 from spinewise.pipeline.replay import map_times
+from spinewise.topics import Topics
 from tests.pipeline.conftest import START_EPOCH_S, Collector, make_config, wait_until
 
 pytestmark = pytest.mark.servers
@@ -30,33 +31,33 @@ def test_nudge_snooze_pain_calibrate_over_mosquitto(sitting, mqtt_server, tmp_pa
     p = cfg.mqtt.prefix
     pipeline = Pipeline(cfg)
     pipeline.start()
-    user_msgs = Collector(cfg, f"{p}/ann/#")
-    device_msgs = Collector(cfg, f"{p}/back1/#")
+    user_msgs = Collector(cfg, Topics(p).user_all("ann"))
+    device_msgs = Collector(cfg, Topics(p).device_all("back1"))
     pub = Publisher(cfg.mqtt, cfg.gateway, "back1", spool_dir=tmp_path / "gw")
     try:
         for c in sitting:
             pub.publish_chunk(c)
         assert pub.flush(30)
-        nudge = user_msgs.wait_for(lambda t, d: t == f"{p}/ann/nudge" and d.get("type") == "nudge", 30)
+        nudge = user_msgs.wait_for(lambda t, d: t == Topics(p).user("ann", "nudge") and d.get("type") == "nudge", 30)
         assert nudge is not None, "no movement nudge after 10 min of sitting"
         assert nudge[1]["reason"] == "sedentary" and nudge[1]["suggestion"]["text"]
 
         reply = send_command(cfg, "ann", {"v": 1, "cmd": "snooze", "minutes": 20})
         assert reply["ok"] and reply["snoozed_until_s"] > sitting[-1].t_s[-1]
-        assert user_msgs.wait_for(lambda t, d: t == f"{p}/ann/coach" and d.get("snoozed_until_iso"), 10)
+        assert user_msgs.wait_for(lambda t, d: t == Topics(p).user("ann", "coach") and d.get("snoozed_until_iso"), 10)
 
         reply = send_command(cfg, "ann", {"v": 1, "cmd": "pain", "score": 6, "leg": True})
         assert reply["ok"] and reply["recorded"]["score"] == 6 and reply["advice"]
 
         reply = send_command(cfg, "ann", {"v": 1, "cmd": "calibrate"})
         assert reply["ok"]
-        assert device_msgs.wait_for(lambda t, d: t == f"{p}/back1/events" and d.get("kind") == "calibrated"
+        assert device_msgs.wait_for(lambda t, d: t == Topics(p).device("back1", "events") and d.get("kind") == "calibrated"
                                     and d["data"].get("reason") == "user", 10)
 
         reply = send_command(cfg, "ann", {"v": 1, "cmd": "fly", "id": "bad-1"})
         assert reply["ok"] is False and reply["error"]["field"] == "cmd" and reply["id"] == "bad-1"
 
-        state = device_msgs.wait_for(lambda t, d: t == f"{p}/back1/state"
+        state = device_msgs.wait_for(lambda t, d: t == Topics(p).device("back1", "state")
                                      and d.get("sedentary_min_today", 0) > 4, 10)
         assert state[1]["user"] == "ann" and state[1]["activity"] and state[1]["trunk_angle_deg"] is not None
     finally:

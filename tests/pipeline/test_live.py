@@ -18,6 +18,7 @@ from spinewise.pipeline import Pipeline
 from spinewise.pipeline.replay import map_times, replay
 from spinewise.recording import read_chunks
 from spinewise.storage import open_storage
+from spinewise.topics import Topics
 from tests.pipeline.conftest import START_EPOCH_S, Collector, explain_mismatch, make_config, wait_until
 from tests.servers import InfluxD, missing
 
@@ -88,7 +89,7 @@ def test_replay_at_50x_equals_analyze_and_influx_outage_loses_no_point(
     storage = KeyRecorder(open_storage(cfg.influx))
     pipeline = Pipeline(cfg, storage=storage)
     pipeline.start()
-    events = Collector(cfg, f"{p}/back1/events")
+    events = Collector(cfg, Topics(p).device("back1", "events"))
     pub = publisher(cfg, "back1", tmp_path)
     speed = 60.0
     result = {}
@@ -192,6 +193,7 @@ def test_bad_payloads_are_counted_by_reason_and_the_service_keeps_running(record
     pipeline.start()
     raw = MqttClient(cfg.mqtt, f"raw-{p}", clean_session=True)
     assert raw.connect(10)
+    imu = Topics(p).device("back1", "imu")
     try:
         good = encode_json(chunks[0])
         bad = {
@@ -203,13 +205,13 @@ def test_bad_payloads_are_counted_by_reason_and_the_service_keeps_running(record
             "bad_version": b'{"v": 9, "t_s": [1], "acc_g": [[0,0,1]]}',
         }
         for c in chunks[:100]:
-            assert raw.publish(f"{p}/back1/imu", encode_json(c))
+            assert raw.publish(imu, encode_json(c))
         for payload in bad.values():
-            assert raw.publish(f"{p}/back1/imu", payload)
-        assert raw.publish(f"{p}/stranger/imu", good)          # not in config: rejected
-        assert raw.publish(f"{p}/back1/imu", encode_json(chunks[50]))   # duplicate: dropped
+            assert raw.publish(imu, payload)
+        assert raw.publish(Topics(p).device("stranger", "imu"), good)   # not in config: rejected
+        assert raw.publish(imu, encode_json(chunks[50]))   # duplicate: dropped
         for c in chunks[100:]:
-            assert raw.publish(f"{p}/back1/imu", encode_binary(c))
+            assert raw.publish(imu, encode_binary(c))
         n = sum(map(len, chunks))
         assert wait_until(lambda: pipeline.counters.get("samples_in") == n + len(chunks[50]), 20)
         pipeline.wait_idle(5)
@@ -247,13 +249,13 @@ def test_broker_outage_keeps_outgoing_messages_bounded_and_the_latest_state(tmp_
         broker.stop()
         assert wait_until(lambda: not pl.pub.connected.is_set(), 10)
         for k in range(100):
-            feed(f"{p}/back1/imu", chunk("back1", k))
+            feed(Topics(p).device("back1", "imu"), chunk("back1", k))
         assert wait_until(lambda: pl.counters.get("samples_processed") == 5000, 20)
         time.sleep(0.5)                         # state and stats timers fire while away
         assert pl.outbox.depth() <= 20 + 5     # 20 events + one retained message per topic
         assert pl.counters.get("outbox_dropped.event") >= 80 - 2   # a few may have left before the cut
         broker.start()
-        states = Collector(cfg, f"{p}/back1/state")
+        states = Collector(cfg, Topics(p).device("back1", "state"))
         assert wait_until(lambda: pl.outbox.depth() == 0, 40), "outbox not drained after reconnect"
         last_t = 1.7e9 + 4999 / 50.0
         got = states.wait_for(lambda t, d: isinstance(d, dict) and d.get("t_s") == last_t, 10)

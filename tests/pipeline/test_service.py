@@ -6,6 +6,7 @@ import pytest
 from spinewise.config import ConfigError, from_dict
 from spinewise.events import Event
 from spinewise.pipeline import Pipeline
+from spinewise.topics import ANY, Topics
 from tests.pipeline.conftest import wait_until
 from tests.pipeline.fakes import FakeAnalyzer, FakeClient, chunk
 
@@ -22,8 +23,16 @@ def make(tmp_path, *, influx=None, devices=(("back1", "ann"),), coach=None, anal
     return pl
 
 
+TOPICS = Topics("p")
+
+
+def topic_of(kind, key):
+    return TOPICS.user(key, kind) if kind == "cmd" else TOPICS.device(key, kind)
+
+
 def send(pl, kind, key, payload):
-    pl.sub.handlers[f"p/+/{kind}"](f"p/{key}/{kind}", payload)
+    """As paho would call the pipeline's handler for a message on that kind's topic."""
+    pl.sub.handlers[topic_of(kind, ANY)](topic_of(kind, key), payload)
 
 
 def test_unknown_devices_accepted_with_user_equal_to_device(tmp_path):
@@ -31,7 +40,7 @@ def test_unknown_devices_accepted_with_user_equal_to_device(tmp_path):
     try:
         for k in range(3):
             send(pl, "imu", "visitor", chunk("visitor", k))
-        send(pl, "imu", "$sys", chunk("x", 0))
+        pl.sub.handlers[topic_of("imu", ANY)]("p/dev/$sys/imu", chunk("x", 0))
         send(pl, "status", "back1", b"not json")
         assert wait_until(lambda: pl.counters.get("samples_processed") == 150, 5)
     finally:
@@ -42,7 +51,8 @@ def test_unknown_devices_accepted_with_user_equal_to_device(tmp_path):
     assert st["rejected.bad_topic"] == 1 and st["rejected.bad_status"] == 1
     # the retained state and per-event messages went out through the publishing client
     topics = {t for t, _, _ in pl.pub.published}
-    assert "p/visitor/state" in topics and "p/visitor/events" in topics and "p/$sys/pipeline/stats" in topics
+    assert {TOPICS.device("visitor", "state"), TOPICS.device("visitor", "events"),
+            TOPICS.pipeline("stats")} <= topics
 
 
 def test_unknown_devices_rejected_when_configured(tmp_path):
@@ -127,7 +137,7 @@ def test_garbage_on_any_topic_is_counted_never_fatal(tmp_path):
                   analyzer_factory=FakeAnalyzer, client_factory=FakeClient)
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.sampled_from(["imu", "status", "events", "cmd"]), st.sampled_from(["back1", "ann", "x"]),
+    @given(st.sampled_from(["imu", "status", "link", "cmd"]), st.sampled_from(["back1", "ann", "x"]),
            st.one_of(st.binary(max_size=200), st.just(b'{"v":1}'), st.just(b'{"state":"end","end_t_s":"x"}'),
                      st.just(b'{"v":1,"cmd":"snooze","minutes":1e9}'), st.just(b"\xb1\x03\x01\x00"),
                      st.just(b'{"kind":"gap","t_s":1,"data":{"start_s":"x"},"device_id":"back1"}'),
@@ -162,16 +172,13 @@ def test_gateway_status_and_gap_events_are_stored(tmp_path):
                             reconnects=1, watchdog_trips=0, decode_errors=0)
     gap = Event("gap", 1.7e9 + 12.0, {"start_s": 1.7e9 + 10.0, "end_s": 1.7e9 + 12.0,
                                       "samples_lost": 99}, "back1")
-    own = {"kind": "gap", "t_s": 1.7e9, "device": "back1", "user": "ann",
-           "data": {"start_s": 1.7e9 - 50, "end_s": 1.7e9 - 40, "samples_lost": 500}}
     try:
         send(pl, "status", "back1", online)
         send(pl, "status", "back1", online)            # retained, delivered again: stored once
         send(pl, "status", "back1", status_payload("back1", "reconnecting", battery_pct=86))
         send(pl, "status", "back1", b'{"state":"end","end_t_s":1.0}')     # replay marker: not stored
-        send(pl, "events", "back1", json.dumps(gap.to_dict()).encode())
-        send(pl, "events", "back1", json.dumps(own).encode())             # our own output: ignored
-        send(pl, "events", "back1", json.dumps(Event("calibrated", 1.7e9, {}, "back1").to_dict()).encode())
+        send(pl, "link", "back1", json.dumps(gap.to_dict()).encode())
+        send(pl, "link", "back1", json.dumps(Event("calibrated", 1.7e9, {}, "back1").to_dict()).encode())
         assert wait_until(lambda: pl.counters.get("gateway_events_ignored") == 1, 5)
     finally:
         pl.stop()
@@ -225,11 +232,11 @@ def test_outgoing_messages_are_bounded_while_the_broker_is_away(tmp_path):
     finally:
         pl.stop()
     out = [(t, json.loads(p)) for t, p, _ in pl.pub.published[before:]]
-    events = [d for t, d in out if t == "p/back1/events"]
+    events = [d for t, d in out if t == TOPICS.device("back1", "events")]
     assert [e["t_s"] for e in events] == [1.7e9 + (50 * k + 49) / 50 for k in range(7, 10)]  # newest
-    states = [d for t, d in out if t == "p/back1/state"]
+    states = [d for t, d in out if t == TOPICS.device("back1", "state")]
     assert states and states[0]["t_s"] == events[-1]["t_s"]           # only the latest state waited
-    assert any(t == "p/ann/cmd/reply" and d.get("id") == "s1" for t, d in out)   # replies kept
+    assert any(t == TOPICS.user("ann", "cmd/reply") and d.get("id") == "s1" for t, d in out)   # replies kept
     assert pl.stats()["outbox_dropped"] == 7
 
 
@@ -244,7 +251,7 @@ def test_a_refused_command_reply_echoes_its_id(tmp_path):
         assert wait_until(lambda: pl.counters.get("commands_rejected") == 5, 5)
     finally:
         pl.stop()
-    replies = [json.loads(p) for t, p, _ in pl.pub.published if t == "p/ann/cmd/reply"]
+    replies = [json.loads(p) for t, p, _ in pl.pub.published if t == TOPICS.user("ann", "cmd/reply")]
     assert [r.get("id") for r in replies] == ["q1", 7, "q3", None, None]
     assert [r["error"]["field"] for r in replies] == ["cmd", "minutes", "v", "payload", "cmd"]
 
