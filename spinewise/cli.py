@@ -15,7 +15,7 @@ from spinewise import __version__
 from spinewise.config import LOG_LEVELS, ConfigError
 
 COMMANDS = ["simulate", "analyze", "demo", "pipeline", "replay", "gateway", "scan",
-            "coach", "calibrate", "dashboards"]
+            "coach", "calibrate", "dashboards", "acl"]
 
 
 def setup_logging(level: str) -> None:

@@ -1,0 +1,49 @@
+"""``spinewise acl``: the broker's ACL and password file for the configured people and sensors.
+
+    spinewise --config deploy/spinewise.toml acl --out deploy/mosquitto --secrets deploy/secrets
+    spinewise --config deploy/spinewise.toml acl --print        # the ACL only, on stdout
+
+Every login of spinewise.access gets a line in ``<out>/passwd`` (Mosquitto 2's hash format) and
+its rules in ``<out>/acl``. Passwords are random, kept in ``<secrets>/mqtt/<login>`` (0600) and
+re-used on the next run, so running it again after adding a sensor or a carer changes only what
+is new. Reload Mosquitto afterwards (``docker compose kill -s HUP mosquitto``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("acl", help="write the Mosquitto ACL and password file from the config",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
+    p.add_argument("--out", default="deploy/mosquitto", help="directory for acl and passwd")
+    p.add_argument("--secrets", default="deploy/secrets",
+                   help="directory whose mqtt/ folder keeps one password file per login")
+    p.add_argument("--pipeline-password-file", default=None,
+                   help="use this file's password for spinewise-pipeline (e.g. a compose secret)")
+    p.add_argument("--print", action="store_true", help="print the ACL and write nothing")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from spinewise import config as config_mod
+    from spinewise.access import PIPELINE_LOGIN, acl_text, logins, write_broker_files
+
+    cfg = config_mod.load(getattr(args, "config", None))
+    if args.print:
+        sys.stdout.write(acl_text(cfg))
+        return 0
+    extra = {}
+    if args.pipeline_password_file:
+        extra[PIPELINE_LOGIN] = Path(args.pipeline_password_file)
+    files = write_broker_files(cfg, args.out, args.secrets, extra_passwords=extra)
+    roles = logins(cfg)
+    print(f"wrote {files.acl} and {files.passwd} ({len(roles)} logins)")
+    for name in sorted(roles, key=lambda n: (roles[n].role, n)):
+        state = "new password" if name in files.created else "password kept"
+        print(f"  {roles[name].role:8s} {name:24s} {state}: {files.secrets[name]}")
+    return 0
