@@ -171,6 +171,8 @@ class Analyzer:
             "calibration": {
                 "calibrated": self.body.calibrated,
                 "reason": self.body.reason or ("assumed" if not self.body.calibrated else ""),
+                "confidence": round(self.body.confidence, 3),
+                "forward_cues": self.body.forward_cues(),
                 "R_sensor_from_body": np.round(self.body.R, 6).tolist(),
                 "events": self.calibrations,
                 "gyro_bias_dps": None if bias is None else np.round(bias, 3).tolist()},

@@ -52,6 +52,7 @@ class BodyTracker:
         self.has_gyro = chunk.has_gyro
         self._grav = GravityEstimator(self.rate_hz, self.has_gyro)
         self._steps = StepDetector(self.rate_hz)
+        self._calib.start(self.rate_hz)
 
     def _clean(self, chunk: ImuChunk) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         t, acc, gyro = chunk.t_s, chunk.acc_g, chunk.gyro_dps
@@ -92,9 +93,39 @@ class BodyTracker:
                            calibrated=self.calibrated, rate_hz=float(self.rate_hz or 0.0),
                            device_id=self.device_id)
 
-    def _calibrated_event(self, t_s: float, reason: str) -> Event:
+    def _calibrated_event(self, t_s: float, reason: str, confidence: float) -> Event:
         return Event("calibrated", t_s, {"R_sensor_from_body": self.R.round(6).tolist(),
-                                         "reason": reason, "t_from_s": t_s}, self.device_id)
+                                         "reason": reason, "t_from_s": t_s,
+                                         "confidence": round(float(confidence), 3)},
+                     self.device_id)
+
+    @property
+    def confidence(self) -> float:
+        """Probability that the committed forward axis points the right way (0.5: a guess)."""
+        return float(self._calib.confidence) if self.calibrated else 0.0
+
+    def forward_cues(self) -> dict:
+        """Log-odds each kind of cue contributes to the committed forward axis."""
+        if not self.calibrated:
+            return {}
+        return self._calib.cues.estimate(self.R[:, 2])[2]["log_odds"]
+
+    @property
+    def high_confidence(self) -> bool:
+        return self.calibrated and self._calib.high_confidence
+
+    def add_vote(self, kind: str, direction_body: np.ndarray, weight: float, t_s: float) -> list[Event]:
+        """Evidence about forward from downstream (the exercise tracker's floor context), as a
+        direction in the current body frame; may revise the mounting."""
+        if not self.calibrated:
+            return []
+        changes = self._calib.add_vote(kind, self.R @ np.asarray(direction_body, dtype=np.float64),
+                                       weight, t_s)
+        events = []
+        for t_from, R, reason, conf in changes:
+            self.R, self.reason = R, reason
+            events.append(self._calibrated_event(t_from, reason, conf))
+        return events
 
     # -- API ---------------------------------------------------------------------------
     def update(self, chunk: ImuChunk) -> tuple[BodySamples, list[Event]]:
@@ -112,17 +143,18 @@ class BodyTracker:
         up_s = self._grav.update(acc, gyro)
         self._last_up_s = up_s[-1].copy()
         bp, steps = self._steps.update(acc, up_s)
-        changes = self._calib.update(t, up_s, acc, bp, steps)
+        changes = self._calib.update(t, up_s, acc, bp, steps,
+                                     gyro if gyro is not None or not self.has_gyro else np.zeros_like(acc))
         events = []
         # piecewise mounting: each change applies from its epoch boundary on
         bounds = [0]
         Rs = [self.R]
-        for t_from, R, reason in changes:
+        for t_from, R, reason, conf in changes:
             i = int(np.searchsorted(t, t_from, side="left"))
             self.R, self.calibrated, self.reason = R, True, reason
             bounds.append(i)
             Rs.append(R)
-            events.append(self._calibrated_event(t_from, reason))
+            events.append(self._calibrated_event(t_from, reason, conf))
             log.info("%s: mounting calibrated (%s) from t=%.1f s", self.device_id, reason, t_from)
         bounds.append(t.size)
         acc_b = np.empty_like(acc)
@@ -139,9 +171,9 @@ class BodyTracker:
     def finish(self) -> list[Event]:
         changes = self._calib.flush()
         events = []
-        for t_from, R, reason in changes:
+        for t_from, R, reason, conf in changes:
             self.R, self.calibrated, self.reason = R, True, reason
-            events.append(self._calibrated_event(t_from, reason))
+            events.append(self._calibrated_event(t_from, reason, conf))
         return events
 
     def calibrate(self) -> list[Event]:
@@ -149,10 +181,10 @@ class BodyTracker:
         if self._last_up_s is None:
             log.warning("%s: calibrate() before any sample; ignored", self.device_id)
             return []
-        self.R = self._calib.calibrate(self._last_up_s)
-        self.calibrated, self.reason = True, "user"
         t_from = float(self._last_t) if self._last_t is not None else 0.0
-        return [self._calibrated_event(t_from, "user")]
+        self.R = self._calib.calibrate(self._last_up_s, t_from)
+        self.calibrated, self.reason = True, "user"
+        return [self._calibrated_event(t_from, "user", self._calib.confidence)]
 
     def _empty(self) -> BodySamples:
         z = np.zeros(0)
