@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORTS = {"mqtt": 18883, "influxdb": 18086, "victoria": 18428}
@@ -148,6 +149,68 @@ class Mosquitto(ServerProcess):
             "max_inflight_messages 100\n"
             f"{self.extra_conf}")
         return [self.binary, "-c", str(conf)]
+
+
+class SecureMosquitto(Mosquitto):
+    """Mosquitto as shipped (deploy/mosquitto/mosquitto.conf): anonymous refused, a password
+    file and an ACL, and a TLS listener on ``port`` (certificate from :func:`make_test_ca`)
+    beside a plain one on ``plain_port`` (to prove both listeners apply the same rules)."""
+
+    name = "mosquitto-secure"
+
+    def __init__(self, acl: Path, passwd: Path, ca: "ThrowawayCA", data_dir=None) -> None:
+        super().__init__(None, data_dir)
+        self.acl, self.passwd, self.ca = acl, passwd, ca
+        self.plain_port = free_port()
+
+    def command(self) -> list[str]:
+        conf = self.data_dir / "mosquitto.conf"
+        conf.write_text(
+            "per_listener_settings false\n"
+            "allow_anonymous false\n"
+            f"password_file {self.passwd}\n"
+            f"acl_file {self.acl}\n"
+            + ("user root\n" if os.geteuid() == 0 else "") +
+            f"listener {self.port} 127.0.0.1\n"
+            f"cafile {self.ca.ca_cert}\ncertfile {self.ca.server_cert}\nkeyfile {self.ca.server_key}\n"
+            "tls_version tlsv1.2\n"
+            f"listener {self.plain_port} 127.0.0.1\n")
+        return [self.binary, "-c", str(conf)]
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads the password file and ACL (after ``spinewise acl``)."""
+        self.proc.send_signal(signal.SIGHUP)
+
+
+@dataclass
+class ThrowawayCA:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    other_ca_cert: Path          # a second CA that did not sign the server: must be refused
+
+
+def make_test_ca(directory: Path, hosts: tuple[str, ...] = ("localhost",),
+                 ips: tuple[str, ...] = ("127.0.0.1",)) -> ThrowawayCA:
+    """A throwaway CA and a server certificate for ``hosts`` / ``ips`` (openssl, ~0.2 s)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def ossl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    for name in ("ca", "other-ca"):
+        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2",
+             "-subj", f"/CN=spinewise test {name}")
+    san = ",".join([f"DNS:{h}" for h in hosts] + [f"IP:{i}" for i in ips])
+    (d / "server.ext").write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=spinewise test broker")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
+    os.chmod(d / "server.key", 0o600)
+    return ThrowawayCA(d / "ca.crt", d / "server.crt", d / "server.key", d / "other-ca.crt")
 
 
 class InfluxD(ServerProcess):
