@@ -157,7 +157,7 @@ def rep_set(pl: Planner, exercise: str, sides: list[str | None], peak, hold_rang
         frames += [(up, peak_rot, peak_pos), (hold, peak_rot, peak_pos), (down, base_rot, base_pos)]
         t += up + hold + down
         flags = []
-        if up + down < TOO_FAST_S:
+        if up + hold + down < TOO_FAST_S:     # the whole rep, as the detector judges it
             flags.append("too_fast")
         if hold_min is not None and hold < hold_min:
             flags.append("short_hold")

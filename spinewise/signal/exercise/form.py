@@ -14,9 +14,12 @@ TOO_FAST, SHORT_HOLD, HIP_ROTATION, SAG, SHAKING, BREATH_HOLD = (
 def rep_flags(exercise: str, rep: Rep, roll_deg: float, cfg: SignalConfig) -> list[str]:
     """Flags for one rep. ``roll_deg``: pelvis roll about the long axis at the end position."""
     flags = []
-    # guide: Core Stabilization - Dead Bug ("Common errors include ... moving too quickly");
-    # the movement itself (out and back, the hold excluded) under ~2 s is rushed.
-    if rep.end_s - rep.start_s - rep.hold_s < cfg.too_fast_s:
+    # guide: Core Stabilization - Dead Bug ("Common errors include ... moving too quickly").
+    # A rep is rushed when the whole of it, from leaving the start position to regaining
+    # it (the hold included), takes under too_fast_s (2 s): the rule as the feature was
+    # specified. Subtracting the hold flagged slow reps with a quick move out (field cases:
+    # 40 of 49 flags on reps of 2.8-30 s).
+    if rep.end_s - rep.start_s < cfg.too_fast_s:
         flags.append(TOO_FAST)
     # guide: Core Stabilization - Dead Bug "Hold for 2 seconds"; Bird Dog "Hold for 5-10 seconds"
     min_hold = {"dead_bug": cfg.dead_bug_hold_s, "bird_dog": cfg.bird_dog_hold_s}.get(exercise)

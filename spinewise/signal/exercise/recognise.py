@@ -47,6 +47,8 @@ TILT_SIGN = {"bird_dog": -1.0, "dead_bug": 1.0}
 TILT_MIN_DEG = 0.8
 TILT_FRACTION = 0.1
 ROLL_TEMPO_RATIO = 2.5                   # max / min rep duration in a run named from the roll
+BLOCKED_AMP_RATIO = 2.0                  # ... and max / min roll when all on one side
+BLOCKED_TEMPO_RATIO = 1.8
 PLANK_ELEVATION_DEG = (7.5, 50.0)        # forearm plank 10-15, on knees 20-30
 SIDE_PLANK_ELEVATION_DEG = (7.5, 50.0)
 
@@ -106,8 +108,10 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
     return None
 
 
-def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0)) -> str | None:
-    """Small alternating pelvis rolls lying down: bird dog (prone, on hands and knees) or
+def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0),
+                   blocked: bool = False) -> str | None:
+    """Small pelvis rolls lying down, to each side in turn or (``blocked``: back to rest
+    between reps) one side's reps after the other's: bird dog (prone, on hands and knees) or
     dead bug (supine); big rolls are spinal rotations and big tilts other exercises."""
     if posture not in (PRONE, SUPINE):
         return None
@@ -122,9 +126,12 @@ def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0)
     durs = np.asarray([r["end_s"] - r["start_s"] for r in reps])
     if durs.max() > ROLL_TEMPO_RATIO * durs.min():
         return None
-    s = np.sign(rot[:, 2])
-    if np.any(s[1:] == s[:-1]):          # each side in turn (guide: "repeat with opposite limbs")
-        return None
+    if blocked:
+        # one side only: nothing but regularity tells a set from settling on the mat
+        if amps.max() > BLOCKED_AMP_RATIO * amps.min() or durs.max() > BLOCKED_TEMPO_RATIO * durs.min():
+            return None
+    elif np.any(np.sign(rot[1:, 2]) == np.sign(rot[:-1, 2])):
+        return None                      # each side in turn (guide: "repeat with opposite limbs")
     return "bird_dog" if posture == PRONE else "dead_bug"
 
 
@@ -137,16 +144,18 @@ def fits(exercise: str, posture: str | None, set_reps: list[dict], rep: dict) ->
 
 
 def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dict,
-              offset=(0.0, 0.0, 0.0)) -> bool:
+              offset=(0.0, 0.0, 0.0), blocked: bool = False) -> bool:
     """Whether a roll-counted rep (bird dog, dead bug) is a real one. Those sets alternate
     sides (guide: "repeat with opposite limbs"), and each rep holds 2-10 s, so a short
-    wobble on the side just held, or a short, small one, is noise on a degree-sized signal."""
+    wobble on the side just held, or a short, small one, is noise on a degree-sized signal.
+    A set done in blocks (``blocked``: one side's reps, then the other's) repeats a side by
+    design, so there only size and tempo tell."""
     if exercise not in AXIS_WEIGHTS or not counted:
         return True
     dur = rep["end_s"] - rep["start_s"]
     amp = rep["amplitude_deg"]
     med_amp = float(np.median([r["amplitude_deg"] for r in counted[-8:]]))
-    same_side = side(exercise, rep, offset) == counted[-1]["side"]
+    same_side = side(exercise, rep, offset) == counted[-1]["side"] and not blocked
     if same_side and dur < 4.0:
         return False
     if dur < 3.0 and amp < 0.4 * med_amp:
@@ -161,9 +170,12 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     # averaged over the hold so breathing mostly cancels. Rocking about the roll centre
     # does not tilt. Applied once the set's own tilt is clear, so a rest pose taken a bit
     # off cannot veto every rep (dev seeds: real reps >= 0.25 x the set's tilt).
+    # Not in a set done in blocks: its reps leave the true rest, so there is no rocking
+    # about a centre to tell apart, and real pelvises tilt either way rep by rep (field
+    # recordings: -2.9..+1.9 deg within one block).
     tilt = rep["rot_mean_deg"][1]
     tilt_ref = (float(np.median([r["rot_mean_deg"][1] for r in set_reps[-8:]])) * TILT_SIGN[exercise]
-                if set_reps else 0.0)
+                if set_reps and not blocked else 0.0)
     if tilt_ref >= TILT_MIN_DEG and tilt * TILT_SIGN[exercise] < TILT_FRACTION * tilt_ref:
         return False
     # Dead bug: the pause after a set (and a rep's wavering return) rocks about the set's

@@ -62,6 +62,8 @@ PAUSES_KEPT = 5            # the roll centre is the median of this many recent p
 SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
 MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
+BLOCKED_PAUSE_FRACTION = 0.35  # pauses this close (x the reps' roll) to the rest: the rest is
+                           # true and the reps are one side's block (guide: "10-12 per side")
 SHIFT_S = 14.0             # see _step: small held shifts become the new rest pose
 SHIFT_MAX_DEG = 6.0
 NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
@@ -311,22 +313,43 @@ class ExerciseTracker:
             cand.clear()
         cand.append(r)
         del cand[:-self.cfg.exercise_set_min_reps]
+        blocked = False
         if (len(cand) >= self.cfg.exercise_set_min_reps
                 and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1):
-            # excursions to one side only: the rest pose was taken in a hold, so the other
-            # side's reps and the pauses merge; centre on the roll's range from now on
-            self._roll.track_centre = True
+            blocked = self._pauses_at_rest(cand, self._roll.rest, self._roll.offset)
+            if not blocked:
+                # excursions to one side only and the pauses between them off the rest: the
+                # rest pose was taken in a hold, so the other side's reps and the pauses
+                # merge; centre on the roll's range from now on
+                self._roll.track_centre = True
         if s["announced"] is not None:
             return []
         if len(cand) < self.cfg.exercise_set_min_reps:
             return self._pending(t, r)
-        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset)
+        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked)
         if exercise is None:
             return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from
         self._det.set_rest(np.asarray(self._roll.rest))
         self._det.offset = list(self._roll.offset)
         return self._start_set(t, exercise, list(cand))
+
+    def _pauses_at_rest(self, reps: list[dict], rest, offset) -> bool:
+        """Whether the pelvis came back to the rest roll between these one-sided reps (a set
+        done in blocks, one side's reps then the other's) rather than pausing off it (the rest
+        was taken in a hold, see _start_set)."""
+        if rest is None or len(reps) < 2:
+            return False
+        amp = statistics.median(abs(r["rot_mean_deg"][2] - offset[2]) for r in reps)
+        frames = self._s["ep_frames"]
+        for a, b in zip(reps[:-1], reps[1:]):
+            ups = np.asarray([f[1:4] for f in frames if a["end_s"] <= f[0] <= b["start_s"]])
+            if len(ups) < 3:
+                return False
+            level = float(np.median(body_rotation_deg(ups, rest)[:, 2])) - offset[2]
+            if abs(level) > BLOCKED_PAUSE_FRACTION * amp:
+                return False
+        return True
 
     def _reset_roll(self) -> None:
         """The roll detector starts each search for a set from the rest pose."""
@@ -489,21 +512,27 @@ class ExerciseTracker:
         s["pending"], s["pending_n"] = [], 0
         self._reset_roll()
         weights = recognise.AXIS_WEIGHTS.get(exercise)
+        blocked = False
         if weights is not None:
             # count on the exercise's own axis from the set's start (see recognise.AXIS_WEIGHTS)
             self._det.weights = list(weights)
             self._det.min_rep_s = ROLL_MIN_REP_S
             self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
-            if len({r["rot_mean_deg"][2] > self._det.offset[2] for r in reps}) == 1:
-                # all on one side of the rest: it was taken in a hold (they lifted a limb the
-                # moment they were on all fours), so centre on the roll's range instead
+            one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in reps}) == 1
+            blocked = one_side and self._pauses_at_rest(reps, self._det.rest, self._det.offset)
+            if one_side and not blocked:
+                # all on one side of the rest and the pauses off it: the rest was taken in a
+                # hold (they lifted a limb the moment they were on all fours), so centre on
+                # the roll's range instead
                 ups = np.asarray([f[1:4] for f in self._s["ep_frames"] if f[0] >= reps[0]["start_s"]])
                 if len(ups):
                     z = body_rotation_deg(ups, self._det.rest)[:, 2]
                     self._det.offset = [0.0, 0.0, 0.5 * float(z.min() + z.max())]
             reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
-                    "detail": [], "rest": list(self._det.rest)}
+                    "detail": [], "rest": list(self._det.rest), "blocked": blocked}
+        if blocked:
+            log.debug("t=%.1f %s done in blocks (one side's reps, back to rest between)", t, exercise)
         ev.append(self._event("set_started", reps[0]["start_s"],
                               {"exercise": exercise, "start_s": reps[0]["start_s"]}))
         for rr in reps:
@@ -512,11 +541,13 @@ class ExerciseTracker:
 
     def _add_rep(self, t: float, r: dict) -> list[Event]:
         st = self._s["set"]
-        if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset):
+        blocked = st.get("blocked", False)
+        if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset,
+                                   blocked=blocked):
             log.debug("t=%.1f dropped a %s wobble %s", t, st["exercise"], r)
             return []
-        missed = self._missed_between(r)
-        if (missed is None and st["exercise"] == "bird_dog" and st["detail"]
+        missed = None if blocked else self._missed_between(r)
+        if (missed is None and not blocked and st["exercise"] == "bird_dog" and st["detail"]
                 and recognise.side(st["exercise"], r, self._det.offset) == st["detail"][-1]["side"]):
             # bird dog alternates limbs (guide); a second rep on the same side with no sign
             # of one on the other side between them is the pelvis settling after the set
@@ -596,6 +627,15 @@ class ExerciseTracker:
         the two sides' end positions."""
         prev = st["reps_raw"][-2] if len(st["reps_raw"]) >= 2 else None
         off = self._det.offset
+        if st.get("blocked"):
+            # one side after the other: the pause between two reps is the rest itself
+            if prev is None:
+                return list(off)
+            ups = np.asarray([f[1:4] for f in self._s["ep_frames"] if prev["end_s"] <= f[0] <= r["start_s"]])
+            if len(ups) >= 3:
+                level = round(float(np.median(body_rotation_deg(ups, self._det.rest)[:, 2])), 3)
+                st["pauses_roll_deg"] = st.get("pauses_roll_deg", [])[1 - PAUSES_KEPT:] + [level]
+            return [0.0, 0.0, float(np.median(st["pauses_roll_deg"]))] if st.get("pauses_roll_deg") else list(off)
         if (prev is not None and prev.get("held_to_s") is not None and r.get("held_from_s") is not None
                 and (prev["rot_mean_deg"][2] - off[2]) * (r["rot_mean_deg"][2] - off[2]) < 0):
             ups = np.asarray([f[1:4] for f in self._s["ep_frames"]

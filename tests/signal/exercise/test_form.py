@@ -19,6 +19,9 @@ def _rep(dur, hold, amp=3.0):
 def test_rep_flags():
     assert rep_flags("squat", _rep(1.5, 0.2), 0.0, CFG) == ["too_fast"]
     assert rep_flags("squat", _rep(4.0, 0.5), 0.0, CFG) == []
+    # a slow rep with a quick move out is not too fast: the whole rep counts (issue 12)
+    assert rep_flags("squat", _rep(2.5, 1.5), 0.0, CFG) == []
+    assert rep_flags("squat", _rep(1.9, 0.0), 0.0, CFG) == ["too_fast"]
     assert rep_flags("dead_bug", _rep(5.0, 1.0), 0.0, CFG) == ["short_hold"]      # guide: 2 s
     assert rep_flags("dead_bug", _rep(6.0, 2.5), 0.0, CFG) == []
     assert rep_flags("bird_dog", _rep(8.0, 4.0), 0.0, CFG) == ["short_hold"]      # guide: 5-10 s

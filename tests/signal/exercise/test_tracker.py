@@ -278,3 +278,37 @@ def test_walking_pelvis_rocking_is_not_squats():
         found[walking] = tracker.summary()["sets"]
     assert [s["exercise"] for s in found[False]] == ["squat"]     # the same motion, quiet
     assert found[True] == []
+
+
+def _bird_dog_stream(order: list[int], rate=50.0, roll_deg=6.0, hold_s=6.0, pause_s=1.0, seed=0):
+    """On hands and knees (prone, trunk level), one bird dog rep per entry of ``order``
+    (+1 / -1: the side the pelvis rolls to): a 1.2 s minimum-jerk roll out, a hold, the same
+    back and a pause at rest; breathing rocks the pelvis 0.3 deg and sensor noise on top."""
+    rng = np.random.default_rng(seed)
+    move = 1.2
+    rep_s = 2 * move + hold_s + pause_s
+    lead = 10.0
+    t = np.arange(int((lead + len(order) * rep_s + 15.0) * rate)) / rate
+    roll = np.zeros_like(t)
+    for i, side in enumerate(order):
+        x = t - lead - i * rep_s
+        ramp = lambda u: np.clip(u, 0, 1) ** 3 * (10 - 15 * np.clip(u, 0, 1) + 6 * np.clip(u, 0, 1) ** 2)
+        roll += side * roll_deg * (ramp(x / move) - ramp((x - move - hold_s) / move))
+    pitch = 0.3 * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0, 0.05, len(t))
+    r, p = np.radians(roll), np.radians(pitch)
+    up = np.column_stack([-np.cos(r) * np.cos(p), np.sin(r) * np.cos(p), np.sin(p)])
+    acc = up + rng.normal(0, 0.003, up.shape)
+    f, la, inc = angles_from_up(up)
+    return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
+
+
+@pytest.mark.parametrize("order", [[1, -1] * 10, [1] * 10 + [-1] * 10], ids=["alternating", "blocked"])
+def test_bird_dog_alternating_or_in_blocks(order):
+    # guide: "Perform 10-12 repetitions per side": people alternate, or do all of one side
+    # first (field sessions 101 / 108 were split into 1-2-rep sets when reps had to alternate)
+    tracker = ExerciseTracker(SignalConfig(), 50.0)
+    tracker.update(_bird_dog_stream(order))
+    tracker.finish()
+    sets = tracker.summary()["sets"]
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("bird_dog", 20)]
+    assert sets[0]["reps_left"] == sets[0]["reps_right"] == 10
