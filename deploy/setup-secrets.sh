@@ -1,16 +1,25 @@
 #!/bin/sh
-# Create the secrets and the Mosquitto password file for deploy/compose.yaml (idempotent:
-# existing secrets are kept). Usage:
-#   deploy/setup-secrets.sh [login ...]
-# Each login (a sensor's device id, or a person's user id) gets an MQTT account with a
-# random password, printed once.
+# Create the secrets, the Mosquitto ACL and the Mosquitto password file for deploy/compose.yaml
+# from deploy/spinewise.toml (idempotent: existing secrets and passwords are kept). Usage:
+#   deploy/setup-secrets.sh
+# Every sensor ([[devices]]), person ([[users]]) and carer ([[carers]]) in the config gets an
+# MQTT login with a random password in deploy/secrets/mqtt/<login> (mode 600). Add a sensor or
+# a person to the config and run it again; then reload Mosquitto
+# (docker compose -f deploy/compose.yaml kill -s HUP mosquitto).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
 secrets="$here/secrets"
-passwd="$here/mosquitto/passwd"
+config="${SPINEWISE_CONFIG:-$here/spinewise.toml}"
 umask 077
 mkdir -p "$secrets"
 chmod 700 "$secrets"
+
+if [ "$#" -gt 0 ]; then
+    echo "setup-secrets.sh takes no arguments any more: logins come from $config" >&2
+    echo "(add [[devices]] / [[users]] entries there, then run it again)" >&2
+    exit 2
+fi
 
 random() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 
@@ -19,7 +28,9 @@ new_secret() {   # new_secret NAME: create secrets/NAME unless it exists
         random > "$secrets/$1"
         echo "created deploy/secrets/$1"
     fi
-    # containers run as their own users: the file must be readable, the folder is not
+    # The containers read these as their own users (Grafana uid 472, InfluxDB's init as root)
+    # through bind-mounted compose secrets, so the file must be readable; the folder (700)
+    # keeps other host users out.
     chmod 644 "$secrets/$1"
 }
 
@@ -28,28 +39,27 @@ new_secret influxdb-token
 new_secret grafana-admin-password
 new_secret mqtt-pipeline-password
 
-mosquitto_passwd_cmd() {
-    if command -v mosquitto_passwd >/dev/null 2>&1; then
-        mosquitto_passwd "$@"
-    else
-        docker run --rm -v "$here/mosquitto:/m" eclipse-mosquitto:2.0 mosquitto_passwd "$@"
-    fi
-}
-path_for_cmd() { command -v mosquitto_passwd >/dev/null 2>&1 && echo "$passwd" || echo /m/passwd; }
-
-[ -f "$passwd" ] || : > "$passwd"
-mosquitto_passwd_cmd -b "$(path_for_cmd)" spinewise-pipeline "$(cat "$secrets/mqtt-pipeline-password")"
-
-for name in "$@"; do
-    pw=$(random)
-    mosquitto_passwd_cmd -b "$(path_for_cmd)" "$name" "$pw"
-    echo "MQTT login: username=$name password=$pw   (put it in that gateway's / app's config)"
-done
-# Mosquitto reads it as user "mosquitto" (uid 1883 in the official image) and warns about
-# (future versions refuse) world-readable password files.
-if [ "$(id -u)" = 0 ]; then
-    chown 1883:1883 "$passwd" && chmod 600 "$passwd"
+# The ACL and password file come from the access model (spinewise/access.py): an installed
+# spinewise, else this checkout with the system Python (the model is stdlib only). Passwords
+# are hashed in-process and never appear on a command line.
+if command -v spinewise >/dev/null 2>&1; then
+    acl() { spinewise --config "$config" acl "$@"; }
 else
+    acl() { PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" python3 -m spinewise.commands.acl \
+                --config "$config" "$@"; }
+fi
+acl --out "$here/mosquitto" --secrets "$secrets" \
+    --pipeline-password-file "$secrets/mqtt-pipeline-password"
+
+# Mosquitto reads the password file as user "mosquitto" (uid 1883 in the official image).
+passwd="$here/mosquitto/passwd"
+if [ "$(id -u)" = 0 ]; then
+    chown 1883:1883 "$passwd"
+    chmod 600 "$passwd"
+else
+    # Not root: the container's mosquitto user cannot read a 600 file owned by you. Rerun as
+    # root (sudo) to make it 600 and owned by uid 1883.
     chmod 644 "$passwd"
+    echo "note: $passwd is 644; run as root for 600 owned by the broker (uid 1883)" >&2
 fi
 echo "done: docker compose -f deploy/compose.yaml up -d"

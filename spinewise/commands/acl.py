@@ -2,6 +2,7 @@
 
     spinewise --config deploy/spinewise.toml acl --out deploy/mosquitto --secrets deploy/secrets
     spinewise --config deploy/spinewise.toml acl --print        # the ACL only, on stdout
+    python3 -m spinewise.commands.acl --config deploy/spinewise.toml   # stdlib only, from a checkout
 
 Every login of spinewise.access gets a line in ``<out>/passwd`` (Mosquitto 2's hash format) and
 its rules in ``<out>/acl``. Passwords are random, kept in ``<secrets>/mqtt/<login>`` (0600) and
@@ -17,6 +18,11 @@ import sys
 def register(sub) -> None:
     p = sub.add_parser("acl", help="write the Mosquitto ACL and password file from the config",
                        description=__doc__.splitlines()[0])
+    _add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
     p.add_argument("--out", default="deploy/mosquitto", help="directory for acl and passwd")
     p.add_argument("--secrets", default="deploy/secrets",
@@ -24,7 +30,6 @@ def register(sub) -> None:
     p.add_argument("--pipeline-password-file", default=None,
                    help="use this file's password for spinewise-pipeline (e.g. a compose secret)")
     p.add_argument("--print", action="store_true", help="print the ACL and write nothing")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
@@ -47,3 +52,16 @@ def run(args) -> int:
         state = "new password" if name in files.created else "password kept"
         print(f"  {roles[name].role:8s} {name:24s} {state}: {files.secrets[name]}")
     return 0
+
+
+if __name__ == "__main__":
+    # deploy/setup-secrets.sh runs this with the system Python, before any install: the access
+    # model and the config loader need nothing outside the standard library.
+    parser = argparse.ArgumentParser(prog="python3 -m spinewise.commands.acl",
+                                     description=__doc__.splitlines()[0])
+    _add_arguments(parser)
+    from spinewise.config import ConfigError
+    try:
+        sys.exit(run(parser.parse_args()))
+    except ConfigError as exc:
+        sys.exit(f"spinewise acl: {exc}")

@@ -100,25 +100,43 @@ def test_systemd_units_verify_cleanly(unit, tmp_path):
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    """The shipped mosquitto.conf + acl, with passwd from setup-secrets.sh, on a test port."""
+    """The shipped mosquitto.conf, with the acl and passwd setup-secrets.sh generates from the
+    shipped spinewise.toml, on a test port. The script runs from a bare copy of the checkout with
+    only the system Python on PATH: a home-lab user runs it before installing anything."""
     mosquitto = need("/usr/sbin/mosquitto")
-    need("mosquitto_passwd")
+    system_python = need("/usr/bin/python3")
     work = tmp_path_factory.mktemp("deploy")
     shutil.copytree(DEPLOY, work / "deploy", ignore=shutil.ignore_patterns("dashboards"))
-    res = subprocess.run(["sh", str(work / "deploy/setup-secrets.sh"), "h10-1", "alex"],
+    shutil.copytree(DEPLOY.parent / "spinewise", work / "spinewise",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for stale in ("mosquitto/passwd", "mosquitto/acl"):
+        (work / "deploy" / stale).unlink(missing_ok=True)
+    shutil.rmtree(work / "deploy/secrets/mqtt", ignore_errors=True)
+    env = {"PATH": f"{Path(system_python).parent}:/bin", "HOME": str(work)}
+    res = subprocess.run(["sh", str(work / "deploy/setup-secrets.sh")], env=env,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    logins = dict(re.findall(r"username=(\S+) password=(\S+)", res.stdout))
     secrets = work / "deploy/secrets"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
     for name in ("influxdb-admin-password", "influxdb-token", "grafana-admin-password",
                  "mqtt-pipeline-password"):
         assert len((secrets / name).read_text()) == 48
+    # the committed ACL is what the generator makes from the shipped config (no drift)
+    assert (work / "deploy/mosquitto/acl").read_text() == (DEPLOY / "mosquitto/acl").read_text()
+    logins = {p.name: p.read_text().strip() for p in (secrets / "mqtt").iterdir()}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (secrets / "mqtt").iterdir())
     logins["spinewise-pipeline"] = (secrets / "mqtt-pipeline-password").read_text()
-    # re-running keeps existing secrets
-    token = (secrets / "influxdb-token").read_text()
-    subprocess.run(["sh", str(work / "deploy/setup-secrets.sh")], check=True, capture_output=True)
+    assert set(logins) == {"h10-1", "alex", "spinewise-pipeline", "spinewise-monitor"}
+    # re-running keeps existing secrets and passwords
+    token, alex = (secrets / "influxdb-token").read_text(), logins["alex"]
+    subprocess.run(["sh", str(work / "deploy/setup-secrets.sh")], env=env, check=True,
+                   capture_output=True)
     assert (secrets / "influxdb-token").read_text() == token
+    assert (secrets / "mqtt/alex").read_text().strip() == alex
+    # logins come from the config, never from arguments (a typo would make a dead login)
+    res = subprocess.run(["sh", str(work / "deploy/setup-secrets.sh"), "h10-2"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "spinewise.toml" in res.stderr
 
     port = free_port()
     conf = (DEPLOY / "mosquitto/mosquitto.conf").read_text()
@@ -178,23 +196,24 @@ def test_mosquitto_runs_the_shipped_config_and_enforces_the_acl(broker):
 
     sensor, rc = _client(port, "h10-1", logins["h10-1"])
     assert not rc.is_failure
-    for t in ["spinewise/h10-1/imu", "spinewise/h10-1/status", "spinewise/other/imu",
-              "spinewise/alex/nudge", "spinewise/alex/cmd"]:
+    for t in ["spinewise/dev/h10-1/imu", "spinewise/dev/h10-1/status", "spinewise/dev/other/imu",
+              "spinewise/user/alex/nudge", "spinewise/user/alex/cmd"]:
         sensor.publish(t, b"x", qos=1).wait_for_publish(5)
     app, rc = _client(port, "alex", logins["alex"])
-    app.publish("spinewise/alex/cmd", b"x", qos=1).wait_for_publish(5)
-    app.publish("spinewise/bob/cmd", b"x", qos=1).wait_for_publish(5)
-    pipeline.publish("spinewise/alex/nudge", b"x", qos=1).wait_for_publish(5)
+    app.publish("spinewise/user/alex/cmd", b"x", qos=1).wait_for_publish(5)
+    app.publish("spinewise/user/bob/cmd", b"x", qos=1).wait_for_publish(5)
+    app.publish("spinewise/dev/h10-1/imu", b"x", qos=1).wait_for_publish(5)
     deadline = time.monotonic() + 5
-    while len(received) < 4 and time.monotonic() < deadline:
+    while len(received) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
     for c in (pipeline, sensor, app):
         c.loop_stop()
         c.disconnect()
-    # the sensor only under its own id; the person only their own cmd
-    assert sorted(received) == sorted(["spinewise/h10-1/imu", "spinewise/h10-1/status",
-                                       "spinewise/alex/cmd", "spinewise/alex/nudge"])
+    # the sensor only its own stream; the person only their own commands (the full role
+    # matrix, TLS included: tests/test_access_broker.py)
+    assert sorted(received) == sorted(["spinewise/dev/h10-1/imu", "spinewise/dev/h10-1/status",
+                                       "spinewise/user/alex/cmd"])
 
 
 @pytest.mark.parametrize("exported_id", [True, False])
