@@ -11,15 +11,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 secrets="$here/secrets"
 config="${SPINEWISE_CONFIG:-$here/spinewise.toml}"
-umask 077
-mkdir -p "$secrets"
-chmod 700 "$secrets"
-
+case "${1:-}" in
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 if [ "$#" -gt 0 ]; then
     echo "setup-secrets.sh takes no arguments any more: logins come from $config" >&2
     echo "(add [[devices]] / [[users]] entries there, then run it again)" >&2
     exit 2
 fi
+
+umask 077
+mkdir -p "$secrets"
+chmod 700 "$secrets"
 
 random() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 

@@ -236,3 +236,13 @@ def test_influxdb_init_script_creates_the_dbrp_mapping(tmp_path, exported_id):
     assert calls[-1] == (f"v1 dbrp create --bucket-id {bucket_id} --db spinewise --rp autogen "
                          "--default --org spinewise")
     assert len(calls) == (1 if exported_id else 2)
+
+
+def test_setup_secrets_help_prints_usage_and_creates_nothing(tmp_path):
+    shutil.copytree(DEPLOY, tmp_path / "deploy",
+                    ignore=shutil.ignore_patterns("dashboards", "secrets"))
+    res = subprocess.run(["sh", str(tmp_path / "deploy/setup-secrets.sh"), "--help"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and "Usage" in res.stdout, res.stderr
+    assert not (tmp_path / "deploy/secrets").exists()
+    assert not (tmp_path / "deploy/mosquitto/passwd").exists()
