@@ -8,14 +8,14 @@ spinewise holds health data, so the broker gives every login exactly what its ro
               device's ``login`` (one
               gateway for several)
     person    the user id                user/<u>/cmd                      user/<u>/{cmd/reply,nudge,
-                                                                           coach,plan}; dev/<d>/{events,
+                                                                           coach,plan,notify}; dev/<d>/{events,
                                                                            state,status} of their
                                                                            sensors; their Home Assistant
                                                                            discovery configs
     carer     [[carers]] id              -                                 what each listed person reads
     pipeline  spinewise-pipeline         dev/+/{events,state},             dev/+/{imu,status,link},
                                          user/+/{cmd/reply,nudge,coach,     user/+/cmd
-                                         plan}, $sys/#, discovery of the
+                                         plan,notify}, $sys/#, discovery of the
                                          configured people
     monitor   spinewise-monitor          -                                 $sys/#, dev/+/status
 

@@ -14,6 +14,8 @@ Two separate namespaces, so a sensor's stream and a person's messages can never 
     <prefix>/user/<user>/nudge       pipeline -> person   nudges, advice, plans, day summaries
     <prefix>/user/<user>/coach       pipeline -> person   retained coaching state
     <prefix>/user/<user>/plan        pipeline -> person   retained plan
+    <prefix>/user/<user>/notify      pipeline -> person   each nudge once as a Home Assistant event
+                                                          (spinewise.notify.homeassistant)
     <prefix>/$sys/pipeline[/shard<i>of<n>]/stats|status   pipeline -> monitoring
     <ha>/<component>/spinewise_<user>/<object>/config     Home Assistant discovery (retained)
 
@@ -38,7 +40,7 @@ SENSOR_KINDS = ("imu", "status", "link")
 DEVICE_OUT_KINDS = ("events", "state")
 # per user: what the person's login publishes, and what the pipeline publishes
 USER_IN_KINDS = ("cmd",)
-USER_OUT_KINDS = ("cmd/reply", "nudge", "coach", "plan")
+USER_OUT_KINDS = ("cmd/reply", "nudge", "coach", "plan", "notify")
 HA_NODE_PREFIX = "spinewise_"
 
 

@@ -58,14 +58,14 @@ STATS = f"{P}/$sys/pipeline/stats"
 # topics outside the model (a wildcard-looking id level is impossible in a topic name)
 UNIVERSE = sorted(
     [dev(d, k) for d in DEVICES for k in ("imu", "status", "link", "events", "state")]
-    + [usr(u, k) for u in USERS for k in ("cmd", "cmd/reply", "nudge", "coach", "plan")]
+    + [usr(u, k) for u in USERS for k in ("cmd", "cmd/reply", "nudge", "coach", "plan", "notify")]
     + [ha(u) for u in USERS]
     + [STATS, f"{P}/$sys/pipeline/status", "homeassistant/status", f"{P}/alex/imu",
        f"{P}/other", "elsewhere/x"])
 
 
 def person_reads(u):
-    own = {usr(u, k) for k in ("cmd/reply", "nudge", "coach", "plan")} | {ha(u)}
+    own = {usr(u, k) for k in ("cmd/reply", "nudge", "coach", "plan", "notify")} | {ha(u)}
     for d, owner in DEVICES.items():
         if owner == u:
             own |= {dev(d, k) for k in ("events", "state", "status")}
@@ -85,7 +85,7 @@ EXPECTED_WRITE = {
     "cat": {usr("cat", "cmd")},
     "physio-pat": set(),
     "spinewise-pipeline": ({dev(d, k) for d in DEVICES for k in ("events", "state")}
-                           | {usr(u, k) for u in USERS for k in ("cmd/reply", "nudge", "coach", "plan")}
+                           | {usr(u, k) for u in USERS for k in ("cmd/reply", "nudge", "coach", "plan", "notify")}
                            | {STATS, f"{P}/$sys/pipeline/status"} | {ha(u) for u in USERS}),
     "spinewise-monitor": set(),
 }

@@ -56,11 +56,15 @@ class _SharedMqtt:
                                       clean_session=True)
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
 
 def open_notifier(cfg, mqtt=None) -> Notifier | None:
     """The Notifier for ``cfg.notify`` (None without channels: nothing to run)."""
     if not cfg.notify.channels:
         return None
-    mqtt = mqtt or _SharedMqtt(cfg)
-    return Notifier([(ch.user, make_channel(cfg, ch, mqtt)) for ch in cfg.notify.channels],
-                    cfg.notify)
+    own = None if mqtt else _SharedMqtt(cfg)
+    channels = [(ch.user, make_channel(cfg, ch, mqtt or own)) for ch in cfg.notify.channels]
+    return Notifier(channels, cfg.notify, on_close=[own.close] if own else [])

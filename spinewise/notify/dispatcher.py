@@ -142,8 +142,10 @@ class ChannelWorker:
 class Notifier:
     """``submit(notice)`` queues a nudge on every channel of ``notice.user``."""
 
-    def __init__(self, channels: Iterable[tuple[str, Channel]], settings: NotifyConfig) -> None:
+    def __init__(self, channels: Iterable[tuple[str, Channel]], settings: NotifyConfig,
+                 on_close: Iterable = ()) -> None:
         self.settings = settings
+        self._on_close = list(on_close)        # shared resources (the broker connection)
         self._by_user: dict[str, list[ChannelWorker]] = {}
         for user, channel in channels:
             self._by_user.setdefault(user, []).append(ChannelWorker(channel, settings))
@@ -172,3 +174,8 @@ class Notifier:
         end = time.monotonic() + timeout_s
         for w in self.workers:
             w.stop(max(0.1, end - time.monotonic()))
+        for close in self._on_close:
+            try:
+                close()
+            except Exception as exc:
+                log.warning("notify: closing %s failed: %s", close, exc)
