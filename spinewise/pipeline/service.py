@@ -148,8 +148,9 @@ class Pipeline:
         if coach is None:
             from spinewise.coaching.service import CoachService
             from spinewise.coaching.store import CoachStore
+            from spinewise.notify import open_notifier
             self._own_coach_store = CoachStore(str(_expand(cfg.coaching.state_db)))
-            coach = CoachService(cfg, self._own_coach_store)
+            coach = CoachService(cfg, self._own_coach_store, notifier=open_notifier(cfg))
         self.coach = coach
         self.analyzer_factory = analyzer_factory or default_analyzer_factory(cfg)
         self._devices = {d.id: d for d in cfg.devices}
@@ -231,6 +232,7 @@ class Pipeline:
         except Exception:
             log.exception("storage close failed")
         if self._own_coach_store is not None:
+            self.coach.close()           # queued notifications get a bounded moment to go out
             self._own_coach_store.close()
         self.pub.publish(self.topic_status, dumps({"state": "offline", "reason": "stopped"}),
                          qos=1, retain=True, timeout_s=5.0)   # PUBACK: all queued before it went out
