@@ -53,12 +53,33 @@ def check_notify(cfg: Config) -> None:
         if c.kind == "homeassistant":
             need(bool(cfg.coaching.ha_discovery_prefix), f"{key}.kind",
                  "homeassistant needs coaching.ha_discovery_prefix (discovery is off)", c.kind)
-        if c.kind == "haptic" and c.device:
-            need(devices.get(c.device) == c.user, f"{key}.device",
-                 f"expected one of {c.user!r}'s [[devices]]", c.device)
+        if c.kind == "haptic":
+            _check_haptic(cfg, c, key, devices, need)
         if c.bus_address and c.kind != "desktop":
             need(False, f"{key}.bus_address", f"not used by kind {c.kind}", c.bus_address)
         ident = (c.user, c.kind, c.url, c.device, c.bus_address)
         need(ident not in seen, key, "the same channel twice (each nudge would arrive twice)",
              f"{c.kind} for {c.user}")
         seen.add(ident)
+
+
+def _check_haptic(cfg: Config, c, key: str, devices: dict, need) -> None:
+    if c.device:
+        need(devices.get(c.device) == c.user, f"{key}.device",
+             f"expected one of {c.user!r}'s [[devices]]", c.device)
+    try:
+        from spinewise.ingest.profiles import get_profile
+    except ImportError:          # the stdlib-only access tools load configs too: skip this check
+        return
+    mine, motors = [], []
+    for i, d in enumerate(cfg.devices):
+        if d.user == c.user and (not c.device or d.id == c.device):
+            try:
+                profile = get_profile(d.profile)
+            except ValueError as exc:
+                raise ConfigError(f"devices[{i}].profile: {exc}") from None
+            mine.append(d)
+            if profile.haptic_uuid:
+                motors.append(d.id)
+    need(bool(motors), f"{key}.kind", f"haptic needs a sensor of {c.user!r} whose profile has a "
+         "vibration motor (profile spinewise)", [f"{d.id} ({d.profile})" for d in mine])

@@ -67,3 +67,28 @@ def test_broker_down_is_retried_then_counted(tmp_path):
     notifier.close()
     s = notifier.stats()["homeassistant:ann"]
     assert s["failed"] == 1 and s["delivered"] == 0
+
+
+def test_haptic_channel_publishes_a_buzz_for_each_sensor_with_a_motor(mqtt_server):
+    prefix = f"hp{int(time.time() * 1000) % 10**8}"
+    cfg = from_dict({"mqtt": {"host": "127.0.0.1", "port": mqtt_server.port, "prefix": prefix},
+                     "pipeline": {"client_id": f"pl-{prefix}"},
+                     "devices": [{"id": "clip", "user": "ann", "profile": "spinewise"},
+                                 {"id": "chest", "user": "ann", "profile": "polar_h10"},
+                                 {"id": "bobclip", "user": "bob", "profile": "spinewise"}],
+                     "notify": {"channels": [{"user": "ann", "kind": "haptic"}]}})
+    t = Topics(prefix)
+    got = Collector(cfg, t.device("+", "haptic"))
+    notifier = open_notifier(cfg)
+    try:
+        notifier.submit(notice(1))
+        notifier.submit(notice(1))
+        assert notifier.wait_idle(20)
+        assert got.wait_for(lambda topic, d: True, 10)
+        time.sleep(0.3)
+    finally:
+        notifier.close()
+        got.client.close()
+    assert [topic for topic, _ in got.messages] == [t.device("clip", "haptic")]   # not the H10
+    doc = got.messages[0][1]
+    assert (doc["v"], doc["id"], doc["pulses"], doc["on_ms"], doc["off_ms"]) == (1, "ann-1", 2, 200, 150)
