@@ -169,6 +169,10 @@ class Notifier:
     def stats(self) -> dict[str, dict[str, int]]:
         return {w.channel.name: dict(w.counts) for w in self.workers}
 
+    def totals(self) -> dict[str, int]:
+        """The counters summed over every channel (the pipeline's stats)."""
+        return {k: sum(w.counts[k] for w in self.workers) for k in COUNTERS}
+
     def close(self, timeout_s: float = 5.0) -> None:
         """Let queued nudges go out for up to ``timeout_s``, then stop every worker."""
         end = time.monotonic() + timeout_s

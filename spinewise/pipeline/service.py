@@ -721,6 +721,10 @@ class Pipeline:
                   "points_dropped", "write_errors"):
             if k in st:
                 self.counters.set(f"storage_{k}" if not k.startswith("points") else k, st[k])
+        notifier = getattr(self.coach, "notifier", None)     # spinewise.notify: per-channel sums
+        if notifier is not None:
+            for k, v in notifier.totals().items():
+                self.counters.set(f"notify_{k}", v)
         if self._latency_s:
             lat = np.asarray(self._latency_s)
             self._latency_s = []

@@ -45,4 +45,6 @@ def test_pipeline_nudge_reaches_the_webhook_once(mqtt_server, http_recorder, tmp
     sent = [d["id"] for t, d in msgs.messages if d.get("type") == "nudge"]
     got = [json.loads(r.body)["id"] for r in http_recorder.requests]
     assert got == sent and len(got) >= 1
+    stats = pipeline.stats()                    # the channel's counts are in the pipeline's stats
+    assert stats["notify_delivered"] == len(got) and stats["notify_failed"] == 0
     assert json.loads(http_recorder.requests[0].body)["device"] == "back1"
