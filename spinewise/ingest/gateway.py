@@ -134,9 +134,10 @@ class SensorLink:
     # -- haptic nudges (MQTT thread -> the link's event loop) ----------------------------------
     def haptic_topic(self) -> str | None:
         from spinewise.topics import Topics
-        if not self.profile.haptic_uuid:
+        client = getattr(self.publisher, "client", None)    # test publishers have none
+        if not self.profile.haptic_uuid or client is None:
             return None
-        return Topics(self.publisher.client.cfg.prefix).device(self.device.id, "haptic")
+        return Topics(client.cfg.prefix).device(self.device.id, "haptic")
 
     def on_haptic(self, _topic: str, payload: bytes) -> None:
         """A buzz request from the broker: validate, deduplicate, hand to the BLE loop."""

@@ -18,9 +18,10 @@ __all__ = ["Channel", "DeliveryError", "Notice", "Notifier", "RejectedError", "m
            "open_notifier"]
 
 
-def make_channel(cfg, ch, mqtt=None) -> Channel:
+def make_channel(cfg, ch, mqtt=None, replies=None) -> Channel:
     """The adapter for one ``[[notify.channels]]`` entry; ``mqtt`` is a shared MqttClient factory
-    (called at most once) for the kinds that publish on the broker."""
+    (called at most once) for the kinds that publish on the broker; ``replies`` takes the
+    commands a person answers with on channels that can carry an answer (desktop: snooze)."""
     if ch.kind == "ntfy":
         from spinewise.notify.ntfy import NtfyChannel
         return NtfyChannel(ch)
@@ -32,7 +33,7 @@ def make_channel(cfg, ch, mqtt=None) -> Channel:
         return WebhookChannel(ch)
     if ch.kind == "desktop":
         from spinewise.notify.desktop import DesktopChannel
-        return DesktopChannel(ch)
+        return DesktopChannel(ch, replies)
     if ch.kind == "homeassistant":
         from spinewise.notify.homeassistant import HomeAssistantChannel
         return HomeAssistantChannel(ch, cfg, mqtt)
@@ -61,10 +62,28 @@ class _SharedMqtt:
             self._client.close()
 
 
+class Replies:
+    """Where answers from the channels go: ``sink(user, command payload)``, set by whoever can
+    take commands (the pipeline); false until then, so channels offer no buttons that go nowhere."""
+
+    def __init__(self) -> None:
+        self.sink = None
+
+    def __bool__(self) -> bool:
+        return self.sink is not None
+
+    def __call__(self, user: str, payload: bytes) -> None:
+        if self.sink is not None:
+            self.sink(user, payload)
+
+
 def open_notifier(cfg, mqtt=None) -> Notifier | None:
     """The Notifier for ``cfg.notify`` (None without channels: nothing to run)."""
     if not cfg.notify.channels:
         return None
     own = None if mqtt else _SharedMqtt(cfg)
-    channels = [(ch.user, make_channel(cfg, ch, mqtt or own)) for ch in cfg.notify.channels]
-    return Notifier(channels, cfg.notify, on_close=[own.close] if own else [])
+    replies = Replies()
+    channels = [(ch.user, make_channel(cfg, ch, mqtt or own, replies)) for ch in cfg.notify.channels]
+    notifier = Notifier(channels, cfg.notify, on_close=[own.close] if own else [])
+    notifier.replies = replies
+    return notifier

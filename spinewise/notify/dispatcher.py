@@ -146,6 +146,7 @@ class Notifier:
                  on_close: Iterable = ()) -> None:
         self.settings = settings
         self._on_close = list(on_close)        # shared resources (the broker connection)
+        self.replies = None                    # spinewise.notify.Replies: set .sink to take answers
         self._by_user: dict[str, list[ChannelWorker]] = {}
         for user, channel in channels:
             self._by_user.setdefault(user, []).append(ChannelWorker(channel, settings))
@@ -153,6 +154,12 @@ class Notifier:
     @property
     def workers(self) -> list[ChannelWorker]:
         return [w for ws in self._by_user.values() for w in ws]
+
+    def set_reply_sink(self, sink) -> None:
+        """``sink(user, command payload bytes)`` receives the answers people give on a channel
+        (a desktop notification's Snooze button), in the coach's command format."""
+        if self.replies is not None:
+            self.replies.sink = sink
 
     def users(self) -> list[str]:
         return list(self._by_user)

@@ -190,6 +190,10 @@ class Pipeline:
         for kind, scope in INTAKE.items():
             filt = self.topics.device(ANY, kind) if scope == "device" else self.topics.user(ANY, kind)
             self.sub.subscribe(filt, self._handler(kind), qos=1)
+        notifier = getattr(self.coach, "notifier", None)
+        if notifier is not None:       # answers given on a notification (desktop Snooze) = commands
+            take = self._handler("cmd")
+            notifier.set_reply_sink(lambda user, payload: take(self.topics.user(user, "cmd"), payload))
         self._worker.start()
         self._started = True
         self.pub.connect(connect_timeout_s, wait=False)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from dbus_fast.aio import MessageBus
-from dbus_fast.service import ServiceInterface, method
+from dbus_fast.service import ServiceInterface, method, signal
 
 NAME = "org.freedesktop.Notifications"
 
@@ -30,7 +30,11 @@ class Notifications(ServiceInterface):
 
     @method()
     def GetCapabilities(self) -> "as":
-        return ["body"]
+        return ["body", "actions"]
+
+    @signal()
+    def ActionInvoked(self, id: "u", action_key: "s") -> "us":
+        return [id, action_key]
 
     @method()
     def GetServerInformation(self) -> "ssss":
@@ -85,6 +89,10 @@ class SessionBus:
         self._thread.start()
         assert ready.wait(10), "notification service did not start"
         return self.service
+
+    def click(self, notification_id: int, action_key: str) -> None:
+        """The person clicks an action button: the server emits ActionInvoked."""
+        self._loop.call_soon_threadsafe(self.service.ActionInvoked, notification_id, action_key)
 
     def stop(self):
         if self.proc is not None:

@@ -60,3 +60,31 @@ def test_no_bus_at_all_is_a_counted_failure(tmp_path):
     assert n.wait_idle(10)
     n.close()
     assert n.stats()["desktop:ann"]["failed"] == 1
+
+
+def test_the_snooze_button_comes_back_as_a_snooze_command(session_bus):
+    import json
+    import time
+
+    from spinewise.notify import Replies
+
+    service = session_bus.serve()
+    replies, got = Replies(), []
+    ch = make_channel(None, NotifyChannelConfig(user="ann", kind="desktop",
+                                                bus_address=session_bus.address), replies=replies)
+    n = Notifier([("ann", ch)], FAST)
+    n.submit(notice(1))                       # no sink yet: no button that would go nowhere
+    assert n.wait_idle(10)
+    replies.sink = lambda user, payload: got.append((user, json.loads(payload)))
+    n.submit(notice(2))
+    assert n.wait_idle(10)
+    assert service.calls[0]["actions"] == [] and service.calls[1]["actions"] == ["snooze", "Snooze"]
+    session_bus.click(102, "other")           # another action key: ignored
+    session_bus.click(999, "snooze")          # someone else's notification: ignored
+    session_bus.click(102, "snooze")
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    n.close()
+    assert got == [("ann", {"v": 1, "cmd": "snooze", "id": "desktop:ann-2"})]
