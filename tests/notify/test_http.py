@@ -77,3 +77,33 @@ def test_webhook_unreachable_is_counted_failed(http_recorder):
     http_recorder.close()                                 # nothing listens there any more
     stats = deliver(channel("webhook", url + "/x", timeout_s=1.0), notice(1))
     assert stats["failed"] == 1 and stats["retries"] == 2
+
+
+def test_the_setup_check_sends_one_test_notice_per_channel(http_recorder, tmp_path, capsys):
+    from spinewise.notify.__main__ import main
+
+    path = tmp_path / "spinewise.toml"
+    path.write_text(f"""
+[notify]
+attempts = 2
+backoff_s = 0.01
+[[notify.channels]]
+user = "ann"
+kind = "webhook"
+url = "{http_recorder.url}/ok"
+[[notify.channels]]
+user = "ann"
+kind = "gotify"
+url = "{http_recorder.url}/g"
+token = "bad"
+[[notify.channels]]
+user = "bob"
+kind = "webhook"
+url = "{http_recorder.url}/bob"
+""")
+    http_recorder.statuses = [200, 401]                # the first request succeeds, the next is refused
+    assert main(["--config", str(path), "--user", "ann"]) == 1
+    out = capsys.readouterr().out
+    assert "delivered" in out and "rejected 1" in out
+    assert sorted(r.path for r in http_recorder.requests) == ["/g/message", "/ok"]
+    assert main(["--config", str(path), "--user", "carl"]) == 2
