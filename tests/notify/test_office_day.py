@@ -1,6 +1,7 @@
 """Acceptance (issue 14, item 1): the nudges a replayed office day fires arrive on every
 configured channel exactly once - ntfy, Gotify and a webhook on a local HTTP server, the
-desktop on a private D-Bus, Home Assistant on the real Mosquitto - also when a channel fails
+desktop on a private D-Bus, Home Assistant and the sensor's buzz request on the real Mosquitto
+(tests/ble/test_haptic.py takes the buzz on to the emulated sensor) - also when a channel fails
 transiently, the day's events are delivered twice, and the service restarts and replays it."""
 from __future__ import annotations
 
@@ -35,14 +36,17 @@ def test_replayed_office_day_nudges_arrive_once_on_every_channel(http_recorder, 
         "mqtt": {"host": "127.0.0.1", "port": mqtt_server.port, "prefix": prefix},
         "pipeline": {"client_id": f"pl-{prefix}"},
         "coaching": {"timezone": "Europe/Berlin"},
+        "devices": [{"id": "belt", "user": "sim", "profile": "spinewise"}],
         "notify": {"attempts": 4, "backoff_s": 0.05, "channels": [
             {"user": "sim", "kind": "ntfy", "url": f"{url}/ntfy/sim-back"},
             {"user": "sim", "kind": "gotify", "url": f"{url}/gotify", "token": "app-token"},
             {"user": "sim", "kind": "webhook", "url": f"{url}/hook"},
             {"user": "sim", "kind": "desktop", "bus_address": bus.address},
             {"user": "sim", "kind": "homeassistant"},
+            {"user": "sim", "kind": "haptic"},
             {"user": "other", "kind": "webhook", "url": f"{url}/other"}]}})
     ha = Collector(cfg, Topics(prefix).user("sim", "notify"))
+    buzz = Collector(cfg, Topics(prefix).device("belt", "haptic"))
     http_recorder.statuses = [503]          # the first HTTP delivery fails: retried, still once
 
     s = sim.simulate("office_day", seed=2)
@@ -70,6 +74,7 @@ def test_replayed_office_day_nudges_arrive_once_on_every_channel(http_recorder, 
         time.sleep(0.5)                     # anything extra would arrive now
     finally:
         ha.client.close()
+        buzz.client.close()
         bus.stop()
         store.close()
 
@@ -88,3 +93,4 @@ def test_replayed_office_day_nudges_arrive_once_on_every_channel(http_recorder, 
     assert len(ids["ntfy"]) == len(fired)
     assert [c["summary"] for c in desktop.calls] and len(desktop.calls) == len(fired)
     assert sorted(d["id"] for _, d in ha.messages) == sorted(fired)
+    assert sorted(d["id"] for _, d in buzz.messages) == sorted(fired)
