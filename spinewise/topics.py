@@ -6,7 +6,7 @@ Two separate namespaces, so a sensor's stream and a person's messages can never 
     <prefix>/dev/<device>/imu        sensor -> pipeline   samples, QoS 1 (spinewise.ingest.payload)
     <prefix>/dev/<device>/status     sensor -> pipeline   retained gateway status, last will;
                                                           {"state": "end", "end_t_s"} = end of stream
-    <prefix>/dev/<device>/link       sensor -> pipeline   the gateway's own events (gaps), QoS 1
+    <prefix>/dev/<device>/link       sensor -> pipeline   the gateway's own events (gaps, button taps), QoS 1
     <prefix>/dev/<device>/events     pipeline -> person   one analysis event per message
     <prefix>/dev/<device>/state      pipeline -> person   retained live figures
     <prefix>/dev/<device>/haptic     pipeline -> sensor   buzz the sensor's motor (a nudge), QoS 1;

@@ -37,6 +37,7 @@ from spinewise.ingest.profiles import (BATTERY_LEVEL_UUID, DecodeError, HapticPa
                                        get_profile)
 from spinewise.ingest.publisher import Publisher
 from spinewise.ingest.timestamps import TimestampRebuilder
+from spinewise.events import Event
 from spinewise.stream import ImuChunk
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,15 @@ class SensorLink:
             return self._drop_haptic(f"{buzz_id}: sensor not connected")
         asyncio.run_coroutine_threadsafe(self._buzz(client, pattern, buzz_id), loop)
         return None
+
+    def on_button(self, data: bytes | bytearray) -> None:
+        """The sensor's button (a double tap answers a buzz): a ``button`` event on ``link``."""
+        taps = self.profile.decode_button(bytes(data))
+        if taps is None:
+            self.stats["decode_errors"] += 1
+            return
+        self.publisher.publish_event(Event("button", self.wall_clock(), {"taps": taps}, self.device.id))
+        log.info("device=%s button: %d tap(s)", self.device.id, taps)
 
     def _drop_haptic(self, why: str) -> None:
         self.stats["haptic_dropped"] += 1
@@ -286,6 +296,8 @@ class SensorLink:
         if p.control_notify and p.control_uuid:
             await client.start_notify(p.control_uuid, self._on_control)
         await client.start_notify(p.notify_uuid, lambda _c, data: self.handle_notification(data))
+        if p.button_uuid and client.services.get_characteristic(p.button_uuid) is not None:
+            await client.start_notify(p.button_uuid, lambda _c, data: self.on_button(data))
         for w in p.start_commands():
             await client.write_gatt_char(w.char_uuid, w.data, response=w.response)
             if w.delay_s:

@@ -606,6 +606,12 @@ class Pipeline:
         if not isinstance(kind, str):
             self.reject("bad_event", item.key, "not an event object")
             return
+        if kind == "button":          # the sensor's button: a double tap snoozes (docs/notify.md)
+            from spinewise.notify.answers import button_command
+            cmd = button_command(item.key, doc)
+            if cmd is not None and self.cfg.user_of(item.key) in self._users:
+                self._on_command(_Item("cmd", self.cfg.user_of(item.key), cmd, item.arrival))
+                return
         if kind not in GATEWAY_EVENT_KINDS:
             self.counters.inc("accepted", reason="link")
             self.counters.inc("gateway_events_ignored")

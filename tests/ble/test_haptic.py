@@ -81,3 +81,40 @@ def test_nudge_buzzes_the_sensor_once(ble_emulator, mqtt_server, tmp_path, monke
     assert link_plain.stats["haptic_played"] == 0 and link_plain.stats["haptic_dropped"] == 1
     assert link_clip.stats["disconnects"] == 0 and link_clip.stats["watchdog_trips"] == 0
     assert notifier.stats()["haptic:ann"]["delivered"] == 1
+
+
+def test_a_double_tap_on_the_sensor_snoozes(ble_emulator, mqtt_server, tmp_path, monkeypatch):
+    """The buzz's answer: the emulated sensor's button -> gateway (a `button` event on link) ->
+    the running pipeline -> the coach's snooze, replied on cmd/reply."""
+    from spinewise.pipeline import Pipeline
+    from tests.pipeline.conftest import Collector as JsonCollector, make_config
+
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", ble_emulator.address)
+    cfg = make_config(tmp_path, mqtt_server.port, devices=(("clip", "ann"),))
+    cfg.devices[0].address = SENSOR_ADAPTER[1]
+    g = cfg.gateway
+    g.adapter, g.scan_timeout_s, g.silence_timeout_s, g.reconnect_max_s = GATEWAY_ADAPTER[0], 3.0, 3.0, 1.0
+    n = 50 * 60
+    acc = np.c_[np.zeros(n), np.zeros(n), np.ones(n)]
+    pipeline = Pipeline(cfg)
+    pipeline.start()
+    replies = JsonCollector(cfg, Topics(cfg.mqtt.prefix).user("ann", "cmd/reply"))
+
+    async def scenario():
+        clip = EmulatedSensor(ble_emulator.address, SENSOR_ADAPTER[0], "spinewise", "spinewise-clip",
+                              acc, np.zeros((n, 3)))
+        async with gateway_running(cfg, clip):
+            await until(lambda: len(clip.sent.seq) > 100, 30, "streaming")
+            await until(lambda: clip.press(1), 10, "the button notifying")   # one tap: nothing
+            assert clip.press(2)
+            await until(lambda: replies.messages, 20, "the snooze reply")
+            await asyncio.sleep(0.5)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        pipeline.stop()
+        replies.client.close()
+    (topic, reply), = replies.messages
+    assert reply["ok"] and reply["cmd"] == "snooze" and reply["id"].startswith("button:clip:")
+    assert reply["snoozed_until_s"] > time.time() + 25 * 60      # the default 30 minutes

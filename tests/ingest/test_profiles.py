@@ -208,3 +208,13 @@ def test_spinewise_haptic_command_and_profiles_without_a_motor():
         assert get_profile(name).haptic_uuid is None and get_profile(name)().haptic_commands(NUDGE_BUZZ) == []
     with pytest.raises(ValueError):
         HapticPattern(0, 200, 100)
+
+
+def test_spinewise_button_taps():
+    from spinewise.ingest.profiles import get_profile
+
+    p = get_profile("spinewise")()
+    assert p.decode_button(bytes([1, 2])) == 2 and p.decode_button(bytes([1, 1])) == 1
+    for bad in (b"", bytes([1]), bytes([2, 2]), bytes([1, 0]), bytes([1, 2, 0])):
+        assert p.decode_button(bad) is None
+    assert get_profile("polar_h10").button_uuid is None

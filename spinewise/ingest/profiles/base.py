@@ -82,6 +82,7 @@ class SensorProfile:
     name_prefixes: ClassVar[tuple[str, ...]] = ()
     has_gyro: ClassVar[bool] = True
     haptic_uuid: ClassVar[str | None] = None        # a vibration motor, written to buzz (nudges)
+    button_uuid: ClassVar[str | None] = None        # a button, notifying taps (answers to nudges)
     rates_hz: ClassVar[tuple[float, ...]] = (50.0,)  # the rates it offers; the nearest is chosen
     default_rate_hz: ClassVar[float] = 50.0
 
@@ -107,6 +108,10 @@ class SensorProfile:
     def haptic_commands(self, pattern: "HapticPattern") -> list[GattWrite]:
         """The writes that play ``pattern`` on the sensor's vibration motor ([] without one)."""
         return []
+
+    def decode_button(self, data: bytes) -> int | None:
+        """Taps in one button notification (2 = a double tap), None when it is not one."""
+        return None
 
     def on_control(self, data: bytes) -> str | None:
         """Inspect a control-point response; return an error message when it reports a failure."""
