@@ -127,7 +127,11 @@ class StepDetector:
         self._intervals = [float(x) for x in state.get("intervals", [])]
 
 
-GAIT_MIN_STD_G = 0.04
+# SD of the band-passed vertical acceleration in a gait-like epoch: the hysteresis already
+# demands +-STEP_THRESHOLD_G per step, and a cycle that just makes it has an SD of ~0.71 of
+# that; 0.75 keeps slow, soft walking (older adults and a walker with MS in the mobgap lab
+# recordings: 0.03-0.04 g in a third of their walking epochs) that 0.04 g dropped.
+GAIT_MIN_STD_G = 0.75 * STEP_THRESHOLD_G
 GAIT_STEPS_PER_S = (0.7, 3.6)     # 42-216 steps/min
 
 
