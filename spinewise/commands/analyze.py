@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def register(sub) -> None:
     p = sub.add_parser("analyze", help="analyse a recording (activity, sets, holds, posture)",
                        description=__doc__.splitlines()[0])
-    p.add_argument("file", help="CSV recording (t,ax,ay,az,gx,gy,gz)")
+    p.add_argument("file", help="CSV recording (t,ax,ay,az,gx,gy,gz), .csv.gz, or - for stdin")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.add_argument("--report", metavar="OUT.png", default=None, help="write a PNG report")
     p.add_argument("--exercise", default=None,
@@ -30,6 +30,15 @@ def register(sub) -> None:
                         "bridge, prone_press_up, knee_to_chest, spinal_rotation, squat)")
     p.add_argument("--chunk", type=int, default=4096, help="samples per chunk (default 4096)")
     p.add_argument("--device-id", default="local")
+    units = p.add_argument_group(
+        "units", "detected from the data when not given (a notice says what was converted; "
+        "a recording whose units cannot be told is refused with the option to pass)")
+    units.add_argument("--acc-unit", choices=("g", "m/s2", "mg"), default=None,
+                       help="accelerometer columns")
+    units.add_argument("--gyro-unit", choices=("dps", "rad/s"), default=None,
+                       help="gyroscope columns (deg/s or rad/s)")
+    units.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
+                       help="time column (epoch times are offset to the first sample)")
     p.set_defaults(func=run)
 
 
@@ -37,7 +46,7 @@ class _Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
     def __init__(self, path: str) -> None:
-        self.on = sys.stderr.isatty()
+        self.on = sys.stderr.isatty() and path != "-" and not path.endswith(".gz")
         self.total_rows = None
         if self.on:
             try:
@@ -65,46 +74,84 @@ class _Progress:
             sys.stderr.flush()
 
 
+def analyze_recording(source, *, cfg=None, units=None, chunk: int = 4096,
+                      device_id: str = "local", exercise: str | None = None,
+                      timeline: dict | None = None, on_start=None, on_chunk=None) -> dict:
+    """The analyze summary of a recording (path, ``-`` or binary file object).
+
+    Raises ``RecordingError`` for a file that cannot be read (units included) and
+    ``ValueError`` for a bad ``exercise``. With ``timeline`` (a dict of lists) the events
+    the report draws are collected into it. ``on_start(units)`` runs once the units are
+    decided, before the first chunk is analysed.
+    """
+    from spinewise.config import load
+    from spinewise.recording import ReadReport, read_chunks
+    from spinewise.recording.units import Units
+    from spinewise.results import assemble
+    from spinewise.signal.analyzer import Analyzer
+
+    cfg = cfg if cfg is not None else load(None).signal
+    units = units if units is not None else Units()
+    analyzer = Analyzer(cfg, device_id=device_id,
+                        posture_rate_hz=1.0 if timeline is not None else 0.0)
+    if exercise:
+        analyzer.announce(exercise)
+    report = ReadReport()
+
+    def keep(events) -> None:
+        if timeline is None:
+            return
+        for e in events:
+            if e.kind == "posture":
+                timeline.setdefault("posture", []).append(
+                    (e.t_s, e.data["flexion_deg"], e.data["lateral_deg"], e.data["incl_deg"]))
+            elif e.kind == "activity":
+                timeline.setdefault("activity", []).append((e.data["start_s"], e.data["activity"]))
+            elif e.kind in ("sedentary_bout", "break"):
+                timeline.setdefault(e.kind, []).append((e.data["start_s"], e.data["end_s"]))
+            elif e.kind == "slouch_ended":
+                timeline.setdefault("slouch", []).append((e.data["start_s"], e.data["end_s"]))
+
+    for i, ch in enumerate(read_chunks(source, chunk, device_id=device_id, report=report,
+                                       units=units)):
+        if i == 0 and on_start is not None:
+            on_start(units)
+        keep(analyzer.update(ch))
+        if on_chunk is not None:
+            on_chunk(len(ch))
+    keep(analyzer.finish())
+    return assemble(analyzer.summary(), report)
+
+
 def run(args: argparse.Namespace) -> int:
     from spinewise.config import load
-    from spinewise.recording import ReadReport, RecordingError, read_chunks
-    from spinewise.signal.analyzer import Analyzer
+    from spinewise.recording import RecordingError
+    from spinewise.recording.units import Units
 
     if args.chunk < 1:
         print("spinewise analyze: --chunk must be >= 1", file=sys.stderr)
         return 2
-    cfg = load(getattr(args, "config", None)).signal
-    analyzer = Analyzer(cfg, device_id=args.device_id, posture_rate_hz=1.0 if args.report else 0.0)
+    cfg = load(getattr(args, "config", None))
     if args.exercise:
+        from spinewise.signal.analyzer import Analyzer
         try:
-            analyzer.announce(args.exercise)
+            Analyzer(cfg.signal, device_id=args.device_id).announce(args.exercise)
         except ValueError as exc:
             print(f"spinewise analyze: {exc}", file=sys.stderr)
             return 2
-    report = ReadReport()
-    timeline: dict[str, list] = {"posture": [], "activity": [], "sedentary_bout": [],
-                                 "slouch": [], "break": []}
+    timeline: dict[str, list] | None = {} if args.report else None
     progress = _Progress(args.file)
 
-    def keep(events) -> None:
-        if not args.report:
-            return
-        for e in events:
-            if e.kind == "posture":
-                timeline["posture"].append((e.t_s, e.data["flexion_deg"], e.data["lateral_deg"],
-                                            e.data["incl_deg"]))
-            elif e.kind == "activity":
-                timeline["activity"].append((e.data["start_s"], e.data["activity"]))
-            elif e.kind in ("sedentary_bout", "break"):
-                timeline[e.kind].append((e.data["start_s"], e.data["end_s"]))
-            elif e.kind == "slouch_ended":
-                timeline["slouch"].append((e.data["start_s"], e.data["end_s"]))
+    def notices(units) -> None:
+        for notice in units.notices:     # one line each, before any result
+            print(f"spinewise analyze: {notice}", file=sys.stderr)
 
     try:
-        for chunk in read_chunks(args.file, args.chunk, device_id=args.device_id, report=report):
-            keep(analyzer.update(chunk))
-            progress.step(len(chunk))
-        keep(analyzer.finish())
+        summary = analyze_recording(
+            args.file, cfg=cfg.signal, units=Units.given(args.acc_unit, args.gyro_unit,
+                                                         args.time_unit),
+            chunk=args.chunk, device_id=args.device_id, exercise=args.exercise,
+            timeline=timeline, on_start=notices, on_chunk=progress.step)
     except RecordingError as exc:
         progress.done()
         print(f"spinewise analyze: {exc}", file=sys.stderr)
@@ -114,12 +161,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"spinewise analyze: {args.file}: {exc}", file=sys.stderr)
         return 2
     progress.done()
-    summary = analyzer.summary()
-    summary["read"] = report.to_dict()
     if args.report:
         from spinewise.report import write_report
         try:
-            write_report(args.report, summary, timeline)
+            write_report(args.report, summary, timeline, tz=cfg.coaching.timezone
+                         if hasattr(cfg, "coaching") else None)
         except OSError as exc:
             print(f"spinewise analyze: cannot write {args.report}: {exc.strerror or exc}",
                   file=sys.stderr)
