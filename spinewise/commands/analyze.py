@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
             json.dump(jsonable(summary), sys.stdout, allow_nan=False)
             sys.stdout.write("\n")
         else:
-            print(format_text(summary))
+            print(format_text(summary, cfg.coaching.timezone))
         sys.stdout.flush()
     except BrokenPipeError:                  # `spinewise analyze f.csv | head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -187,10 +187,35 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def format_text(s: dict) -> str:
+def _flag_counts(flags: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for f in flags:
+        counts[f] = counts.get(f, 0) + 1
+    return ", ".join(f"{f} x{n}" if n > 1 else f for f, n in counts.items())
+
+
+def _clock(start_epoch_s: float | None, tz: str | None):
+    """A formatter of seconds-from-start as local clock time, or None without an epoch."""
+    if start_epoch_s is None:
+        return None
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo(tz or "UTC")
+    return lambda t_s: dt.datetime.fromtimestamp(start_epoch_s + t_s, zone)
+
+
+def format_text(s: dict, tz: str | None = None) -> str:
+    """The readable summary: every figure of the JSON that a person reads, as lines of
+    ``label  text`` (no Python structures)."""
     a, p = s["activity"], s["posture"]
     cal = s.get("calibration", {})
-    lines = [f"recording   {_hms(s['duration_s'])} at {s['sample_rate_hz']:g} Hz, "
+    clock = _clock(s.get("start_epoch_s"), tz)
+
+    def at(t_s: float) -> str:
+        return clock(t_s).strftime("%H:%M:%S") if clock else _hms(t_s)
+
+    start = f" from {clock(0.0):%Y-%m-%d %H:%M %Z}" if clock else ""
+    lines = [f"recording   {_hms(s['duration_s'])}{start} at {s['sample_rate_hz']:g} Hz, "
              f"{'gyro' if s.get('has_gyro') else 'accelerometer only'}; mounting "
              f"{cal.get('reason') or 'assumed'}"]
     lines.append("activity    " + ", ".join(f"{k} {_hms(a[k + '_s'])}" for k in
@@ -206,13 +231,32 @@ def format_text(s: dict) -> str:
         side = ""
         if st.get("reps_left") or st.get("reps_right"):
             side = f" (L{st.get('reps_left', 0)}/R{st.get('reps_right', 0)})"
-        lines.append(f"set         {st['exercise']:<16} {_hms(st['start_s'])}  {st['reps']} reps{side}")
+        flags = _flag_counts([f for r in st.get("reps_detail", []) for f in r.get("flags", [])]
+                             + list(st.get("flags", [])))
+        lines.append(f"set         {st['exercise']:<18} {at(st['start_s'])}  {st['reps']} reps"
+                     f"{side}" + (f"; form: {flags}" if flags else ""))
     for h in s.get("holds", []):
-        lines.append(f"hold        {h['exercise']:<16} {_hms(h['start_s'])}  {h['duration_s']:.0f} s")
+        kind = h.get("side") or h.get("variant")     # a side plank is on the forearm
+        name = h["exercise"] + (f" ({kind})" if kind else "")
+        flags = _flag_counts(list(h.get("flags", [])))
+        lines.append(f"hold        {name:<18} {at(h['start_s'])}  {h['duration_s']:.0f} s"
+                     + (f"; form: {flags}" if flags else ""))
     if s.get("unavailable"):
-        lines.append("unavailable " + ", ".join(s["unavailable"]) + " (no gyroscope)"
-                     if "axial_rate_dps" in s["unavailable"] else "unavailable " + ", ".join(s["unavailable"]))
+        why = " (no gyroscope)" if not s.get("has_gyro") else ""
+        lines.append("unavailable " + ", ".join(s["unavailable"]) + why)
     rd = s.get("read", {})
+    for notice in (rd.get("units") or {}).get("notices", []):
+        lines.append(f"units       {notice}")
+    gaps = rd.get("gaps") or []
+    if gaps:
+        n = rd.get("counts", {}).get("gap", len(gaps))
+        longest = max(g["end_s"] - g["start_s"] for g in gaps)
+        where = ", ".join(f"{at(g['start_s'])} ({g['end_s'] - g['start_s']:.0f} s)"
+                          for g in gaps[:5])
+        lines.append(f"gaps        {n} without samples, longest {longest:.0f} s: {where}"
+                     + (", ..." if n > 5 else ""))
     if rd.get("dropped"):
-        lines.append(f"input       {rd['dropped']} bad lines dropped ({rd.get('counts')})")
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(rd.get("counts", {}).items())
+                            if reason != "gap")
+        lines.append(f"input       {rd['dropped']} bad lines dropped: {reasons}")
     return "\n".join(lines)
