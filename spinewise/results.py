@@ -9,7 +9,7 @@ JSON contract test (tests/test_results.py) checks them.
 from __future__ import annotations
 
 
-def _exercise_spans(summary: dict) -> list[tuple[float, float]]:
+def exercise_spans(summary: dict) -> list[tuple[float, float]]:
     spans = [(float(x["start_s"]), float(x["end_s"]))
              for x in [*summary.get("sets", []), *summary.get("holds", [])]]
     return sorted(spans)
@@ -68,7 +68,8 @@ def assemble(summary: dict, report) -> dict:
                     for g in read.get("gaps", [])]
     summary["read"] = read
     merge_rejected(summary, read)
-    split_sedentary(summary["activity"], _exercise_spans(summary))
+    split_sedentary(summary["activity"], exercise_spans(summary))
     if read.get("units") and read["units"].get("start_epoch_s") is not None:
+        # the first sample's clock time (epoch times, or --start)
         summary["start_epoch_s"] = read["units"]["start_epoch_s"]
     return summary

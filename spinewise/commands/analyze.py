@@ -39,6 +39,10 @@ def register(sub) -> None:
                        help="gyroscope columns (deg/s or rad/s)")
     units.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
                        help="time column (epoch times are offset to the first sample)")
+    units.add_argument("--start", metavar="ISO", default=None,
+                       help="clock time of the first sample when the times are relative, e.g. "
+                            "2026-12-02T09:10 (coaching.timezone) or 2026-12-02T08:10Z: the "
+                            "text and report show clock times, the report marks nudges")
     p.set_defaults(func=run)
 
 
@@ -76,13 +80,17 @@ class _Progress:
 
 def analyze_recording(source, *, cfg=None, units=None, chunk: int = 4096,
                       device_id: str = "local", exercise: str | None = None,
-                      timeline: dict | None = None, on_start=None, on_chunk=None) -> dict:
+                      timeline: dict | None = None, on_start=None, on_chunk=None,
+                      coaching=None) -> dict:
     """The analyze summary of a recording (path, ``-`` or binary file object).
 
     Raises ``RecordingError`` for a file that cannot be read (units included) and
     ``ValueError`` for a bad ``exercise``. With ``timeline`` (a dict of lists) the events
     the report draws are collected into it. ``on_start(units)`` runs once the units are
-    decided, before the first chunk is analysed.
+    decided, before the first chunk is analysed. With ``coaching`` (a CoachingConfig) and a
+    timeline, the movement-break nudges the service would have sent are marked in it
+    (``timeline["nudge"]``): they need the clock (quiet hours), so only for recordings
+    whose start is known (epoch times, or ``units.start_epoch_s`` given).
     """
     from spinewise.config import load
     from spinewise.recording import ReadReport, read_chunks
@@ -97,10 +105,15 @@ def analyze_recording(source, *, cfg=None, units=None, chunk: int = 4096,
     if exercise:
         analyzer.announce(exercise)
     report = ReadReport()
+    nudges = None
 
     def keep(events) -> None:
         if timeline is None:
             return
+        if nudges is not None:
+            for n in nudges.update(events):
+                if n.kind == "nudge":
+                    timeline.setdefault("nudge", []).append((n.t_s, n.data.get("message", "")))
         for e in events:
             if e.kind == "posture":
                 timeline.setdefault("posture", []).append(
@@ -114,8 +127,12 @@ def analyze_recording(source, *, cfg=None, units=None, chunk: int = 4096,
 
     for i, ch in enumerate(read_chunks(source, chunk, device_id=device_id, report=report,
                                        units=units)):
-        if i == 0 and on_start is not None:
-            on_start(units)
+        if i == 0:
+            if on_start is not None:
+                on_start(units)
+            if coaching is not None and timeline is not None and units.start_epoch_s is not None:
+                from spinewise.coaching.nudges import NudgePolicy
+                nudges = NudgePolicy(coaching, t0_epoch_s=units.start_epoch_s)
         keep(analyzer.update(ch))
         if on_chunk is not None:
             on_chunk(len(ch))
@@ -146,12 +163,19 @@ def run(args: argparse.Namespace) -> int:
         for notice in units.notices:     # one line each, before any result
             print(f"spinewise analyze: {notice}", file=sys.stderr)
 
+    units = Units.given(args.acc_unit, args.gyro_unit, args.time_unit)
+    if args.start:
+        from spinewise.recording.units import parse_start
+        try:
+            units.start_epoch_s = parse_start(args.start, cfg.coaching.timezone)
+        except ValueError as exc:
+            print(f"spinewise analyze: {exc}", file=sys.stderr)
+            return 2
     try:
         summary = analyze_recording(
-            args.file, cfg=cfg.signal, units=Units.given(args.acc_unit, args.gyro_unit,
-                                                         args.time_unit),
+            args.file, cfg=cfg.signal, units=units,
             chunk=args.chunk, device_id=args.device_id, exercise=args.exercise,
-            timeline=timeline, on_start=notices, on_chunk=progress.step)
+            timeline=timeline, on_start=notices, on_chunk=progress.step, coaching=cfg.coaching)
     except RecordingError as exc:
         progress.done()
         print(f"spinewise analyze: {exc}", file=sys.stderr)
@@ -164,8 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         from spinewise.report import write_report
         try:
-            write_report(args.report, summary, timeline, tz=cfg.coaching.timezone
-                         if hasattr(cfg, "coaching") else None)
+            write_report(args.report, summary, timeline, tz=cfg.coaching.timezone)
         except OSError as exc:
             print(f"spinewise analyze: cannot write {args.report}: {exc.strerror or exc}",
                   file=sys.stderr)

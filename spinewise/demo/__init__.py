@@ -110,7 +110,8 @@ def run_demo(out_dir: str | Path = "spinewise-demo", *, speed: float = 120.0, se
         res.reps, res.holds, res.nudges = view.reps, view.holds, view.nudges
         if session is not None and session.last_summary is not None:
             res.summary = session.last_summary
-            res.report_path = _write_report(out_dir / "report.png", res.summary, db, start_epoch, out)
+            res.report_path = _write_report(out_dir / "report.png", res.summary, db, start_epoch,
+                                            out, nudges=res.nudges, tz=cfg.coaching.timezone)
     res.wall_s = time.monotonic() - wall0
     _print_summary(res, out)
     return res
@@ -127,8 +128,10 @@ def _wait_finished(pipeline, device_id: str, timeout_s: float):
     return pipeline.sessions.get(device_id)
 
 
-def _write_report(path: Path, summary: dict, db: Path, t0: float, out: TextIO) -> Path | None:
-    """The analyze report, drawn from what the pipeline stored (times relative to the start)."""
+def _write_report(path: Path, summary: dict, db: Path, t0: float, out: TextIO,
+                  nudges: list | None = None, tz: str | None = None) -> Path | None:
+    """The analyze report, drawn from what the pipeline stored (times relative to the start,
+    drawn in clock time from ``t0``), with the nudges the console showed."""
     from spinewise.pipeline.device import shift_times
     from spinewise.report import write_report
     from spinewise.storage.local import LocalStore
@@ -144,11 +147,13 @@ def _write_report(path: Path, summary: dict, db: Path, t0: float, out: TextIO) -
             "sedentary_bout": [(rel(r), rel(r) + r["duration_s"]) for r in store.rows("sedentary_bout")],
             "break": [(rel(r), rel(r) + r["duration_s"]) for r in store.rows("break")],
             "slouch": [(rel(r), rel(r) + r["duration_s"]) for r in store.rows("slouch")],
+            "nudge": [(float(n["t_s"]) - t0, "") for n in nudges or []
+                      if isinstance(n.get("t_s"), (int, float))],
         }
     finally:
         store.close()
     try:
-        write_report(str(path), shift_times(summary, -t0), timeline)
+        write_report(str(path), shift_times(summary, -t0), timeline, tz=tz, start_epoch_s=t0)
     except Exception as exc:      # the figure is a bonus: never lose the demo's summary to it
         out.write(f"  (report figure not written: {exc})\n")
         return None

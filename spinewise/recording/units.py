@@ -115,7 +115,7 @@ def detect_units(units: Units, t: np.ndarray, acc: np.ndarray,
     scale = TIME_UNITS[units.time]
     t0 = float(t[0])
     units.t0 = t0
-    if _EPOCH_S[0] <= t0 * scale <= _EPOCH_S[1]:
+    if units.start_epoch_s is None and _EPOCH_S[0] <= t0 * scale <= _EPOCH_S[1]:
         units.start_epoch_s = t0 * scale
         units.notices.append("epoch times: offset to the first sample "
                              f"({_utc(units.start_epoch_s)}); times are seconds from it")
@@ -139,6 +139,21 @@ def detect_units(units: Units, t: np.ndarray, acc: np.ndarray,
             units.notices.append(f"gyroscope in {units.gyro} ({how}): converted to deg/s "
                                  "(--gyro-unit to set it)")
     return units
+
+
+def parse_start(text: str, tz: str = "UTC") -> float:
+    """Epoch seconds of an ISO 8601 time (``2026-01-05T08:00:00Z``, ``2026-01-05 09:00``);
+    without an offset it is local time in ``tz``."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"start {text!r}: expected an ISO time like 2026-01-05T09:00 "
+                         "(local) or 2026-01-05T08:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(tz))
+    return when.timestamp()
 
 
 def _utc(epoch_s: float) -> str:
