@@ -51,7 +51,7 @@ def demo_config(port: int, out_dir: Path, work_dir: Path):
     return from_dict({
         "mqtt": {"host": "127.0.0.1", "port": port, "prefix": "demo", "keepalive_s": 30},
         "influx": {"backend": "local", "local_path": str(out_dir / "demo.sqlite")},
-        "coaching": {"state_db": str(work_dir / "coaching.sqlite"), "timezone": "UTC",
+        "coaching": {"state_db": str(out_dir / "coaching.sqlite"),     # kept for `coach` "timezone": "UTC",
                      "window_min": 15.0, "sedentary_trigger_min": 12.0, "ha_discovery_prefix": ""},
         # bigger batches than a real gateway: fewer messages through the pure-Python broker
         "gateway": {"batch_s": 2.0, "spool_dir": str(work_dir / "gateway-spool")},
@@ -61,7 +61,10 @@ def demo_config(port: int, out_dir: Path, work_dir: Path):
     })
 
 
-def run_demo(out_dir: str | Path = "spinewise-demo", *, speed: float = 120.0, seed: int = DEMO_SEED,
+DEMO_DIR = "~/.local/state/spinewise/demo"     # beside the service's state, not the checkout
+
+
+def run_demo(out_dir: str | Path = DEMO_DIR, *, speed: float = 120.0, seed: int = DEMO_SEED,
              duration_s: float = DEMO_DURATION_S, out: TextIO = sys.stdout) -> DemoResult:
     from spinewise.demo.broker import EmbeddedBroker
     from spinewise.demo.console import LiveView
@@ -75,6 +78,8 @@ def run_demo(out_dir: str | Path = "spinewise-demo", *, speed: float = 120.0, se
     out_dir.mkdir(parents=True, exist_ok=True)
     db = out_dir / "demo.sqlite"
     db.unlink(missing_ok=True)          # each demo run tells its own story
+    coaching_db = out_dir / "coaching.sqlite"
+    coaching_db.unlink(missing_ok=True)
     wall0 = time.monotonic()
     res = DemoResult(db_path=db)
     start_epoch = parse_start(DEMO_START_UTC).timestamp()
@@ -177,5 +182,12 @@ def _print_summary(res: DemoResult, out: TextIO) -> None:
     if res.report_path:
         out.write(f"  report: {res.report_path}\n")
     out.write(f"  stored: {res.db_path} (SQLite; e.g. SELECT * FROM points WHERE measurement='set')\n")
+    coaching = res.db_path.parent / "coaching.sqlite"
+    if coaching.exists():
+        import datetime as dt
+        end = dt.datetime.fromisoformat(DEMO_START_UTC.replace("Z", "+00:00")) \
+            + dt.timedelta(seconds=DEMO_DURATION_S)
+        out.write(f"  coaching: spinewise coach --db {coaching} --user {DEMO_USER} "
+                  f"--at {end:%Y-%m-%dT%H:%M:%S%z}\n")
     out.write(f"done in {res.wall_s:.0f} s{'' if res.ok else ' (the story was incomplete: see above)'}\n")
     out.flush()
