@@ -287,3 +287,13 @@ def test_demo_writes_outside_the_checkout():
     from spinewise.demo import DEMO_DIR
     assert DEMO_DIR.startswith("~/.local/state/")
     assert "/spinewise-demo/" in (DEPLOY.parent / ".gitignore").read_text().splitlines()
+
+
+def test_gateway_example_names_the_devices_and_users_of_the_pipeline_config():
+    import tomllib
+    gateway = tomllib.loads((DEPLOY / "gateway.example.toml").read_text())
+    pipeline = tomllib.loads((DEPLOY / "spinewise.toml").read_text())
+    users = {d["id"]: d["user"] for d in pipeline["devices"]}
+    assert gateway["devices"]
+    for d in gateway["devices"]:
+        assert users.get(d["id"]) == d["user"], d["id"]
