@@ -30,6 +30,16 @@ def register(sub) -> None:
                         "bridge, prone_press_up, knee_to_chest, spinal_rotation, squat)")
     p.add_argument("--chunk", type=int, default=4096, help="samples per chunk (default 4096)")
     p.add_argument("--device-id", default="local")
+    add_unit_arguments(p)
+    p.add_argument("--start", metavar="ISO", default=None,
+                   help="clock time of the first sample when the times are relative, e.g. "
+                        "2026-12-02T09:10 (coaching.timezone) or 2026-12-02T08:10Z: the "
+                        "text and report show clock times, the report marks nudges")
+    p.set_defaults(func=run)
+
+
+def add_unit_arguments(p) -> None:
+    """--acc-unit, --gyro-unit, --time-unit (spinewise.recording.units)."""
     units = p.add_argument_group(
         "units", "detected from the data when not given (a notice says what was converted; "
         "a recording whose units cannot be told is refused with the option to pass)")
@@ -39,11 +49,6 @@ def register(sub) -> None:
                        help="gyroscope columns (deg/s or rad/s)")
     units.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
                        help="time column (epoch times are offset to the first sample)")
-    units.add_argument("--start", metavar="ISO", default=None,
-                       help="clock time of the first sample when the times are relative, e.g. "
-                            "2026-12-02T09:10 (coaching.timezone) or 2026-12-02T08:10Z: the "
-                            "text and report show clock times, the report marks nudges")
-    p.set_defaults(func=run)
 
 
 class _Progress:

@@ -325,11 +325,13 @@ class _Rechunker:
                         meta={"gaps": gaps} if gaps else {})
 
 
-def probe(path, *, policy: ReadPolicy | str | None = None) -> RecordingInfo:
-    """One pass over the whole recording: rate, gyro, rows, start and duration."""
+def probe(path, *, policy: ReadPolicy | str | None = None,
+          units: Units | None = None) -> RecordingInfo:
+    """One pass over the whole recording: rate, gyro, rows, start and duration (with
+    ``units``: converted, and ``units`` filled in as ``read_chunks`` does)."""
     report = ReadReport()
     n, t0, t1 = 0, None, None
-    for chunk in read_chunks(path, 1 << 16, report=report, policy=policy):
+    for chunk in read_chunks(path, 1 << 16, report=report, policy=policy, units=units):
         if t0 is None:
             t0 = float(chunk.t_s[0])
         t1 = float(chunk.t_s[-1])
