@@ -18,7 +18,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures/sim/ex_supine_25hz_upr
 SECONDS = 130.0          # walking (mounting calibration), then a dead bug set
 ACC = {"g": 1.0, "m/s2": 9.80665, "mg": 1000.0}
 GYRO = {"dps": 1.0, "rad/s": np.pi / 180.0}
-TIME = {"s": 1.0, "ms": 1e3, "us": 1e6}
+TIME = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 OPTION = {"acc": "--acc-unit", "gyro": "--gyro-unit", "time": "--time-unit"}
 
 
@@ -51,17 +51,23 @@ def _analyze(data: bytes, units: Units | None = None) -> dict:
 
 
 def _essence(s: dict) -> dict:
-    """What must not change with the units: sets, holds, activity (times to 0.05 s)."""
-    def r(x):
-        return round(float(x) * 20) / 20
+    """What must not change with the units: sets, holds, activity. Times are compared to
+    0.05 s (an epoch offset and back, or ms -> s, moves them by float rounding only)."""
     act = s["activity"]
-    return {"sets": [(x["exercise"], x["reps"], r(x["start_s"]), r(x["end_s"]))
-                     for x in s["sets"]],
-            "holds": [(x["exercise"], r(x["start_s"]), r(x["end_s"])) for x in s["holds"]],
-            "activity": {k: (r(v) if isinstance(v, float) else v) for k, v in act.items()
-                         if k != "sedentary_bouts"},
-            "bouts": [(r(b["start_s"]), r(b["end_s"])) for b in act["sedentary_bouts"]],
-            "duration_s": r(s["duration_s"]), "rate": s["sample_rate_hz"]}
+    return {"labels": [(x["exercise"], x.get("reps")) for x in s["sets"] + s["holds"]],
+            "times": [t for x in s["sets"] + s["holds"] for t in (x["start_s"], x["end_s"])]
+            + [t for b in act["sedentary_bouts"] for t in (b["start_s"], b["end_s"])]
+            + [s["duration_s"]],
+            "counts": {k: v for k, v in act.items() if isinstance(v, int)},
+            "seconds": {k: v for k, v in act.items() if isinstance(v, float)},
+            "rate": s["sample_rate_hz"]}
+
+
+def _same(got: dict, want: dict) -> None:
+    assert got["labels"] == want["labels"] and got["counts"] == want["counts"]
+    assert got["times"] == pytest.approx(want["times"], abs=0.05)
+    assert got["seconds"] == pytest.approx(want["seconds"], abs=1.0)   # 1 s epochs
+    assert got["rate"] == pytest.approx(want["rate"], rel=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +106,7 @@ def test_every_unit_and_time_base_gives_the_original_or_names_the_fix(
         named = [kind for kind, opt in OPTION.items() if opt in str(exc)]
         assert named, f"refusal names no option: {exc}"
         got = _analyze(data, Units.given(acc, gyro, time))     # the fix works
-    assert _essence(got) == expected
+    _same(_essence(got), expected)
     if epoch:
         assert got["start_epoch_s"] == pytest.approx(start, abs=1e-3)
 
@@ -162,7 +168,7 @@ def test_turn_ratio_is_the_unit(original):
 def test_accelerometer_only_in_m_s2(original):
     s = _analyze(_csv(_variant(original, "m/s2", "dps", "s", 0.0), gyro=False))
     ref = _analyze(_csv(original, gyro=False))
-    assert _essence(s) == _essence(ref)
+    _same(_essence(s), _essence(ref))
 
 
 def test_cli_reads_gzip_from_stdin_and_prints_notices(original, tmp_path):

@@ -47,7 +47,7 @@ def add_unit_arguments(p) -> None:
                        help="accelerometer columns")
     units.add_argument("--gyro-unit", choices=("dps", "rad/s"), default=None,
                        help="gyroscope columns (deg/s or rad/s)")
-    units.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
+    units.add_argument("--time-unit", choices=("s", "ms", "us", "ns"), default=None,
                        help="time column (epoch times are offset to the first sample)")
 
 

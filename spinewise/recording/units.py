@@ -16,7 +16,8 @@ Rules (physics, not tuned on any recording):
   few such turns, magnitudes decide only when one reading is physically implausible (a median
   above ``_DPS_MEDIAN`` rad/s would be a trunk spinning all day); otherwise the reader refuses.
 - time: the median sample interval gives the unit (an IMU samples at 4-2000 Hz, so an interval
-  of 0.0005-0.25 is seconds, 0.5-250 milliseconds, 500-250000 microseconds); times are always
+  of 0.0005-0.25 is seconds, 0.5-250 milliseconds, 500-250000 microseconds, 5e5-2.5e8
+  nanoseconds); times are always
   offset to the first sample (``start_s`` is seconds from it, as the README says), and a first
   time within 2000-2100 in that unit is an epoch, kept as ``start_epoch_s`` for clock time.
 """
@@ -31,7 +32,7 @@ from spinewise.recording.report import RecordingError
 G_MS2 = 9.80665                      # standard gravity
 ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / G_MS2, "mg": 1e-3}           # -> g
 GYRO_UNITS = {"dps": 1.0, "rad/s": float(np.degrees(1.0))}         # -> deg/s
-TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}                    # -> s
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}       # -> s (Polar SDK: ns)
 _ACC_ALIASES = {"m/s^2": "m/s2", "ms2": "m/s2", "mps2": "m/s2"}
 _GYRO_ALIASES = {"deg/s": "dps", "rad": "rad/s", "rads": "rad/s", "rps": "rad/s"}
 
@@ -123,7 +124,7 @@ def detect_units(units: Units, t: np.ndarray, acc: np.ndarray,
     if not (_RATE_HZ[0] <= rate <= _RATE_HZ[1]):
         raise RecordingError(f"the time column gives {rate:.4g} Hz with t in {units.time}, "
                              f"outside the {_RATE_HZ[0]:g}-{_RATE_HZ[1]:g} Hz of an IMU; "
-                             "pass --time-unit s|ms|us")
+                             "pass --time-unit s|ms|us|ns")
     if units.acc is None:
         units.acc = _detect_acc(acc, what)
         units.detected["acc"] = "median |a| is gravity"
@@ -171,14 +172,14 @@ def _detect_time(t: np.ndarray, what: str) -> str:
     dt = np.diff(t)
     dt = dt[dt > 0]
     if dt.shape[0] == 0:
-        raise RecordingError("no increasing times to tell the time unit; pass --time-unit s|ms|us")
+        raise RecordingError("no increasing times to tell the time unit; pass --time-unit s|ms|us|ns")
     step = float(np.median(dt))
     for unit, scale in TIME_UNITS.items():
         if 1.0 / _RATE_HZ[1] <= step * scale <= 1.0 / _RATE_HZ[0]:
             return unit
     raise RecordingError(f"median time step {step:.6g} over {what} is not an IMU's interval in "
                          f"s, ms or us ({_RATE_HZ[0]:g}-{_RATE_HZ[1]:g} Hz); "
-                         "pass --time-unit s|ms|us")
+                         "pass --time-unit s|ms|us|ns")
 
 
 def _median_norm(v: np.ndarray) -> float:
