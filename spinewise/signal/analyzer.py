@@ -159,10 +159,6 @@ class Analyzer:
         day = self.day.summary() if self.day is not None else DayTracker(
             self.cfg, self.rate_hz or 50.0).summary()
         bias = self.body.gyro_bias_dps
-        # exercising is not sedentary: bouts give way to the sets and holds inside them, live
-        # and offline alike (spinewise.results)
-        from spinewise.results import exercise_spans, split_sedentary
-        split_sedentary(day["activity"], exercise_spans(ex))
         return {
             "duration_s": round(duration, 3),
             "sample_rate_hz": self.rate_hz,
