@@ -46,8 +46,12 @@ STAND_NEUTRAL_LIMITS_DEG = (-4.0, 4.0)  # walking carriage is 0 by calibration
 SIT_NEUTRAL_LIMITS_DEG = (-22.0, 0.0)   # body model: sitting posterior tilt 5-20 deg
 WALK_MIN_EPOCHS = 4
 WALK_MAX_TILT_DEG = 15.0
-LOOKAHEAD = WALK_MIN_EPOCHS - 1
-HISTORY = WALK_MIN_EPOCHS - 1
+NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
+MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
+PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
+BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
+LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS
+HISTORY = PAD_EPOCHS + BIAS_EPOCHS
 SETTLE_EPOCHS = 8
 SETTLE_MARGIN_DEG = 1.5        # margin around the neutral midpoint (tilt override)
 SETTLE_SIT_DEG = 4.0
@@ -60,6 +64,42 @@ CLASSES = ("sitting", "standing", "walking", "lying", "exercise")
 # angle columns appended to each row by push() (vectorised once per batch)
 FLEX, LAT, INCL = len(FEATURES), len(FEATURES) + 1, len(FEATURES) + 2
 GAIT, STEPS, ZMAX, ZMIN, DYN = F["gait"], F["steps"], F["z_max_m"], F["z_min_m"], F["dyn_mg"]
+T0, N, S0, S1 = F["t0"], F["n"], F["acc_s0_m_s"], F["acc_s1_m"]
+
+
+def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int], post: tuple[int, int],
+                 rate_hz: float) -> float:
+    """Net vertical travel (m, + up) over the epochs rows[span[0]:span[1]]: the vertical
+    acceleration double-integrated with zero velocity at both ends of the span.
+
+    With a = acceleration minus the accelerometer's bias b(t), velocity v(t) = int a and the
+    travel int v dt over the span [t_a, t_b]; forcing v(t_b) = 0 by a linear velocity drift
+    (zero-velocity update: the body is still, or walking at a steady pace, around a transition)
+    leaves D = int a(t) (t_mid - t) dt, minus the first moment of a about the span's middle.
+    A constant bias cancels in it; the bias's change between before and after (|acc| - 1 g
+    reads the bias along gravity, which moves with the trunk's tilt) is removed as a linear
+    ramp between the mean of the ``pre`` and ``post`` epochs. From the per-epoch moments
+    (day_features acc_s0_m_s, acc_s1_m), so exact whatever the chunking.
+    """
+    def mean_acc(a: int, b: int) -> tuple[float, float]:
+        s0 = sum(r[S0] for r in rows[a:b])
+        dur = sum(r[N] for r in rows[a:b]) / rate_hz
+        t_c = 0.5 * (rows[a][T0] + rows[b - 1][T0] + rows[b - 1][N] / rate_hz)
+        return (s0 / dur if dur > 0 else 0.0), t_c
+    b_pre, t_pre = mean_acc(*pre)
+    b_post, t_post = mean_acc(*post)
+    slope = (b_post - b_pre) / (t_post - t_pre) if t_post > t_pre else 0.0
+    seg = rows[span[0]:span[1]]
+    t_mid = 0.5 * (seg[0][T0] + seg[-1][T0] + seg[-1][N] / rate_hz)
+    d = 0.0
+    for r in seg:
+        dur, te = r[N] / rate_hz, r[T0]
+        # the bias b(t) = b_pre + slope (t - t_pre) integrated over the epoch (moments 0 and 1)
+        c = b_pre + slope * (te - t_pre)
+        s0 = r[S0] - (c * dur + slope * dur * dur / 2.0)
+        s1 = r[S1] - (c * dur * dur / 2.0 + slope * dur ** 3 / 3.0)
+        d -= s1 + (te - t_mid) * s0
+    return d
 
 
 def with_angles(rows: np.ndarray) -> np.ndarray:
@@ -73,7 +113,8 @@ def angles(row) -> tuple[float, float, float]:
 
 
 class ActivityClassifier:
-    def __init__(self) -> None:
+    def __init__(self, rate_hz: float = 50.0) -> None:
+        self.rate_hz = float(rate_hz)       # the nominal rate the epoch moments were summed at
         self._rows: list[list[float]] = []     # up to HISTORY decided rows, then the undecided
         self._k = 0                             # index of the next row to decide
         self.posture: str | None = None         # sitting | standing | lying | None
@@ -127,28 +168,31 @@ class ActivityClassifier:
             return all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
         return any(all(g[i:i + n]) for i in range(0, n))
 
-    def _travel(self, window, stand0: float) -> int:
-        """+1 rise, -1 drop, 0 none. A sit/stand transition leans the trunk forward (the
-        trunk goes over the feet) *and* moves the pelvis ~0.45 m vertically: the largest
-        travel excursion in the window decides, if a forward lean is in the window too.
-        Reaching while seated leans without travel. The band-pass rebounds after a
-        transition (~0.7 of the peak, opposite sign, 2-4 s later): within REBOUND_EPOCHS an
-        opposite excursion must exceed that expected rebound to count as a new transition."""
-        rebound = self._since_travel < REBOUND_EPOCHS
-        for r in window:                      # the first excursion in time decides
-            up, down = r[ZMAX], -r[ZMIN]
-            if up < TRAVEL_M and down < TRAVEL_M:
-                continue
-            sign, peak = (1, up) if up >= down else (-1, down)
-            need = TRAVEL_M
-            if rebound and sign != self._travel_sign:
-                need += REBOUND_RATIO * self._travel_peak
-            if peak >= need:
-                if max(w[FLEX] for w in window) - stand0 < LEAN_DEG:
-                    return 0
-                self._last_peak = peak
-                return sign
-        return 0
+    def _transition(self, k: int, stand0: float) -> int:
+        """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward
+        lean. A sit/stand transition leans the trunk forward (the trunk goes over the feet)
+        *and* moves the pelvis ~0.45 m vertically; reaching while seated or bending while
+        standing leans as far but comes back to the same height. The net vertical travel over
+        the lean and PAD_EPOCHS either side (net_travel_m: zero velocity at both ends, so a slow,
+        fast or asymmetric transition - a slow descent that ends on the chair - all count in
+        full) must exceed NET_TRAVEL_M."""
+        rows = self._rows
+
+        def leaning(i: int) -> bool:
+            return rows[i][FLEX] - stand0 >= LEAN_DEG
+        if k - PAD_EPOCHS - BIAS_EPOCHS < 0 or not leaning(k) or leaning(k - 1):
+            return 0
+        end = k
+        while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
+            end += 1
+        a, b = k - PAD_EPOCHS, end + 1 + PAD_EPOCHS
+        if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
+            return 0
+        d = net_travel_m(rows, (a, b), (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS), self.rate_hz)
+        self._last_peak = d
+        if abs(d) < NET_TRAVEL_M:
+            return 0
+        return 1 if d > 0 else -1
 
     def _looks_seated(self, flex: float, stand0: float) -> bool:
         """Posterior tilt that standing cannot explain: beyond TILT_OVERRIDE_DEG, or, once
@@ -168,8 +212,10 @@ class ActivityClassifier:
         if self.posture == "standing" and flex < stand0 - SETTLE_SIT_DEG and \
                 (sit0 is None or abs(flex - sit0) < abs(flex - stand0)):
             return "sitting"
+        # only against a *learned* sitting neutral: people sit as upright as they stand
+        # (pelvic tilt up to +10-20 deg anterior), the population prior says nothing about them
         if self.posture == "sitting" and abs(flex - stand0) < SETTLE_STAND_DEG and \
-                (sit0 is None or flex - sit0 > 2 * SETTLE_SIT_DEG):
+                sit0 is not None and flex - sit0 > 2 * SETTLE_SIT_DEG:
             return "standing"
         return self.posture
 
@@ -190,7 +236,7 @@ class ActivityClassifier:
             cls, self.posture = "walking", "standing"
             self._override_run = 0
         else:
-            travel = self._travel(rows[max(0, k - 1):k + 3], stand0) if self._cooldown == 0 else 0
+            travel = self._transition(k, stand0) if self._cooldown == 0 else 0
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
                         (self.posture in ("standing", None) and travel < 0):

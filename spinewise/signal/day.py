@@ -55,7 +55,7 @@ class DayTracker:
         self.epoch_s = float(cfg.epoch_s)
         self.device_id = device_id
         self.features = EpochFeatures(rate_hz, self.epoch_s)
-        self.classifier = ActivityClassifier()
+        self.classifier = ActivityClassifier(rate_hz)
         self.slouch = SlouchTracker(cfg.slouch_min_s, device_id)
         self.sedentary = SedentaryTracker(cfg.sedentary_tolerance_s, cfg.break_min_s, device_id)
         self.posture_rate_hz = float(posture_rate_hz)

@@ -12,6 +12,12 @@ by EpochSplitter, so the features are identical whatever the chunking.
   or filter; high-passed at 0.2 Hz (2nd order: zero net area, so the step in |acc| that an accelerometer bias makes at a posture change cannot integrate into travel; removes accelerometer bias and slow drift) and integrated twice with
   8 s leaky integrators, it shows the ~0.45 m rise of a sit-to-stand (+) and the drop of a
   stand-to-sit (-). Reaching forward while seated leans just as far but does not travel.
+- ``acc_s0_m_s``/``acc_s1_m``: zeroth and first time moments of the vertical acceleration
+  (|specific force| - 1 g, m/s^2) over the epoch, sum(a dt) and sum(a (t - epoch start) dt).
+  Exact sums, so the classifier can double-integrate the acceleration over any span of whole
+  epochs with zero velocity at both ends (activity.net_travel_m): the net vertical travel of a
+  sit/stand transition whatever its speed, which the band-limited travel above attenuates for
+  slow transitions and distorts for asymmetric ones (a slow descent that ends on the chair).
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ TRAVEL_HP_HZ = 0.2
 TRAVEL_LEAK_S = 8.0
 
 FEATURES = ("t0", "n", "up_x", "up_y", "up_z", "enmo_mg", "v_std", "steps", "gait",
-            "z_max_m", "z_min_m", "dyn_mg")
+            "z_max_m", "z_min_m", "dyn_mg", "acc_s0_m_s", "acc_s1_m")
 
 
 def _travel_sos(rate_hz: float) -> np.ndarray:
@@ -59,8 +65,11 @@ class EpochFeatures:
         bp, steps = self._steps.update(acc, body.up_body)
         travel, self._zi = sosfilt_step(self._sos, (norm - 1.0) * GRAVITY_M_S2, self._zi)
         dyn2 = np.sum((acc - body.up_body) ** 2, axis=1)
+        a_dt = (norm - 1.0) * (GRAVITY_M_S2 / self.rate_hz)
         ep = self._split.push(body.t_s, up=body.up_body, enmo=np.maximum(norm - 1.0, 0.0),
-                              v=bp, st=steps.astype(np.int64), z=travel, dyn2=dyn2)
+                              v=bp, st=steps.astype(np.int64), z=travel, dyn2=dyn2,
+                              a0=a_dt, a1=a_dt * (body.t_s - self.epoch_s
+                                                  * np.floor(body.t_s / self.epoch_s)))
         return self._features(ep)
 
     def flush(self) -> dict[str, np.ndarray]:
@@ -70,7 +79,7 @@ class EpochFeatures:
     def _empty_arrays() -> dict[str, np.ndarray]:
         z = np.zeros(0)
         return {"up": np.zeros((0, 3)), "enmo": z, "v": z, "st": np.zeros(0, np.int64), "z": z,
-                "dyn2": z}
+                "dyn2": z, "a0": z, "a1": z}
 
     def _features(self, ep) -> dict[str, np.ndarray]:
         if len(ep) == 0:
@@ -86,7 +95,8 @@ class EpochFeatures:
                 "enmo_mg": 1000.0 * ep.mean("enmo"), "v_std": v_std,
                 "steps": steps.astype(np.float64), "gait": gait.astype(np.float64),
                 "z_max_m": ep.max("z"), "z_min_m": ep.min("z"),
-                "dyn_mg": 1000.0 * np.sqrt(ep.mean("dyn2"))}
+                "dyn_mg": 1000.0 * np.sqrt(ep.mean("dyn2")),
+                "acc_s0_m_s": ep.sum("a0"), "acc_s1_m": ep.sum("a1")}
 
     def get_state(self) -> dict:
         return {"split": self._split.get_state(), "steps": self._steps.get_state(),
