@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from spinewise.signal.acc_bias import AccBiasModel
 from spinewise.signal.body import angles_from_up
-from spinewise.signal.day_features import FEATURES
+from spinewise.signal.day_features import DIR_COLS, FEATURES
 from spinewise.signal.neutral import NeutralEstimator
 
 LYING_INCL_DEG = 55.0
@@ -47,11 +48,16 @@ SIT_NEUTRAL_LIMITS_DEG = (-22.0, 0.0)   # body model: sitting posterior tilt 5-2
 WALK_MIN_EPOCHS = 4
 WALK_MAX_TILT_DEG = 15.0
 NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
+NET_TRAVEL_Z = 3.0            # ...and 3 SD of what the sensor's noise makes of the double integral
+NET_TRAVEL_Z_NOISY = 2.0      # a noisy sensor (3 SD > NET_TRAVEL_M): 2 SD
+NOISE_EMA = 1.0 / 300.0       # the noise variance follows the still epochs over ~5 min
 MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
+PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
 BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
-LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS
-HISTORY = PAD_EPOCHS + BIAS_EPOCHS
+WALK_RUN = 3                  # gait-like epochs in a row that are walking, not a transition's own
+LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
+HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1)
 SETTLE_EPOCHS = 8
 SETTLE_MARGIN_DEG = 1.5        # margin around the neutral midpoint (tilt override)
 SETTLE_SIT_DEG = 4.0
@@ -65,10 +71,13 @@ CLASSES = ("sitting", "standing", "walking", "lying", "exercise")
 FLEX, LAT, INCL = len(FEATURES), len(FEATURES) + 1, len(FEATURES) + 2
 GAIT, STEPS, ZMAX, ZMIN, DYN = F["gait"], F["steps"], F["z_max_m"], F["z_min_m"], F["dyn_mg"]
 T0, N, S0, S1 = F["t0"], F["n"], F["acc_s0_m_s"], F["acc_s1_m"]
+UPX, UPY, UPZ = F["up_x"], F["up_y"], F["up_z"]
+D0X, D0Y, D0Z, D1X, D1Y, D1Z = (F[c] for c in DIR_COLS)
+AVAR = F["acc_var_m2_s4"]
 
 
-def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int], post: tuple[int, int],
-                 rate_hz: float) -> float:
+def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
+                 post: tuple[int, int] | None, rate_hz: float, bias=None) -> float:
     """Net vertical travel (m, + up) over the epochs rows[span[0]:span[1]]: the vertical
     acceleration double-integrated with zero velocity at both ends of the span.
 
@@ -76,28 +85,42 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int], post: tuple[
     travel int v dt over the span [t_a, t_b]; forcing v(t_b) = 0 by a linear velocity drift
     (zero-velocity update: the body is still, or walking at a steady pace, around a transition)
     leaves D = int a(t) (t_mid - t) dt, minus the first moment of a about the span's middle.
-    A constant bias cancels in it; the bias's change between before and after (|acc| - 1 g
-    reads the bias along gravity, which moves with the trunk's tilt) is removed as a linear
-    ramp between the mean of the ``pre`` and ``post`` epochs. From the per-epoch moments
-    (day_features acc_s0_m_s, acc_s1_m), so exact whatever the chunking.
+    ``bias`` ([c, bx, by, bz] m/s^2, or None): what |acc| - 1 g reads at rest along each
+    specific-force direction (acc_bias.AccBiasModel), removed sample by sample first (from the
+    direction moments): a lean moves the bias seen along gravity for as long as it lasts. What
+    remains is removed as a linear ramp between the mean of the ``pre`` and ``post`` epochs
+    (either may be None: walking next to the transition; then the other one's mean is the
+    constant). A constant cancels in D anyway. From the per-epoch moments (day_features
+    acc_s0_m_s, acc_s1_m, dir*), so exact whatever the chunking.
     """
+    def moments(i: int) -> tuple[float, float, float, float]:
+        r = rows[i]
+        dur = r[N] / rate_hz
+        s0, s1 = r[S0], r[S1]
+        if bias is not None:
+            s0 -= bias[0] * dur + bias[1] * r[D0X] + bias[2] * r[D0Y] + bias[3] * r[D0Z]
+            s1 -= bias[0] * dur * dur / 2.0 + bias[1] * r[D1X] + bias[2] * r[D1Y] + bias[3] * r[D1Z]
+        return r[T0], dur, s0, s1
+
     def mean_acc(a: int, b: int) -> tuple[float, float]:
-        s0 = sum(r[S0] for r in rows[a:b])
-        dur = sum(r[N] for r in rows[a:b]) / rate_hz
-        t_c = 0.5 * (rows[a][T0] + rows[b - 1][T0] + rows[b - 1][N] / rate_hz)
+        m = [moments(i) for i in range(a, b)]
+        s0, dur = sum(x[2] for x in m), sum(x[1] for x in m)
+        t_c = 0.5 * (m[0][0] + m[-1][0] + m[-1][1])
         return (s0 / dur if dur > 0 else 0.0), t_c
-    b_pre, t_pre = mean_acc(*pre)
-    b_post, t_post = mean_acc(*post)
+    if pre is None and post is None:
+        b_pre, t_pre, b_post, t_post = 0.0, 0.0, 0.0, 0.0
+    else:
+        b_pre, t_pre = mean_acc(*(pre or post))
+        b_post, t_post = mean_acc(*(post or pre))
     slope = (b_post - b_pre) / (t_post - t_pre) if t_post > t_pre else 0.0
-    seg = rows[span[0]:span[1]]
-    t_mid = 0.5 * (seg[0][T0] + seg[-1][T0] + seg[-1][N] / rate_hz)
+    seg = [moments(i) for i in range(*span)]
+    t_mid = 0.5 * (seg[0][0] + seg[-1][0] + seg[-1][1])
     d = 0.0
-    for r in seg:
-        dur, te = r[N] / rate_hz, r[T0]
+    for te, dur, s0, s1 in seg:
         # the bias b(t) = b_pre + slope (t - t_pre) integrated over the epoch (moments 0 and 1)
         c = b_pre + slope * (te - t_pre)
-        s0 = r[S0] - (c * dur + slope * dur * dur / 2.0)
-        s1 = r[S1] - (c * dur * dur / 2.0 + slope * dur ** 3 / 3.0)
+        s0 -= c * dur + slope * dur * dur / 2.0
+        s1 -= c * dur * dur / 2.0 + slope * dur ** 3 / 3.0
         d -= s1 + (te - t_mid) * s0
     return d
 
@@ -127,6 +150,8 @@ class ActivityClassifier:
         self._last_cls: str | None = None
         self.sit_neutral = NeutralEstimator(0.75, -12.0, limits_deg=SIT_NEUTRAL_LIMITS_DEG)
         self.stand_neutral = NeutralEstimator(0.50, 0.0, limits_deg=STAND_NEUTRAL_LIMITS_DEG)
+        self.acc_bias = AccBiasModel()
+        self.noise_var = 0.0                   # of |acc| - 1 g at rest, (m/s^2)^2, per sample
 
     def push(self, rows: np.ndarray) -> list[tuple]:
         """rows: (K, len(FEATURES)) in the body frame -> decided
@@ -180,19 +205,43 @@ class ActivityClassifier:
 
         def leaning(i: int) -> bool:
             return rows[i][FLEX] - stand0 >= LEAN_DEG
-        if k - PAD_EPOCHS - BIAS_EPOCHS < 0 or not leaning(k) or leaning(k - 1):
+        if k - PAD_BEFORE_EPOCHS - BIAS_EPOCHS < 0 or not leaning(k) or leaning(k - 1):
             return 0
         end = k
         while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
             end += 1
-        a, b = k - PAD_EPOCHS, end + 1 + PAD_EPOCHS
+        a, b = k - PAD_BEFORE_EPOCHS, end + 1 + PAD_EPOCHS
         if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
             return 0
-        d = net_travel_m(rows, (a, b), (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS), self.rate_hz)
+        # walking next to a transition (walk to the chair, stand up and go) is no rest: its
+        # |acc| - 1 g does not average to the bias. The span stops at it, and the bias comes
+        # from the still side only (a transition itself looks gait-like for 1-3 epochs: only
+        # WALK_RUN gait-like epochs in a row are walking)
+        def walk(i: int, step: int) -> bool:        # i and the next WALK_RUN - 1 epochs (step +-1) gait-like
+            js = [i + step * j for j in range(WALK_RUN)]
+            return all(0 <= j < len(rows) and rows[j][GAIT] > 0.5 for j in js)
+        before = [i for i in range(a - BIAS_EPOCHS, k) if walk(i, -1)]
+        after = [i for i in range(end + 1, b + BIAS_EPOCHS) if walk(i, 1)]
+        pre, post = (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS)
+        if before:
+            a, pre = max(a, before[-1] + 1), None
+        if after:
+            b, post = min(b, after[0]), None
+        d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients())
         self._last_peak = d
-        if abs(d) < NET_TRAVEL_M:
-            return 0
-        return 1 if d > 0 else -1
+        # white noise of variance s2 per sample double-integrated with the weight (t_mid - t)
+        # over T seconds: s2 / rate * T^3 / 12 (x1.5 for the bias estimate around it)
+        span_s = sum(rows[i][N] for i in range(a, b)) / self.rate_hz
+        sd = np.sqrt(1.5 * self.noise_var / self.rate_hz * span_s ** 3 / 12.0)
+        if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z * sd):
+            return 1 if d > 0 else -1
+        if NET_TRAVEL_Z * sd < NET_TRAVEL_M:
+            return 0                          # a trustworthy "no travel": a reach, a bend
+        # a noisy accelerometer: the double integral is all the evidence there is (the
+        # band-limited travel's first excursion reads a slow descent onto a chair as a rise)
+        if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z_NOISY * sd):
+            return 1 if d > 0 else -1
+        return 0
 
     def _looks_seated(self, flex: float, stand0: float) -> bool:
         """Posterior tilt that standing cannot explain: beyond TILT_OVERRIDE_DEG, or, once
@@ -258,6 +307,12 @@ class ActivityClassifier:
             else:
                 self._override_run = 0
             cls = self.posture
+            if row[DYN] < STILL_DYN_MG and row[N] > 0:
+                dur = row[N] / self.rate_hz
+                self.acc_bias.add(np.array([row[D0X], row[D0Y], row[D0Z]]) / dur, row[S0] / dur)
+                if self.noise_var == 0.0:
+                    self.noise_var = row[AVAR]
+                self.noise_var += NOISE_EMA * (row[AVAR] - self.noise_var)
             if row[DYN] < STILL_DYN_MG:
                 if cls == "sitting":
                     # people sit down upright and slump later: the first settled seconds
@@ -278,7 +333,8 @@ class ActivityClassifier:
                 "posture": self.posture, "cooldown": self._cooldown, "travel": [self._since_travel, self._travel_sign, self._travel_peak],
                 "override_run": self._override_run, "last_cls": self._last_cls,
                 "sit_neutral": self.sit_neutral.get_state(),
-                "stand_neutral": self.stand_neutral.get_state()}
+                "stand_neutral": self.stand_neutral.get_state(),
+                "acc_bias": self.acc_bias.get_state(), "noise_var": self.noise_var}
 
     def set_state(self, s: dict) -> None:
         self._rows = [list(map(float, r)) for r in s["rows"]]
@@ -290,3 +346,5 @@ class ActivityClassifier:
         self._last_cls = s["last_cls"]
         self.sit_neutral.set_state(s["sit_neutral"])
         self.stand_neutral.set_state(s["stand_neutral"])
+        self.acc_bias.set_state(s["acc_bias"])
+        self.noise_var = float(s["noise_var"])

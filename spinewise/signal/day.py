@@ -29,7 +29,7 @@ from spinewise.config import SignalConfig
 from spinewise.events import Event
 from spinewise.signal.activity import CLASSES, ActivityClassifier
 from spinewise.signal.body import BodySamples, angles_from_up
-from spinewise.signal.day_features import FEATURES, EpochFeatures
+from spinewise.signal.day_features import DIR_COLS, FEATURES, EpochFeatures
 from spinewise.signal.epochs import EpochSplitter
 from spinewise.signal.sedentary import SLEEP_MIN_S, SedentaryTracker
 from spinewise.signal.slouch import SlouchTracker
@@ -42,6 +42,7 @@ MAX_OPEN_MARK_S = 3600.0
 MAX_HOURS = 7 * 24                                  # per-hour table kept for the last week
 F = {name: i for i, name in enumerate(FEATURES)}
 UP_COLS = [F["up_x"], F["up_y"], F["up_z"]]
+VEC_COLS = [UP_COLS, [F[c] for c in DIR_COLS[:3]], [F[c] for c in DIR_COLS[3:]]]   # body-frame vectors
 # record layout after classification (plain list: cheap and JSON/pickle-friendly)
 R_T0, R_DT, R_CLS, R_FLEX, R_LAT, R_INCL, R_ENMO, R_STEPS, R_SIT0, R_STAND0 = range(10)
 HOUR_COLS = CLASSES + ("sedentary", "slouch", "steps")
@@ -102,8 +103,8 @@ class DayTracker:
         if not sel.any():                       # every epoch after the first calibration
             return rows
         rows = rows.copy()
-        up = rows[sel][:, UP_COLS] @ self._R
-        rows[np.ix_(sel, UP_COLS)] = up
+        for cols in VEC_COLS:
+            rows[np.ix_(sel, cols)] = rows[sel][:, cols] @ self._R
         return rows
 
     def mark_exercise(self, start_s: float, end_s: float | None = None) -> None:
