@@ -50,8 +50,12 @@ WALK_MAX_TILT_DEG = 15.0
 NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
 NET_TRAVEL_Z = 3.0            # ...and 3 SD of what the sensor's noise makes of the double integral
 NET_TRAVEL_Z_NOISY = 2.0      # a noisy sensor (3 SD > NET_TRAVEL_M): 2 SD
+STILL_VAR_RATIO = 2.0         # an epoch at rest: |acc| spread within 2x the sensor's noise...
+STILL_TILT_STEP_DEG = 1.0     # ...and its tilt within 1 deg of both neighbours
+MOVING_VAR_RATIO = 6.0        # |acc| spread beyond 6x the noise: not at rest
 NOISE_EMA = 1.0 / 300.0       # the noise variance follows the still epochs over ~5 min
 MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
+HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
 PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
 BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
@@ -207,9 +211,15 @@ class ActivityClassifier:
             return rows[i][FLEX] - stand0 >= LEAN_DEG
         if k - PAD_BEFORE_EPOCHS - BIAS_EPOCHS < 0 or not leaning(k) or leaning(k - 1):
             return 0
-        end = k
+        end, peak, low = k, rows[k][FLEX], rows[k][FLEX]
         while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
+            f = rows[end + 1][FLEX]
+            if low < peak - HUMP_DEG and f > low + HUMP_DEG:
+                break                 # the lean came back and rises again: a second movement
             end += 1
+            if f > peak:
+                peak = low = f
+            low = min(low, f)
         a, b = k - PAD_BEFORE_EPOCHS, end + 1 + PAD_EPOCHS
         if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
             return 0
@@ -222,11 +232,30 @@ class ActivityClassifier:
             return all(0 <= j < len(rows) and rows[j][GAIT] > 0.5 for j in js)
         before = [i for i in range(a - BIAS_EPOCHS, k) if walk(i, -1)]
         after = [i for i in range(end + 1, b + BIAS_EPOCHS) if walk(i, 1)]
+        # the pads are there for slow transitions; a pad epoch at rest only adds noise to the
+        # double integral (its weight |t - t_mid| is the largest): trim those, and take the
+        # bias from right next to the motion
+        def resting(i: int) -> bool:
+            return (rows[i][AVAR] < STILL_VAR_RATIO * self.noise_var
+                    and abs(rows[i][FLEX] - rows[i - 1][FLEX]) < STILL_TILT_STEP_DEG
+                    and abs(rows[i + 1][FLEX] - rows[i][FLEX]) < STILL_TILT_STEP_DEG)
+        while a < k and resting(a):
+            a += 1
+        while b - 1 > end and resting(b - 1):
+            b -= 1
         pre, post = (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS)
         if before:
             a, pre = max(a, before[-1] + 1), None
         if after:
             b, post = min(b, after[0]), None
+        # the zero-velocity update needs the body at rest (or walking) around the span: a
+        # second movement right after (stood up and sat straight back down, the lean still
+        # going at the look-ahead's end) leaves no valid travel - the net is judged later
+        for w in (pre, post):
+            if w is not None and any(rows[i][AVAR] > MOVING_VAR_RATIO * self.noise_var
+                                     for i in range(*w)) and self.noise_var > 0:
+                self._last_peak = 0.0
+                return 0
         d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients())
         self._last_peak = d
         # white noise of variance s2 per sample double-integrated with the weight (t_mid - t)
