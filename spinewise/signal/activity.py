@@ -49,19 +49,22 @@ WALK_MIN_EPOCHS = 4
 WALK_MAX_TILT_DEG = 15.0
 NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
 NET_TRAVEL_Z = 3.0            # ...and 3 SD of what the sensor's noise makes of the double integral
-NET_TRAVEL_Z_NOISY = 2.0      # a noisy sensor (3 SD > NET_TRAVEL_M): 2 SD
+NET_TRAVEL_Z_NOISY = 2.5      # a noisy sensor (3 SD > NET_TRAVEL_M): 2.5 SD
 STILL_VAR_RATIO = 2.0         # an epoch at rest: |acc| spread within 2x the sensor's noise...
 STILL_TILT_STEP_DEG = 1.0     # ...and its tilt within 1 deg of both neighbours
 MOVING_VAR_RATIO = 6.0        # |acc| spread beyond 6x the noise: not at rest
 NOISE_EMA = 1.0 / 300.0       # the noise variance follows the still epochs over ~5 min
 MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
+TRANSITION_LEAN_DEG = 7.0     # forward lean (epoch mean) over the posture before it...
+LEAN_BASE_EPOCHS = 3          # ...the most upright of the 3 epochs before
 HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
 PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
 BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
 WALK_RUN = 3                  # gait-like epochs in a row that are walking, not a transition's own
 LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
-HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1)
+HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1,
+              LEAN_BASE_EPOCHS + 1)
 SETTLE_EPOCHS = 8
 SETTLE_MARGIN_DEG = 1.5        # margin around the neutral midpoint (tilt override)
 SETTLE_SIT_DEG = 4.0
@@ -150,6 +153,8 @@ class ActivityClassifier:
         self._travel_sign = 0
         self._travel_peak = 0.0
         self._last_peak = 0.0
+        self._last_strong = False
+        self._travel_strong = False
         self._override_run = 0
         self._last_cls: str | None = None
         self.sit_neutral = NeutralEstimator(0.75, -12.0, limits_deg=SIT_NEUTRAL_LIMITS_DEG)
@@ -207,9 +212,15 @@ class ActivityClassifier:
         full) must exceed NET_TRAVEL_M."""
         rows = self._rows
 
+        if k - max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS, LEAN_BASE_EPOCHS + 1) < 0:
+            return 0
+        # the lean is relative to the posture before it (sitters rest anywhere from a clear
+        # posterior tilt to anterior), and small (pushing up from the desk leans little)
+        base = min(rows[i][FLEX] for i in range(k - LEAN_BASE_EPOCHS, k))
+
         def leaning(i: int) -> bool:
-            return rows[i][FLEX] - stand0 >= LEAN_DEG
-        if k - PAD_BEFORE_EPOCHS - BIAS_EPOCHS < 0 or not leaning(k) or leaning(k - 1):
+            return rows[i][FLEX] - base >= TRANSITION_LEAN_DEG
+        if not leaning(k) or leaning(k - 1):
             return 0
         end, peak, low = k, rows[k][FLEX], rows[k][FLEX]
         while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
@@ -254,7 +265,7 @@ class ActivityClassifier:
         for w in (pre, post):
             if w is not None and any(rows[i][AVAR] > MOVING_VAR_RATIO * self.noise_var
                                      for i in range(*w)) and self.noise_var > 0:
-                self._last_peak = 0.0
+                self._last_peak, self._last_strong = 0.0, False
                 return 0
         d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients())
         self._last_peak = d
@@ -262,7 +273,8 @@ class ActivityClassifier:
         # over T seconds: s2 / rate * T^3 / 12 (x1.5 for the bias estimate around it)
         span_s = sum(rows[i][N] for i in range(a, b)) / self.rate_hz
         sd = np.sqrt(1.5 * self.noise_var / self.rate_hz * span_s ** 3 / 12.0)
-        if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z * sd):
+        self._last_strong = abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z * sd)
+        if self._last_strong:
             return 1 if d > 0 else -1
         if NET_TRAVEL_Z * sd < NET_TRAVEL_M:
             return 0                          # a trustworthy "no travel": a reach, a bend
@@ -321,7 +333,11 @@ class ActivityClassifier:
                     self.posture = "standing" if travel > 0 else "sitting"
                     self._cooldown, self._since_travel, self._travel_sign = COOLDOWN_EPOCHS, 0, travel
                     self._travel_peak = self._last_peak
-            if self._since_travel == SETTLE_EPOCHS and self.posture in ("sitting", "standing"):
+                    self._travel_strong = self._last_strong
+            # a transition the travel showed beyond doubt stands; a weak one must agree with
+            # the settled tilt
+            if self._since_travel == SETTLE_EPOCHS and self.posture in ("sitting", "standing") \
+                    and not self._travel_strong:
                 # still, and not leaning forward (a reach is no settled posture)
                 still = [r[FLEX] for r in rows[max(0, k - HISTORY):k + LOOKAHEAD + 1]
                          if r[DYN] < STILL_DYN_MG and r[FLEX] - stand0 < LEAN_DEG]
@@ -363,7 +379,8 @@ class ActivityClassifier:
                 "override_run": self._override_run, "last_cls": self._last_cls,
                 "sit_neutral": self.sit_neutral.get_state(),
                 "stand_neutral": self.stand_neutral.get_state(),
-                "acc_bias": self.acc_bias.get_state(), "noise_var": self.noise_var}
+                "acc_bias": self.acc_bias.get_state(), "noise_var": self.noise_var,
+                "travel_strong": self._travel_strong}
 
     def set_state(self, s: dict) -> None:
         self._rows = [list(map(float, r)) for r in s["rows"]]
@@ -377,3 +394,4 @@ class ActivityClassifier:
         self.stand_neutral.set_state(s["stand_neutral"])
         self.acc_bias.set_state(s["acc_bias"])
         self.noise_var = float(s["noise_var"])
+        self._travel_strong = bool(s["travel_strong"])
