@@ -1,20 +1,21 @@
 """Activity class per 1 s epoch: sitting, standing, walking, lying (exercise is marked later).
 
-Decided per epoch with a 3-epoch look-ahead (a bounded, chunk-independent delay); the
+Decided per epoch with a 10-epoch look-ahead (a bounded, chunk-independent delay); the
 reasoning and the measured figures are in docs/signal-day.md.
 
 - walking: gait-like, upright epochs (gait.py) in a run of >= WALK_MIN_EPOCHS (a
   sit-to-stand makes 2-3 gait-like epochs); a single non-gait epoch inside a walk is bridged.
 - lying: trunk inclination beyond ``LYING_INCL_DEG`` from the calibrated upright.
 - sitting vs standing from a lower-back sensor is a *state* changed by transitions, with
-  pelvic tilt as evidence:
+  pelvic tilt as evidence (people sit as upright as they stand, so tilt alone cannot tell):
   * a sit-to-stand leans the trunk forward and raises the pelvis ~0.45 m, a stand-to-sit
-    leans and lowers it: the first excursion of the band-limited vertical travel
-    (day_features) beyond +/- ``TRAVEL_M`` with a forward lean in the window flips the state.
-    Reaching forward while seated leans as far but does not travel, so fidgeting and
-    reaching stay seated; the filter's rebound after a transition is discounted;
-  * 8 s after a transition the settled tilt must not clearly contradict the new posture
-    (back-to-back sit-stand-sit can hide one transition);
+    leans and lowers it. At the first epoch of a forward lean (relative to the posture before
+    it) the net vertical travel over the lean +-2 s (net_travel_m: zero-velocity double
+    integration, the accelerometer bias learned per tilt removed) beyond +/- NET_TRAVEL_M and
+    beyond what the sensor's noise explains flips the state. Reaching forward while seated
+    leans as far but comes back to the same height, so fidgeting and reaching stay seated;
+  * 8 s after a transition that was not beyond doubt the settled tilt must not clearly
+    contradict the new posture;
   * walking ends in standing; leaving lying (or starting up) picks the posture by tilt;
   * a sustained posterior tilt that standing cannot explain (> ``TILT_OVERRIDE_DEG`` behind
     standing neutral, or nearer the personal sitting neutral than the midpoint) while
@@ -31,15 +32,12 @@ from spinewise.signal.day_features import DIR_COLS, FEATURES
 from spinewise.signal.neutral import NeutralEstimator
 
 LYING_INCL_DEG = 55.0
-TRAVEL_M = 0.07
 SIT_TILT_DEG = 6.0             # posterior tilt vs standing neutral that says "seated" (no transition seen)
 TILT_OVERRIDE_DEG = 7.0
 TILT_OVERRIDE_EPOCHS = 30
 SETTLED_SPAN_EPOCHS = 30        # after a sit-down: these still epochs teach sitting neutral...
 SETTLED_WEIGHT = 10.0           # ...with this weight
 COOLDOWN_EPOCHS = 3
-REBOUND_EPOCHS = 8
-REBOUND_RATIO = 0.8
 LEAN_DEG = 10.0
 STILL_DYN_MG = 60.0
 STAND_NEUTRAL_BAND_DEG = 5.0
@@ -51,7 +49,7 @@ NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend
 NET_TRAVEL_Z = 3.0            # ...and 3 SD of what the sensor's noise makes of the double integral
 NET_TRAVEL_Z_NOISY = 2.5      # a noisy sensor (3 SD > NET_TRAVEL_M): 2.5 SD
 STILL_VAR_RATIO = 2.0         # an epoch at rest: |acc| spread within 2x the sensor's noise...
-STILL_TILT_STEP_DEG = 1.0     # ...and its tilt within 1 deg of both neighbours
+STILL_TILT_STEP_DEG = 2.0     # ...and its tilt within 2 deg of both neighbours (sway, breathing)
 MOVING_VAR_RATIO = 6.0        # |acc| spread beyond 6x the noise: not at rest
 NOISE_EMA = 1.0 / 300.0       # the noise variance follows the still epochs over ~5 min
 MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
@@ -76,7 +74,7 @@ CLASSES = ("sitting", "standing", "walking", "lying", "exercise")
 
 # angle columns appended to each row by push() (vectorised once per batch)
 FLEX, LAT, INCL = len(FEATURES), len(FEATURES) + 1, len(FEATURES) + 2
-GAIT, STEPS, ZMAX, ZMIN, DYN = F["gait"], F["steps"], F["z_max_m"], F["z_min_m"], F["dyn_mg"]
+GAIT, STEPS, DYN = F["gait"], F["steps"], F["dyn_mg"]
 T0, N, S0, S1 = F["t0"], F["n"], F["acc_s0_m_s"], F["acc_s1_m"]
 UPX, UPY, UPZ = F["up_x"], F["up_y"], F["up_z"]
 D0X, D0Y, D0Z, D1X, D1Y, D1Z = (F[c] for c in DIR_COLS)
@@ -222,7 +220,7 @@ class ActivityClassifier:
             return rows[i][FLEX] - base >= TRANSITION_LEAN_DEG
         if not leaning(k) or leaning(k - 1):
             return 0
-        end, peak, low = k, rows[k][FLEX], rows[k][FLEX]
+        end, peak, low, at_peak = k, rows[k][FLEX], rows[k][FLEX], k
         while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
             f = rows[end + 1][FLEX]
             if low < peak - HUMP_DEG and f > low + HUMP_DEG:
@@ -230,6 +228,7 @@ class ActivityClassifier:
             end += 1
             if f > peak:
                 peak = low = f
+                at_peak = end
             low = min(low, f)
         a, b = k - PAD_BEFORE_EPOCHS, end + 1 + PAD_EPOCHS
         if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
@@ -252,7 +251,9 @@ class ActivityClassifier:
                     and abs(rows[i + 1][FLEX] - rows[i][FLEX]) < STILL_TILT_STEP_DEG)
         while a < k and resting(a):
             a += 1
-        while b - 1 > end and resting(b - 1):
+        # (into the lean too, past its peak: an anterior sitter rests as far forward as they
+        # leaned to sit down, the lean never "ends")
+        while b - 1 > at_peak and resting(b - 1):
             b -= 1
         pre, post = (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS)
         if before:

@@ -1,7 +1,7 @@
 """DayTracker: the daily half of the signal chain (activity, steps, sedentary, slouch).
 
     BodySamples -> EpochFeatures (1 s) -> [held until the mounting is known]
-                -> ActivityClassifier (3 s look-ahead)
+                -> ActivityClassifier (10 s look-ahead)
                 -> exercise lag (epochs wait EXERCISE_LAG_S so sets recognised late by the
                    ExerciseTracker can still be moved to "exercise" via mark_exercise)
                 -> SlouchTracker (holds a run until it is decided, <= slouch_min_s)

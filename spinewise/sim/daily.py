@@ -41,14 +41,17 @@ def stand(pl: Planner, duration_s: float, slouch_prob: float = 0.0) -> None:
             pl.slouch_bouts[-1][1] = pl.t_s + shift / 2
             pl.pose("standing", "stand", [(shift, pl.standing(), None)])
             continue
-        if left > 8 and rng.random() < pl.person.stand_shift_rate:
+        # daily life: the person's own sway and weight-shift habits (exercise sessions keep the
+        # population's, so their committed fixtures stay as they are)
+        shift_p = pl.person.stand_shift_rate if pl.daily_life else 0.3
+        k = pl.person.stand_sway_scale if pl.daily_life else 1.0
+        if left > 8 and rng.random() < shift_p:
             lat = rng.choice([-1, 1]) * rng.uniform(2, 5)
             d = rng.uniform(1.0, 2.0)
             pl.pose("standing", "weight_shift", [(d, pl.standing() * rot_x(lat), None)],
                     wiggles=pl.still_wiggles(d + 3, pl.person.sway_deg, 0.0), hold_s=3.0)
             pl.pose("standing", "weight_shift", [(d, pl.standing(), None)])
             continue
-        k = pl.person.stand_sway_scale
         pl.still("standing", "stand", min(left, rng.uniform(10, 60)), sway_deg=pl.person.sway_deg * k,
                  pos_sway_m=0.004 * k)
 

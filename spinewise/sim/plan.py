@@ -53,6 +53,7 @@ class Planner:
         self.dose_scale = 1.0       # scales rep counts of exercise sets
         self.bad_form_rate = 0.25   # share of sets / holds performed with a form fault
         self.sets_per_exercise = 1
+        self.daily_life = False     # standing with the person's own sway / weight-shift habits
 
     # ---- postures -------------------------------------------------------------------------
     def standing(self, extra_flexion_deg: float = 0.0) -> Rotation:
