@@ -42,7 +42,10 @@ LEAN_DEG = 10.0
 STILL_DYN_MG = 60.0
 STAND_NEUTRAL_BAND_DEG = 5.0
 STAND_NEUTRAL_LIMITS_DEG = (-4.0, 4.0)  # walking carriage is 0 by calibration
-SIT_NEUTRAL_LIMITS_DEG = (-22.0, 0.0)   # body model: sitting posterior tilt 5-20 deg
+# upright sitting ranges from a clear posterior tilt to anterior (field: -8..+12 deg from the
+# standing carriage; simulator prior -20..+20)
+SIT_NEUTRAL_LIMITS_DEG = (-22.0, 20.0)
+SIT_NEUTRAL_MAX_DEG = 20.0    # still sitting further forward than this is a lean, not a posture
 WALK_MIN_EPOCHS = 4
 WALK_MAX_TILT_DEG = 15.0
 NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
@@ -365,7 +368,7 @@ class ActivityClassifier:
                     # after a sit-down weigh more (a day that starts slumped still learns)
                     settled = (self._travel_sign < 0 and SETTLE_EPOCHS <= self._since_travel
                                < SETTLE_EPOCHS + SETTLED_SPAN_EPOCHS)
-                    if flex < stand0 + 2.0:          # a reach forward is not a sitting posture
+                    if flex < stand0 + SIT_NEUTRAL_MAX_DEG:   # a reach forward is not a sitting posture
                         self.sit_neutral.add(flex, SETTLED_WEIGHT if settled else 1.0)
                 elif abs(flex) < STAND_NEUTRAL_BAND_DEG:
                     # slouched standing must not drag "neutral" forward: only near-upright
