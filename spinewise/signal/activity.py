@@ -1,20 +1,21 @@
 """Activity class per 1 s epoch: sitting, standing, walking, lying (exercise is marked later).
 
-Decided per epoch with a 3-epoch look-ahead (a bounded, chunk-independent delay); the
+Decided per epoch with a 10-epoch look-ahead (a bounded, chunk-independent delay); the
 reasoning and the measured figures are in docs/signal-day.md.
 
 - walking: gait-like, upright epochs (gait.py) in a run of >= WALK_MIN_EPOCHS (a
   sit-to-stand makes 2-3 gait-like epochs); a single non-gait epoch inside a walk is bridged.
 - lying: trunk inclination beyond ``LYING_INCL_DEG`` from the calibrated upright.
 - sitting vs standing from a lower-back sensor is a *state* changed by transitions, with
-  pelvic tilt as evidence:
+  pelvic tilt as evidence (people sit as upright as they stand, so tilt alone cannot tell):
   * a sit-to-stand leans the trunk forward and raises the pelvis ~0.45 m, a stand-to-sit
-    leans and lowers it: the first excursion of the band-limited vertical travel
-    (day_features) beyond +/- ``TRAVEL_M`` with a forward lean in the window flips the state.
-    Reaching forward while seated leans as far but does not travel, so fidgeting and
-    reaching stay seated; the filter's rebound after a transition is discounted;
-  * 8 s after a transition the settled tilt must not clearly contradict the new posture
-    (back-to-back sit-stand-sit can hide one transition);
+    leans and lowers it. At the first epoch of a forward lean (relative to the posture before
+    it) the net vertical travel over the lean +-2 s (net_travel_m: zero-velocity double
+    integration, the accelerometer bias learned per tilt removed) beyond +/- NET_TRAVEL_M and
+    beyond what the sensor's noise explains flips the state. Reaching forward while seated
+    leans as far but comes back to the same height, so fidgeting and reaching stay seated;
+  * 8 s after a transition that was not beyond doubt the settled tilt must not clearly
+    contradict the new posture;
   * walking ends in standing; leaving lying (or starting up) picks the posture by tilt;
   * a sustained posterior tilt that standing cannot explain (> ``TILT_OVERRIDE_DEG`` behind
     standing neutral, or nearer the personal sitting neutral than the midpoint) while
@@ -25,29 +26,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from spinewise.signal.acc_bias import AccBiasModel
 from spinewise.signal.body import angles_from_up
-from spinewise.signal.day_features import FEATURES
+from spinewise.signal.day_features import DIR_COLS, FEATURES
 from spinewise.signal.neutral import NeutralEstimator
 
 LYING_INCL_DEG = 55.0
-TRAVEL_M = 0.07
 SIT_TILT_DEG = 6.0             # posterior tilt vs standing neutral that says "seated" (no transition seen)
 TILT_OVERRIDE_DEG = 7.0
 TILT_OVERRIDE_EPOCHS = 30
 SETTLED_SPAN_EPOCHS = 30        # after a sit-down: these still epochs teach sitting neutral...
 SETTLED_WEIGHT = 10.0           # ...with this weight
 COOLDOWN_EPOCHS = 3
-REBOUND_EPOCHS = 8
-REBOUND_RATIO = 0.8
 LEAN_DEG = 10.0
 STILL_DYN_MG = 60.0
 STAND_NEUTRAL_BAND_DEG = 5.0
 STAND_NEUTRAL_LIMITS_DEG = (-4.0, 4.0)  # walking carriage is 0 by calibration
-SIT_NEUTRAL_LIMITS_DEG = (-22.0, 0.0)   # body model: sitting posterior tilt 5-20 deg
+# upright sitting ranges from a clear posterior tilt to anterior (field: -8..+12 deg from the
+# standing carriage; simulator prior -20..+20)
+SIT_NEUTRAL_LIMITS_DEG = (-22.0, 20.0)
+SIT_NEUTRAL_MAX_DEG = 20.0    # still sitting further forward than this is a lean, not a posture
 WALK_MIN_EPOCHS = 4
 WALK_MAX_TILT_DEG = 15.0
-LOOKAHEAD = WALK_MIN_EPOCHS - 1
-HISTORY = WALK_MIN_EPOCHS - 1
+NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
+NET_TRAVEL_Z = 3.0            # ...and 3 SD of what the sensor's noise makes of the double integral
+NET_TRAVEL_Z_NOISY = 2.5      # a noisy sensor (3 SD > NET_TRAVEL_M): 2.5 SD
+STILL_VAR_RATIO = 2.0         # an epoch at rest: |acc| spread within 2x the sensor's noise...
+STILL_TILT_STEP_DEG = 2.0     # ...and its tilt within 2 deg of both neighbours (sway, breathing)
+MOVING_VAR_RATIO = 6.0        # |acc| spread beyond 6x the noise: not at rest
+NOISE_EMA = 1.0 / 300.0       # the noise variance follows the still epochs over ~5 min
+MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
+TRANSITION_LEAN_DEG = 7.0     # forward lean (epoch mean) over the posture before it...
+LEAN_BASE_EPOCHS = 3          # ...the most upright of the 3 epochs before
+HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
+PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
+PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
+BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
+WALK_RUN = 3                  # gait-like epochs in a row that are walking, not a transition's own
+LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
+HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1,
+              LEAN_BASE_EPOCHS + 1)
 SETTLE_EPOCHS = 8
 SETTLE_MARGIN_DEG = 1.5        # margin around the neutral midpoint (tilt override)
 SETTLE_SIT_DEG = 4.0
@@ -59,7 +77,60 @@ CLASSES = ("sitting", "standing", "walking", "lying", "exercise")
 
 # angle columns appended to each row by push() (vectorised once per batch)
 FLEX, LAT, INCL = len(FEATURES), len(FEATURES) + 1, len(FEATURES) + 2
-GAIT, STEPS, ZMAX, ZMIN, DYN = F["gait"], F["steps"], F["z_max_m"], F["z_min_m"], F["dyn_mg"]
+GAIT, STEPS, DYN = F["gait"], F["steps"], F["dyn_mg"]
+T0, N, S0, S1 = F["t0"], F["n"], F["acc_s0_m_s"], F["acc_s1_m"]
+UPX, UPY, UPZ = F["up_x"], F["up_y"], F["up_z"]
+D0X, D0Y, D0Z, D1X, D1Y, D1Z = (F[c] for c in DIR_COLS)
+AVAR = F["acc_var_m2_s4"]
+
+
+def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
+                 post: tuple[int, int] | None, rate_hz: float, bias=None) -> float:
+    """Net vertical travel (m, + up) over the epochs rows[span[0]:span[1]]: the vertical
+    acceleration double-integrated with zero velocity at both ends of the span.
+
+    With a = acceleration minus the accelerometer's bias b(t), velocity v(t) = int a and the
+    travel int v dt over the span [t_a, t_b]; forcing v(t_b) = 0 by a linear velocity drift
+    (zero-velocity update: the body is still, or walking at a steady pace, around a transition)
+    leaves D = int a(t) (t_mid - t) dt, minus the first moment of a about the span's middle.
+    ``bias`` ([c, bx, by, bz] m/s^2, or None): what |acc| - 1 g reads at rest along each
+    specific-force direction (acc_bias.AccBiasModel), removed sample by sample first (from the
+    direction moments): a lean moves the bias seen along gravity for as long as it lasts. What
+    remains is removed as a linear ramp between the mean of the ``pre`` and ``post`` epochs
+    (either may be None: walking next to the transition; then the other one's mean is the
+    constant). A constant cancels in D anyway. From the per-epoch moments (day_features
+    acc_s0_m_s, acc_s1_m, dir*), so exact whatever the chunking.
+    """
+    def moments(i: int) -> tuple[float, float, float, float]:
+        r = rows[i]
+        dur = r[N] / rate_hz
+        s0, s1 = r[S0], r[S1]
+        if bias is not None:
+            s0 -= bias[0] * dur + bias[1] * r[D0X] + bias[2] * r[D0Y] + bias[3] * r[D0Z]
+            s1 -= bias[0] * dur * dur / 2.0 + bias[1] * r[D1X] + bias[2] * r[D1Y] + bias[3] * r[D1Z]
+        return r[T0], dur, s0, s1
+
+    def mean_acc(a: int, b: int) -> tuple[float, float]:
+        m = [moments(i) for i in range(a, b)]
+        s0, dur = sum(x[2] for x in m), sum(x[1] for x in m)
+        t_c = 0.5 * (m[0][0] + m[-1][0] + m[-1][1])
+        return (s0 / dur if dur > 0 else 0.0), t_c
+    if pre is None and post is None:
+        b_pre, t_pre, b_post, t_post = 0.0, 0.0, 0.0, 0.0
+    else:
+        b_pre, t_pre = mean_acc(*(pre or post))
+        b_post, t_post = mean_acc(*(post or pre))
+    slope = (b_post - b_pre) / (t_post - t_pre) if t_post > t_pre else 0.0
+    seg = [moments(i) for i in range(*span)]
+    t_mid = 0.5 * (seg[0][0] + seg[-1][0] + seg[-1][1])
+    d = 0.0
+    for te, dur, s0, s1 in seg:
+        # the bias b(t) = b_pre + slope (t - t_pre) integrated over the epoch (moments 0 and 1)
+        c = b_pre + slope * (te - t_pre)
+        s0 -= c * dur + slope * dur * dur / 2.0
+        s1 -= c * dur * dur / 2.0 + slope * dur ** 3 / 3.0
+        d -= s1 + (te - t_mid) * s0
+    return d
 
 
 def with_angles(rows: np.ndarray) -> np.ndarray:
@@ -73,7 +144,8 @@ def angles(row) -> tuple[float, float, float]:
 
 
 class ActivityClassifier:
-    def __init__(self) -> None:
+    def __init__(self, rate_hz: float = 50.0) -> None:
+        self.rate_hz = float(rate_hz)       # the nominal rate the epoch moments were summed at
         self._rows: list[list[float]] = []     # up to HISTORY decided rows, then the undecided
         self._k = 0                             # index of the next row to decide
         self.posture: str | None = None         # sitting | standing | lying | None
@@ -82,10 +154,14 @@ class ActivityClassifier:
         self._travel_sign = 0
         self._travel_peak = 0.0
         self._last_peak = 0.0
+        self._last_strong = False
+        self._travel_strong = False
         self._override_run = 0
         self._last_cls: str | None = None
         self.sit_neutral = NeutralEstimator(0.75, -12.0, limits_deg=SIT_NEUTRAL_LIMITS_DEG)
         self.stand_neutral = NeutralEstimator(0.50, 0.0, limits_deg=STAND_NEUTRAL_LIMITS_DEG)
+        self.acc_bias = AccBiasModel()
+        self.noise_var = 0.0                   # of |acc| - 1 g at rest, (m/s^2)^2, per sample
 
     def push(self, rows: np.ndarray) -> list[tuple]:
         """rows: (K, len(FEATURES)) in the body frame -> decided
@@ -130,27 +206,89 @@ class ActivityClassifier:
                     and (all(g[:c]) or all(g[c + 1:])))
         return any(all(g[i:i + n]) for i in range(0, n))
 
-    def _travel(self, window, stand0: float) -> int:
-        """+1 rise, -1 drop, 0 none. A sit/stand transition leans the trunk forward (the
-        trunk goes over the feet) *and* moves the pelvis ~0.45 m vertically: the largest
-        travel excursion in the window decides, if a forward lean is in the window too.
-        Reaching while seated leans without travel. The band-pass rebounds after a
-        transition (~0.7 of the peak, opposite sign, 2-4 s later): within REBOUND_EPOCHS an
-        opposite excursion must exceed that expected rebound to count as a new transition."""
-        rebound = self._since_travel < REBOUND_EPOCHS
-        for r in window:                      # the first excursion in time decides
-            up, down = r[ZMAX], -r[ZMIN]
-            if up < TRAVEL_M and down < TRAVEL_M:
-                continue
-            sign, peak = (1, up) if up >= down else (-1, down)
-            need = TRAVEL_M
-            if rebound and sign != self._travel_sign:
-                need += REBOUND_RATIO * self._travel_peak
-            if peak >= need:
-                if max(w[FLEX] for w in window) - stand0 < LEAN_DEG:
-                    return 0
-                self._last_peak = peak
-                return sign
+    def _transition(self, k: int, stand0: float) -> int:
+        """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward
+        lean. A sit/stand transition leans the trunk forward (the trunk goes over the feet)
+        *and* moves the pelvis ~0.45 m vertically; reaching while seated or bending while
+        standing leans as far but comes back to the same height. The net vertical travel over
+        the lean and PAD_EPOCHS either side (net_travel_m: zero velocity at both ends, so a slow,
+        fast or asymmetric transition - a slow descent that ends on the chair - all count in
+        full) must exceed NET_TRAVEL_M."""
+        rows = self._rows
+
+        if k - max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS, LEAN_BASE_EPOCHS + 1) < 0:
+            return 0
+        # the lean is relative to the posture before it (sitters rest anywhere from a clear
+        # posterior tilt to anterior), and small (pushing up from the desk leans little)
+        base = min(rows[i][FLEX] for i in range(k - LEAN_BASE_EPOCHS, k))
+
+        def leaning(i: int) -> bool:
+            return rows[i][FLEX] - base >= TRANSITION_LEAN_DEG
+        if not leaning(k) or leaning(k - 1):
+            return 0
+        end, peak, low, at_peak = k, rows[k][FLEX], rows[k][FLEX], k
+        while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
+            f = rows[end + 1][FLEX]
+            if low < peak - HUMP_DEG and f > low + HUMP_DEG:
+                break                 # the lean came back and rises again: a second movement
+            end += 1
+            if f > peak:
+                peak = low = f
+                at_peak = end
+            low = min(low, f)
+        a, b = k - PAD_BEFORE_EPOCHS, end + 1 + PAD_EPOCHS
+        if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
+            return 0
+        # walking next to a transition (walk to the chair, stand up and go) is no rest: its
+        # |acc| - 1 g does not average to the bias. The span stops at it, and the bias comes
+        # from the still side only (a transition itself looks gait-like for 1-3 epochs: only
+        # WALK_RUN gait-like epochs in a row are walking)
+        def walk(i: int, step: int) -> bool:        # i and the next WALK_RUN - 1 epochs (step +-1) gait-like
+            js = [i + step * j for j in range(WALK_RUN)]
+            return all(0 <= j < len(rows) and rows[j][GAIT] > 0.5 for j in js)
+        before = [i for i in range(a - BIAS_EPOCHS, k) if walk(i, -1)]
+        after = [i for i in range(end + 1, b + BIAS_EPOCHS) if walk(i, 1)]
+        # the pads are there for slow transitions; a pad epoch at rest only adds noise to the
+        # double integral (its weight |t - t_mid| is the largest): trim those, and take the
+        # bias from right next to the motion
+        def resting(i: int) -> bool:
+            return (rows[i][AVAR] < STILL_VAR_RATIO * self.noise_var
+                    and abs(rows[i][FLEX] - rows[i - 1][FLEX]) < STILL_TILT_STEP_DEG
+                    and abs(rows[i + 1][FLEX] - rows[i][FLEX]) < STILL_TILT_STEP_DEG)
+        while a < k and resting(a):
+            a += 1
+        # (into the lean too, past its peak: an anterior sitter rests as far forward as they
+        # leaned to sit down, the lean never "ends")
+        while b - 1 > at_peak and resting(b - 1):
+            b -= 1
+        pre, post = (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS)
+        if before:
+            a, pre = max(a, before[-1] + 1), None
+        if after:
+            b, post = min(b, after[0]), None
+        # the zero-velocity update needs the body at rest (or walking) around the span: a
+        # second movement right after (stood up and sat straight back down, the lean still
+        # going at the look-ahead's end) leaves no valid travel - the net is judged later
+        for w in (pre, post):
+            if w is not None and any(rows[i][AVAR] > MOVING_VAR_RATIO * self.noise_var
+                                     for i in range(*w)) and self.noise_var > 0:
+                self._last_peak, self._last_strong = 0.0, False
+                return 0
+        d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients())
+        self._last_peak = d
+        # white noise of variance s2 per sample double-integrated with the weight (t_mid - t)
+        # over T seconds: s2 / rate * T^3 / 12 (x1.5 for the bias estimate around it)
+        span_s = sum(rows[i][N] for i in range(a, b)) / self.rate_hz
+        sd = np.sqrt(1.5 * self.noise_var / self.rate_hz * span_s ** 3 / 12.0)
+        self._last_strong = abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z * sd)
+        if self._last_strong:
+            return 1 if d > 0 else -1
+        if NET_TRAVEL_Z * sd < NET_TRAVEL_M:
+            return 0                          # a trustworthy "no travel": a reach, a bend
+        # a noisy accelerometer: the double integral is all the evidence there is (the
+        # band-limited travel's first excursion reads a slow descent onto a chair as a rise)
+        if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z_NOISY * sd):
+            return 1 if d > 0 else -1
         return 0
 
     def _looks_seated(self, flex: float, stand0: float) -> bool:
@@ -171,8 +309,10 @@ class ActivityClassifier:
         if self.posture == "standing" and flex < stand0 - SETTLE_SIT_DEG and \
                 (sit0 is None or abs(flex - sit0) < abs(flex - stand0)):
             return "sitting"
+        # only against a *learned* sitting neutral: people sit as upright as they stand
+        # (pelvic tilt up to +10-20 deg anterior), the population prior says nothing about them
         if self.posture == "sitting" and abs(flex - stand0) < SETTLE_STAND_DEG and \
-                (sit0 is None or flex - sit0 > 2 * SETTLE_SIT_DEG):
+                sit0 is not None and flex - sit0 > 2 * SETTLE_SIT_DEG:
             return "standing"
         return self.posture
 
@@ -193,14 +333,18 @@ class ActivityClassifier:
             cls, self.posture = "walking", "standing"
             self._override_run = 0
         else:
-            travel = self._travel(rows[max(0, k - 1):k + 3], stand0) if self._cooldown == 0 else 0
+            travel = self._transition(k, stand0) if self._cooldown == 0 else 0
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
                         (self.posture in ("standing", None) and travel < 0):
                     self.posture = "standing" if travel > 0 else "sitting"
                     self._cooldown, self._since_travel, self._travel_sign = COOLDOWN_EPOCHS, 0, travel
                     self._travel_peak = self._last_peak
-            if self._since_travel == SETTLE_EPOCHS and self.posture in ("sitting", "standing"):
+                    self._travel_strong = self._last_strong
+            # a transition the travel showed beyond doubt stands; a weak one must agree with
+            # the settled tilt
+            if self._since_travel == SETTLE_EPOCHS and self.posture in ("sitting", "standing") \
+                    and not self._travel_strong:
                 # still, and not leaning forward (a reach is no settled posture)
                 still = [r[FLEX] for r in rows[max(0, k - HISTORY):k + LOOKAHEAD + 1]
                          if r[DYN] < STILL_DYN_MG and r[FLEX] - stand0 < LEAN_DEG]
@@ -215,13 +359,19 @@ class ActivityClassifier:
             else:
                 self._override_run = 0
             cls = self.posture
+            if row[DYN] < STILL_DYN_MG and row[N] > 0:
+                dur = row[N] / self.rate_hz
+                self.acc_bias.add(np.array([row[D0X], row[D0Y], row[D0Z]]) / dur, row[S0] / dur)
+                if self.noise_var == 0.0:
+                    self.noise_var = row[AVAR]
+                self.noise_var += NOISE_EMA * (row[AVAR] - self.noise_var)
             if row[DYN] < STILL_DYN_MG:
                 if cls == "sitting":
                     # people sit down upright and slump later: the first settled seconds
                     # after a sit-down weigh more (a day that starts slumped still learns)
                     settled = (self._travel_sign < 0 and SETTLE_EPOCHS <= self._since_travel
                                < SETTLE_EPOCHS + SETTLED_SPAN_EPOCHS)
-                    if flex < stand0 + 2.0:          # a reach forward is not a sitting posture
+                    if flex < stand0 + SIT_NEUTRAL_MAX_DEG:   # a reach forward is not a sitting posture
                         self.sit_neutral.add(flex, SETTLED_WEIGHT if settled else 1.0)
                 elif abs(flex) < STAND_NEUTRAL_BAND_DEG:
                     # slouched standing must not drag "neutral" forward: only near-upright
@@ -235,7 +385,9 @@ class ActivityClassifier:
                 "posture": self.posture, "cooldown": self._cooldown, "travel": [self._since_travel, self._travel_sign, self._travel_peak],
                 "override_run": self._override_run, "last_cls": self._last_cls,
                 "sit_neutral": self.sit_neutral.get_state(),
-                "stand_neutral": self.stand_neutral.get_state()}
+                "stand_neutral": self.stand_neutral.get_state(),
+                "acc_bias": self.acc_bias.get_state(), "noise_var": self.noise_var,
+                "travel_strong": self._travel_strong}
 
     def set_state(self, s: dict) -> None:
         self._rows = [list(map(float, r)) for r in s["rows"]]
@@ -247,3 +399,6 @@ class ActivityClassifier:
         self._last_cls = s["last_cls"]
         self.sit_neutral.set_state(s["sit_neutral"])
         self.stand_neutral.set_state(s["stand_neutral"])
+        self.acc_bias.set_state(s["acc_bias"])
+        self.noise_var = float(s["noise_var"])
+        self._travel_strong = bool(s["travel_strong"])

@@ -1,7 +1,7 @@
 """DayTracker: the daily half of the signal chain (activity, steps, sedentary, slouch).
 
     BodySamples -> EpochFeatures (1 s) -> [held until the mounting is known]
-                -> ActivityClassifier (3 s look-ahead)
+                -> ActivityClassifier (10 s look-ahead)
                 -> exercise lag (epochs wait EXERCISE_LAG_S so sets recognised late by the
                    ExerciseTracker can still be moved to "exercise" via mark_exercise)
                 -> SlouchTracker (holds a run until it is decided, <= slouch_min_s)
@@ -30,7 +30,7 @@ from spinewise.events import Event
 from spinewise.signal.activity import CLASSES, WALK_MIN_EPOCHS, ActivityClassifier
 from spinewise.signal.body import BodySamples, angles_from_up
 from spinewise.signal.calibration import most_horizontal_axis, rotation_from_axes
-from spinewise.signal.day_features import FEATURES, EpochFeatures
+from spinewise.signal.day_features import DIR_COLS, FEATURES, EpochFeatures
 from spinewise.signal.epochs import EpochSplitter
 from spinewise.signal.sedentary import SLEEP_MIN_S, SedentaryTracker
 from spinewise.signal.slouch import SlouchTracker
@@ -43,6 +43,7 @@ MAX_OPEN_MARK_S = 3600.0
 MAX_HOURS = 7 * 24                                  # per-hour table kept for the last week
 F = {name: i for i, name in enumerate(FEATURES)}
 UP_COLS = [F["up_x"], F["up_y"], F["up_z"]]
+VEC_COLS = [UP_COLS, [F[c] for c in DIR_COLS[:3]], [F[c] for c in DIR_COLS[3:]]]   # body-frame vectors
 # record layout after classification (plain list: cheap and JSON/pickle-friendly)
 R_T0, R_DT, R_CLS, R_FLEX, R_LAT, R_INCL, R_ENMO, R_STEPS, R_SIT0, R_STAND0, R_CAND = range(11)
 HOUR_COLS = CLASSES + ("sedentary", "slouch", "steps")
@@ -56,7 +57,7 @@ class DayTracker:
         self.epoch_s = float(cfg.epoch_s)
         self.device_id = device_id
         self.features = EpochFeatures(rate_hz, self.epoch_s)
-        self.classifier = ActivityClassifier()
+        self.classifier = ActivityClassifier(rate_hz)
         self.slouch = SlouchTracker(cfg.slouch_min_s, device_id)
         self.sedentary = SedentaryTracker(cfg.sedentary_tolerance_s, cfg.break_min_s, device_id)
         self.posture_rate_hz = float(posture_rate_hz)
@@ -103,8 +104,8 @@ class DayTracker:
         if not sel.any():                       # every epoch after the first calibration
             return rows
         rows = rows.copy()
-        up = rows[sel][:, UP_COLS] @ self._R
-        rows[np.ix_(sel, UP_COLS)] = up
+        for cols in VEC_COLS:
+            rows[np.ix_(sel, cols)] = rows[sel][:, cols] @ self._R
         return rows
 
     def _provisional_up(self, rows: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from spinewise.sim.motion import rot_x, rot_y, rot_z
-from spinewise.sim.plan import Z_BED, Z_SIT, Planner, lying
+from spinewise.sim.plan import Z_BED, Planner, lying
 
 
 def calibration_intro(pl: Planner) -> None:
@@ -41,14 +41,19 @@ def stand(pl: Planner, duration_s: float, slouch_prob: float = 0.0) -> None:
             pl.slouch_bouts[-1][1] = pl.t_s + shift / 2
             pl.pose("standing", "stand", [(shift, pl.standing(), None)])
             continue
-        if left > 8 and rng.random() < 0.3:
+        # daily life: the person's own sway and weight-shift habits (exercise sessions keep the
+        # population's, so their committed fixtures stay as they are)
+        shift_p = pl.person.stand_shift_rate if pl.daily_life else 0.3
+        k = pl.person.stand_sway_scale if pl.daily_life else 1.0
+        if left > 8 and rng.random() < shift_p:
             lat = rng.choice([-1, 1]) * rng.uniform(2, 5)
             d = rng.uniform(1.0, 2.0)
             pl.pose("standing", "weight_shift", [(d, pl.standing() * rot_x(lat), None)],
                     wiggles=pl.still_wiggles(d + 3, pl.person.sway_deg, 0.0), hold_s=3.0)
             pl.pose("standing", "weight_shift", [(d, pl.standing(), None)])
             continue
-        pl.still("standing", "stand", min(left, rng.uniform(10, 60)), pos_sway_m=0.004)
+        pl.still("standing", "stand", min(left, rng.uniform(10, 60)), sway_deg=pl.person.sway_deg * k,
+                 pos_sway_m=0.004 * k)
 
 
 def walk(pl: Planner, duration_s: float, detail: str = "walk") -> None:
@@ -58,7 +63,7 @@ def walk(pl: Planner, duration_s: float, detail: str = "walk") -> None:
     pl.walk(duration_s, detail=detail)
 
 
-def sit(pl: Planner, duration_s: float, slouch_prob: float = 0.3, z_seat: float = Z_SIT,
+def sit(pl: Planner, duration_s: float, slouch_prob: float = 0.3, z_seat: float | None = None,
         detail: str = "sit", slump_s: float | None = None) -> None:
     """Sit down, sit for ``duration_s`` (fidgets, reaching, slumps), stand up.
 
@@ -93,6 +98,9 @@ def sit(pl: Planner, duration_s: float, slouch_prob: float = 0.3, z_seat: float 
             pl.slouch_bouts[-1][1] = pl.t_s + shift / 2
             pl.pose("sitting", "sit_up", [(shift, pl.sitting(), None)])
             slumped = False
+            continue
+        if left > 10 and rng.random() < p.swivel_rate:     # turn the office chair
+            pl.swivel(rng.choice([-1, 1]) * rng.uniform(10, 120))
             continue
         if r < 0.55:      # a still period
             d = min(left, rng.exponential(90.0) + 5.0)

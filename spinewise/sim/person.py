@@ -23,7 +23,7 @@ import numpy as np
 class Person:
     stand_flexion_deg: float      # neutral standing tilt of the lumbar segment
     stand_lateral_deg: float
-    sit_flexion_deg: float        # posterior tilt when sitting (-5..-20)
+    sit_flexion_deg: float        # pelvic tilt when sitting upright: -20 (posterior) .. +20 (anterior) from standing
     slump_extra_deg: float        # further posterior tilt when slumped (10..30)
     slouch_stand_deg: float       # forward flexion when slouching standing (15..30)
     sway_deg: float               # RMS postural sway when still
@@ -46,6 +46,14 @@ class Person:
     quadruped_pitch_deg: float    # trunk angle vs horizontal on hands and knees
     plank_incline_deg: float      # head-up incline of the forearm plank
     knee_plank_incline_deg: float
+    # how this person sits down and stands up (drawn after the rest: older seeds keep their values)
+    transition_lean_deg: float    # forward lean of sit<->stand: 8 (hands on the desk) .. 45
+    transition_pace: float        # duration scale: 0.6 (fast) .. 2.5 (slow, careful)
+    descent_split: float          # share of the drop done in the controlled first phase of sitting down
+    seat_drop_m: float            # pelvis height standing - sitting on their usual chair
+    stand_sway_scale: float       # standing sway (rotation and pelvis travel) vs the person's sway_deg
+    stand_shift_rate: float       # chance per standing interval of a weight shift
+    swivel_rate: float            # chance per sitting interval of a chair swivel
     limp: float = 0.0             # antalgic gait: alternate steps differ in timing and force (0..0.35)
 
     def to_dict(self) -> dict:
@@ -60,10 +68,15 @@ def draw_person(rng: np.random.Generator, gait: str = "wide") -> Person:
         raise ValueError(f"gait {gait!r}: one of {', '.join(GAIT_PRIORS)}")
     u = rng.uniform
     step_hz = u(1.55, 2.05)
-    person = Person(
-        stand_flexion_deg=u(-3.0, 5.0),
-        stand_lateral_deg=u(-2.0, 2.0),
-        sit_flexion_deg=-u(5.0, 20.0),
+    stand_flexion_deg = u(-3.0, 5.0)
+    stand_lateral_deg = u(-2.0, 2.0)
+    # upright desk sitting can be as upright as standing or tilt the pelvis forward (perched
+    # on the front of the seat); slumped sitting comes on top (slump_extra_deg)
+    sit_flexion_deg = stand_flexion_deg + u(-20.0, 20.0)
+    p = dict(
+        stand_flexion_deg=stand_flexion_deg,
+        stand_lateral_deg=stand_lateral_deg,
+        sit_flexion_deg=sit_flexion_deg,
         slump_extra_deg=u(10.0, 30.0),
         slouch_stand_deg=u(15.0, 30.0),
         sway_deg=u(0.3, 0.8),
@@ -87,6 +100,14 @@ def draw_person(rng: np.random.Generator, gait: str = "wide") -> Person:
         plank_incline_deg=u(10.0, 15.0),
         knee_plank_incline_deg=u(20.0, 30.0),
     )
+    person = Person(**p,
+                    transition_lean_deg=u(8.0, 45.0),
+                    transition_pace=float(np.exp(u(np.log(0.6), np.log(2.5)))),
+                    descent_split=u(0.3, 0.9),
+                    seat_drop_m=u(0.33, 0.55),
+                    stand_sway_scale=u(0.5, 3.0),
+                    stand_shift_rate=u(0.05, 0.6),
+                    swivel_rate=u(0.0, 0.15))
     if gait == "classic":
         return person
     return replace(person, step_hz=u(70.0, 130.0) / 60.0, bounce_m=u(0.008, 0.02), impact_g=u(0.05, 0.45),

@@ -53,6 +53,7 @@ class Planner:
         self.dose_scale = 1.0       # scales rep counts of exercise sets
         self.bad_form_rate = 0.25   # share of sets / holds performed with a form fault
         self.sets_per_exercise = 1
+        self.daily_life = False     # standing with the person's own sway / weight-shift habits
 
     # ---- postures -------------------------------------------------------------------------
     def standing(self, extra_flexion_deg: float = 0.0) -> Rotation:
@@ -153,28 +154,48 @@ class Planner:
         self.t_s = seg.end_s
 
     # ---- transitions ------------------------------------------------------------------------
-    def sit_down(self, z_seat: float = Z_SIT):
-        """Stand-to-sit: trunk flexes forward 30-45 deg while the pelvis descends, then settles."""
-        rng = self.rng
-        lean = rng.uniform(30, 45)
-        t1, t2 = rng.uniform(0.7, 1.1), rng.uniform(0.8, 1.3)
-        mid = np.array([self.pos[0] - 0.15, self.pos[1], (self.pos[2] + z_seat) / 2])
+    def sit_down(self, z_seat: float | None = None):
+        """Stand-to-sit: the trunk flexes forward (the person's style: 8 deg with the hands on
+        the desk .. 45 deg) while the pelvis descends, then settles. The descent is the person's:
+        a controlled first phase covering ``descent_split`` of the drop, then the rest onto the
+        seat (a high split ends in a short drop onto the chair); ``transition_pace`` scales it
+        from fast to slow. ``z_seat`` None: the person's usual chair (+-4 cm)."""
+        rng, p = self.rng, self.person
+        if z_seat is None:
+            z_seat = -p.seat_drop_m + rng.uniform(-0.04, 0.04)
+        lean = p.transition_lean_deg * rng.uniform(0.8, 1.2)
+        pace = p.transition_pace * rng.uniform(0.85, 1.15)
+        split = p.descent_split
+        t1 = rng.uniform(0.7, 1.1) * pace
+        t2 = rng.uniform(0.8, 1.3) * pace * max(0.35, 2.0 * (1.0 - split))
+        mid = np.array([self.pos[0] - 0.15, self.pos[1], self.pos[2] + split * (z_seat - self.pos[2])])
         end = np.array([self.pos[0] - 0.25, self.pos[1], z_seat])
         self.pose("transition", "stand_to_sit", [(t1, self.standing(lean), mid),
                                                  (t2, self.sitting(), end)], ends_in="sitting")
 
     def stand_up(self):
-        """Sit-to-stand: lean forward 30-45 deg (trunk over the feet), rise, straighten."""
-        rng = self.rng
-        lean = rng.uniform(30, 45)
-        t1, t2, t3 = rng.uniform(0.5, 0.8), rng.uniform(0.6, 0.9), rng.uniform(0.4, 0.7)
+        """Sit-to-stand: lean forward (the person's style, 8-45 deg: trunk over the feet, or
+        little lean pushing up from the desk), rise, straighten; paced by the person."""
+        rng, p = self.rng, self.person
+        lean = p.transition_lean_deg * rng.uniform(0.8, 1.2)
+        pace = p.transition_pace * rng.uniform(0.85, 1.15)
+        t1, t2, t3 = (rng.uniform(0.5, 0.8) * pace, rng.uniform(0.6, 0.9) * pace,
+                      rng.uniform(0.4, 0.7) * pace)
         p0 = self.pos
         self.pose("transition", "sit_to_stand",
-                  [(t1, self.sitting(lean_deg=lean - self.person.sit_flexion_deg + self.person.stand_flexion_deg),
+                  [(t1, self.sitting(lean_deg=lean - p.sit_flexion_deg + p.stand_flexion_deg),
                     p0 + [0.12, 0, 0.02]),
                    (t2, self.standing(lean * 0.6), np.array([p0[0] + 0.25, p0[1], 0.3 * p0[2]])),
                    (t3, self.standing(), np.array([p0[0] + 0.25, p0[1], 0.0]))],
                   ends_in="standing")
+
+    def swivel(self, delta_deg: float):
+        """Turn the office chair: a yaw about the vertical while seated, no gait."""
+        dur = self.rng.uniform(0.8, 1.5) + abs(delta_deg) / 90.0
+        rot0 = self.rot
+        self.pose("sitting", "swivel", [(dur, rot_z(delta_deg) * rot0, None)])
+        self.heading_deg = (self.heading_deg + delta_deg) % 360.0
+        self.rot = rot0
 
     def turn_in_place(self, delta_deg: float, ends_in: str = "standing"):
         """Turn on the spot to face another way (a yaw rotation; the shuffling steps are not

@@ -29,6 +29,7 @@ def build(scenario: str, pl: Planner, duration_s: float | None, exercises: list[
     """Fill the planner; return the duration to cut at (None = natural end)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}: choose from {', '.join(SCENARIOS)}")
+    pl.daily_life = scenario != "exercise_session"
     if calibration:
         daily.calibration_intro(pl)
     if scenario == "exercise_session":
