@@ -192,6 +192,8 @@ class CoachService:
     def _persist(self, user: str, st: "_UserState") -> None:
         self.store.put(user, "policy_state", st.policy.get_state())
         self.store.put(user, "day", st.day)
+        if st.day:
+            self.store.put_day(user, st.day)      # history of day totals (weekly report)
         self.store.put(user, "last_t_s", st.last_t_s)
         self.store.put(user, "last_nudge", st.last_nudge)
 
