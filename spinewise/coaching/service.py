@@ -28,7 +28,7 @@ from spinewise.coaching.localtime import TimeSettingError, iso_local, local_date
 from spinewise.coaching.log import PainReport, entry_from_event
 from spinewise.coaching.nudges import NudgePolicy
 from spinewise.coaching.outgoing import Outgoing
-from spinewise.coaching.progression import Flags, build_plan
+from spinewise.coaching.progression import Flags, build_plan, planned_sets
 from spinewise.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -351,7 +351,9 @@ class CoachService:
         return [Outgoing(self._topic(user, "nudge"), plan, suffix="nudge",
                          event=Event("plan", t, {"user": user, "status": plan["status"],
                                                  "phase": plan["phase"], "week": plan["programme_week"],
-                                                 "deload": plan["deload"]})),
+                                                 "deload": plan["deload"],
+                                                 "planned_sets": planned_sets(plan),
+                                                 "red_flag": plan["status"] == "stop"})),
                 Outgoing(self._topic(user, "plan"), plan, retain=True, suffix="plan")]
 
     def status(self, user: str, t_s: float) -> dict:
