@@ -102,23 +102,36 @@ def ann_events() -> list[Event]:
 ANN_PAIN = [(W48, 8, 4), (W48 + timedelta(days=2), 8, 3), (W48 + timedelta(days=5), 9, 2)]
 
 
-def fill(db_path) -> CoachStore:
-    """Both people's weeks in a coaching store at ``db_path``, as the pipeline writes them."""
+def fill(db_path, sink=None) -> CoachStore:
+    """Both people's weeks in a coaching store at ``db_path``, as the pipeline writes them.
+
+    ``sink(events, user, device)``, if given, receives what the pipeline would store: the
+    tracker's events (device h10) and the coach's own events (device "")."""
     cfg = from_dict({"coaching": {"timezone": TZ, "state_db": str(db_path), "ha_discovery_prefix": ""}})
     store = CoachStore(db_path)
     svc = CoachService(cfg, store)
+
+    def feed(user, events=None, command=None, t_s=None):
+        if events:
+            out = svc.on_events(user, events)
+            if sink:
+                sink(events, user, "h10")
+        else:
+            out = svc.on_command(user, command, t_s=t_s)
+        if sink:
+            sink([o.event for o in out if o.event is not None], user, "")
+
     pain = sorted((at(d, hh), s) for d, hh, s in ANN_PAIN)
     events = ann_events()
     for day in sorted({e.t_s // 86400 for e in events}):      # a day's events in one batch
         batch = [e for e in events if e.t_s // 86400 == day]
         while pain and pain[0][0] <= batch[0].t_s:
             t, score = pain.pop(0)
-            svc.on_command("ann", json.dumps({"v": 1, "cmd": "pain", "score": score}), t_s=t)
-        svc.on_events("ann", batch)
-    bob = sorted(office_day(W48) + [_set(at(W48, 18, 5), "dead_bug", 20)], key=lambda e: e.t_s)
-    svc.on_events("bob", bob)
-    svc.on_command("bob", json.dumps({"v": 1, "cmd": "pain", "score": 6, "leg": True}),
-                   t_s=at(W48 + timedelta(days=3), 8))
+            feed("ann", command=json.dumps({"v": 1, "cmd": "pain", "score": score}), t_s=t)
+        feed("ann", batch)
+    feed("bob", sorted(office_day(W48) + [_set(at(W48, 18, 5), "dead_bug", 20)], key=lambda e: e.t_s))
+    feed("bob", command=json.dumps({"v": 1, "cmd": "pain", "score": 6, "leg": True}),
+         t_s=at(W48 + timedelta(days=3), 8))
     return store
 
 
