@@ -26,7 +26,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from spinewise import config as config_mod
-    from spinewise.coaching import CoachStore
+    from spinewise.commands.coach import open_store
     from spinewise.weekly import CoachStoreSource, gather, parse_week, write_csv, write_page
 
     out = Path(args.out)
@@ -41,10 +41,11 @@ def run(args) -> int:
         return 2
     cfg = config_mod.load(getattr(args, "config", None))
     db = args.db or cfg.coaching.state_db
-    if db != ":memory:" and not Path(db).expanduser().exists():
-        print(f"spinewise report: no coaching store at {Path(db).expanduser()}", file=sys.stderr)
+    try:
+        store = open_store(db)          # refuses a missing file or one that is not a store
+    except ValueError as exc:
+        print(f"spinewise report: {exc}", file=sys.stderr)
         return 1
-    store = CoachStore(db)
     if args.user not in store.users():
         print(f"spinewise report: no data for user {args.user!r} "
               f"(known: {', '.join(store.users()) or 'none'})", file=sys.stderr)
