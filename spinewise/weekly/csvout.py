@@ -6,7 +6,7 @@ from pathlib import Path
 
 DAY_COLUMNS = ("date", "sets", "reps", "hold_s", "form_flags", "sedentary_h", "walking_min",
                "exercise_min", "steps", "nudges_sent", "nudges_answered", "pain_max",
-               "pain_reports")
+               "pain_reports", "recorded")      # recorded 0: no minutes stored that day (not worn)
 
 
 def write_csv(week, path: str | Path) -> Path:
@@ -16,5 +16,6 @@ def write_csv(week, path: str | Path) -> Path:
         w.writerow(("user", "week", *DAY_COLUMNS))
         for d in week.days:
             w.writerow((week.user, week.week,
-                        *("" if d[k] is None else d[k] for k in DAY_COLUMNS)))
+                        *("" if d[k] is None else int(d[k]) if isinstance(d[k], bool) else d[k]
+                          for k in DAY_COLUMNS)))
     return path

@@ -87,6 +87,7 @@ def test_csv_has_one_row_per_day_with_the_same_figures(filled, tmp_path):
     assert [r["pain_max"] for r in rows] == ["4", "", "3", "", "", "2", ""]
     assert sum(int(r["nudges_sent"]) for r in rows) == wk.nudges["sent"]
     assert [float(r["walking_min"]) for r in rows] == [15.0] * 5 + [30.0, 0.0]
+    assert [r["recorded"] for r in rows] == ["1"] * 6 + ["0"]           # Sunday: not worn
 
 
 needs_poppler = pytest.mark.skipif(not (shutil.which("pdftoppm") and shutil.which("pdftotext")),
