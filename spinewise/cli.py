@@ -15,7 +15,7 @@ from spinewise import __version__
 from spinewise.config import LOG_LEVELS, ConfigError
 
 COMMANDS = ["simulate", "analyze", "demo", "pipeline", "replay", "gateway", "scan",
-            "coach", "daily", "calibrate", "dashboards", "acl"]
+            "coach", "daily", "calibrate", "dashboards", "acl", "report"]
 
 
 def setup_logging(level: str) -> None:

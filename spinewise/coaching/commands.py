@@ -160,7 +160,7 @@ def _parse(payload: bytes | str, doc_id: list) -> Command:
     if doc["v"] != PROTOCOL_VERSION or isinstance(doc["v"], bool):
         raise CommandError("v", f"unsupported version {doc['v']!r} (this coach speaks {PROTOCOL_VERSION})")
     name = doc.get("cmd")
-    if name not in SCHEMA:
+    if not isinstance(name, str) or name not in SCHEMA:     # a list or object is unhashable
         raise CommandError("cmd", f"unknown command {name!r} (known: {', '.join(SCHEMA)})")
     cid = doc.get("id")
     if cid is not None and not _valid_id(cid):

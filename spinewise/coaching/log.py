@@ -27,6 +27,8 @@ class LogEntry:
     variant: str = ""
     flags: tuple[str, ...] = field(default_factory=tuple)
     start_s: float | None = None   # epoch seconds
+    sway_deg_rms: float | None = None     # holds: trunk sway (None: unavailable / not a hold)
+    tremor_mg_rms: float | None = None    # holds: tremor (None without enough sample rate)
 
     @property
     def volume(self) -> float:
@@ -48,7 +50,8 @@ class LogEntry:
         return {"t_s": self.t_s, "exercise": self.exercise, "kind": self.kind, "reps": self.reps,
                 "reps_left": self.reps_left, "reps_right": self.reps_right,
                 "duration_s": self.duration_s, "resistance": self.resistance,
-                "variant": self.variant, "flags": list(self.flags), "start_s": self.start_s}
+                "variant": self.variant, "flags": list(self.flags), "start_s": self.start_s,
+                "sway_deg_rms": self.sway_deg_rms, "tremor_mg_rms": self.tremor_mg_rms}
 
     @staticmethod
     def from_dict(d: dict) -> "LogEntry":
@@ -58,7 +61,9 @@ class LogEntry:
                         duration_s=float(d.get("duration_s") or 0.0),
                         resistance=float(d.get("resistance") or 1.0),
                         variant=str(d.get("variant") or ""), flags=tuple(d.get("flags") or ()),
-                        start_s=None if d.get("start_s") is None else float(d["start_s"]))
+                        start_s=None if d.get("start_s") is None else float(d["start_s"]),
+                        sway_deg_rms=_opt(d.get("sway_deg_rms")),
+                        tremor_mg_rms=_opt(d.get("tremor_mg_rms")))
 
 
 def entry_from_event(kind: str, data: dict, t0_epoch_s: float = 0.0,
@@ -83,7 +88,10 @@ def entry_from_event(kind: str, data: dict, t0_epoch_s: float = 0.0,
                   resistance=_num(data, "resistance", resistance, 0.0, 100.0),
                   flags=tuple(dict.fromkeys(flags)))
     if kind == "hold_finished":
-        return LogEntry(kind="hold", duration_s=_num(data, "duration_s", None, 0.0, 86400.0), **common)
+        stab = data.get("stability") if isinstance(data.get("stability"), dict) else {}
+        return LogEntry(kind="hold", duration_s=_num(data, "duration_s", None, 0.0, 86400.0),
+                        sway_deg_rms=_opt(stab.get("sway_deg_rms")),
+                        tremor_mg_rms=_opt(stab.get("tremor_mg_rms")), **common)
     return LogEntry(kind="set", reps=int(_num(data, "reps", 0, 0, 10000)),
                     reps_left=int(_num(data, "reps_left", 0, 0, 10000)),
                     reps_right=int(_num(data, "reps_right", 0, 0, 10000)), **common)
@@ -97,6 +105,13 @@ def _num(data: dict, key: str, default: float | None = None, lo: float = -1e11, 
         return float(default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise ValueError(f"{key}: expected a number in {lo:g}..{hi:g}, got {value!r}")
+    return float(value)
+
+
+def _opt(value) -> float | None:
+    """A finite number or None (stability figures are absent when unavailable)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
     return float(value)
 
 

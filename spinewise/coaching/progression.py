@@ -347,6 +347,12 @@ def build_plan(history: list[LogEntry], pain: list[PainReport], flags: Flags,
     }
 
 
+def planned_sets(plan: dict) -> int:
+    """Sets (holds count as sets) the plan asks for in its programme week, all exercises."""
+    targets = (plan.get("week") or {}).get("targets") or []
+    return sum(t["dose"]["sets"] * t["sessions"] for t in targets)
+
+
 def _schedule(start: date, week: int) -> list[dict]:
     first = start + timedelta(days=7 * (week - 1))
     return [{"date": (first + timedelta(days=i)).isoformat(), "type": t}

@@ -28,7 +28,7 @@ from spinewise.coaching.localtime import TimeSettingError, iso_local, local_date
 from spinewise.coaching.log import PainReport, entry_from_event
 from spinewise.coaching.nudges import NudgePolicy
 from spinewise.coaching.outgoing import Outgoing
-from spinewise.coaching.progression import Flags, build_plan
+from spinewise.coaching.progression import Flags, build_plan, planned_sets
 from spinewise.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,8 @@ class CoachService:
     def _persist(self, user: str, st: "_UserState") -> None:
         self.store.put(user, "policy_state", st.policy.get_state())
         self.store.put(user, "day", st.day)
+        if st.day:
+            self.store.put_day(user, st.day)      # history of day totals (weekly report)
         self.store.put(user, "last_t_s", st.last_t_s)
         self.store.put(user, "last_nudge", st.last_nudge)
 
@@ -349,7 +351,9 @@ class CoachService:
         return [Outgoing(self._topic(user, "nudge"), plan, suffix="nudge",
                          event=Event("plan", t, {"user": user, "status": plan["status"],
                                                  "phase": plan["phase"], "week": plan["programme_week"],
-                                                 "deload": plan["deload"]})),
+                                                 "deload": plan["deload"],
+                                                 "planned_sets": planned_sets(plan),
+                                                 "red_flag": plan["status"] == "stop"})),
                 Outgoing(self._topic(user, "plan"), plan, retain=True, suffix="plan")]
 
     def status(self, user: str, t_s: float) -> dict:

@@ -91,6 +91,16 @@ class CoachStore:
         self.put(user, "flags", merged)
         return merged
 
+    # -- day totals (the coach's running day, kept per local date for weekly reports) -------
+    def put_day(self, user: str, day: dict) -> None:
+        self.put(user, f"day:{day['date']}", day)
+
+    def days(self, user: str, first: str, last: str) -> dict[str, dict]:
+        """Day totals by local ISO date, ``first`` .. ``last`` inclusive."""
+        rows = self._exec("SELECT key, value FROM user_kv WHERE user=? AND key>=? AND key<=? "
+                          "ORDER BY key", (user, f"day:{first}", f"day:{last}"))
+        return {k[4:]: json.loads(v) for k, v in rows}
+
     # -- exercise log -------------------------------------------------------------------------
     def add_entry(self, user: str, entry: LogEntry) -> bool:
         """Store a set/hold; a replayed duplicate (same time, exercise, kind) is ignored."""

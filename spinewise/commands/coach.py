@@ -14,6 +14,9 @@ def register(sub) -> None:
     p.add_argument("--db", default=None, help="coaching SQLite file (default: coaching.state_db)")
     p.add_argument("--at", default=None, help="ISO time to report for (default: now)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--all", action="store_true",
+                   help="list every person in the store: last seen, sets this week vs plan, "
+                        "sedentary hours, pain, red flags")
     p.set_defaults(func=run)
 
 
@@ -32,6 +35,8 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"spinewise coach: {exc}")
         return 1
+    if args.all:
+        return _run_all(args, cfg, store)
     users = store.users()
     user = args.user or (cfg.devices[0].user if cfg.devices else None)
     if user is None:
@@ -59,6 +64,25 @@ def run(args) -> int:
         print(json.dumps({"status": status, "plan": plan}, indent=2))
         return 0
     print(format_report(user, status, plan))
+    return 0
+
+
+def _run_all(args, cfg, store) -> int:
+    import time
+    from datetime import datetime
+
+    from spinewise.coaching.localtime import local_date
+    from spinewise.weekly import CoachStoreSource
+    from spinewise.weekly.roster import format_roster, roster_rows
+
+    try:
+        t_s = datetime.fromisoformat(args.at).timestamp() if args.at else time.time()
+    except ValueError:
+        print(f"spinewise coach: --at: expected an ISO time, got {args.at!r}")
+        return 2
+    today = local_date(t_s, cfg.coaching.timezone)
+    rows = roster_rows(CoachStoreSource(store, cfg.coaching), today)
+    print(json.dumps(rows, indent=2) if args.json else format_roster(rows, today))
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dashboards", help="write the Grafana dashboards as JSON files",
-                       description="Build the Today, Exercise, Trends and Devices dashboards "
+                       description="Build the Today, Exercise, Trends, Devices and Patients dashboards "
                                    "(InfluxQL, Grafana Foundation SDK) and write them to a folder "
                                    "that Grafana provisions.")
     p.add_argument("--out", default="deploy/grafana/dashboards",

@@ -1,7 +1,7 @@
 """Grafana dashboards as code (Grafana Foundation SDK), over the schema in schema.py.
 
-Four dashboards — Today, Exercise, Trends, Devices — with ``user`` and ``device`` template
-variables. Every query is raw InfluxQL, so the same JSON works against InfluxDB 1.x, 2.x
+Five dashboards — Today, Exercise, Trends, Devices and the carers' Patients (one row per
+person) — with ``user`` and ``device`` template variables. Every query is raw InfluxQL, so the same JSON works against InfluxDB 1.x, 2.x
 (through a DBRP mapping) and 3.x. ``spinewise dashboards --out deploy/grafana/dashboards``
 regenerates the committed JSON; tests/deploy runs every query against a real InfluxDB.
 
@@ -127,6 +127,18 @@ def _build_panel(spec: PanelSpec, pid: int, x: int, y: int):
             dash_m.DynamicConfigValue("custom.lineWidth", 2),
             dash_m.DynamicConfigValue("custom.fillOpacity", 0),
             dash_m.DynamicConfigValue("color", {"mode": "fixed", "fixedColor": "red"})])
+    if spec.extra.get("join_by"):
+        # one row per value of a tag (e.g. one per person): the queries' tables joined on it; the
+        # first query's time (its last point) is kept under a name, the others' (range start) hidden
+        key, first_time = spec.extra["join_by"], spec.extra.get("first_time", "Time")
+        n = len(spec.queries)
+        p = (p.with_transformation(dash_m.DataTransformerConfig(
+                id_val="joinByField", options={"byField": key, "mode": "outerTabular"}))
+             .with_transformation(dash_m.DataTransformerConfig(
+                id_val="organize", options={
+                    "excludeByName": {f"Time {i}": True for i in range(2, n + 1)}
+                    | {c: True for c in spec.extra.get("hide", ())},
+                    "renameByName": {"Time 1": first_time, key: key.capitalize()}})))
     if spec.extra.get("hide_time"):
         # a totals table: its time column (the range start) means nothing
         p = p.with_transformation(dash_m.DataTransformerConfig(
@@ -136,14 +148,22 @@ def _build_panel(spec: PanelSpec, pid: int, x: int, y: int):
     return p
 
 
+def _user_variable(every_user: bool):
+    v = (dash_b.QueryVariable("user").label("User").datasource(DATASOURCE)
+         .query('SHOW TAG VALUES WITH KEY = "user"')
+         .refresh(dash_m.VariableRefresh.ON_DASHBOARD_LOAD)
+         .sort(dash_m.VariableSort.ALPHABETICAL_ASC))
+    if every_user:       # a carer's overview: every person the data source shows, or a few
+        v = (v.multi(True).include_all(True).all_value(".*")
+             .current(dash_m.VariableOption(selected=True, text="All", value="$__all")))
+    return v
+
+
 def _dashboard(uid: str, title: str, description: str, time_from: str, panels: list[PanelSpec],
-               tags: list[str], tz: str, refresh: str = "") -> dict:
+               tags: list[str], tz: str, refresh: str = "", every_user: bool = False) -> dict:
     d = (dash_b.Dashboard(title).uid(uid).description(description).tags(["spinewise", *tags])
          .time(time_from, "now").timezone("browser").editable()
-         .with_variable(dash_b.QueryVariable("user").label("User").datasource(DATASOURCE)
-                        .query('SHOW TAG VALUES WITH KEY = "user"')
-                        .refresh(dash_m.VariableRefresh.ON_DASHBOARD_LOAD)
-                        .sort(dash_m.VariableSort.ALPHABETICAL_ASC))
+         .with_variable(_user_variable(every_user))
          .with_variable(dash_b.QueryVariable("device").label("Device").datasource(DATASOURCE)
                         .query('SHOW TAG VALUES WITH KEY = "device" WHERE "user" =~ /^$user$/')
                         .refresh(dash_m.VariableRefresh.ON_DASHBOARD_LOAD)
@@ -155,6 +175,8 @@ def _dashboard(uid: str, title: str, description: str, time_from: str, panels: l
                         .description("IANA time zone for daily and weekly totals, e.g. Europe/London")))
     if refresh:
         d = d.refresh(refresh)
+    if every_user:
+        d = d.week_start("monday")            # "this week" (now/w) starts on Monday, as ISO weeks
     x = y = 0
     row_h = 0
     for i, spec in enumerate(panels, start=1):
@@ -298,7 +320,42 @@ def devices(tz: str = DEFAULT_TZ) -> dict:
                       ["devices"], tz, refresh="1m")
 
 
-DASHBOARDS = {"today": today, "exercise": exercise, "trends": trends, "devices": devices}
+def patients(tz: str = DEFAULT_TZ) -> dict:
+    """The carer's view: one row per person over the chosen range (default: this week)."""
+    red = '("leg" = true OR "numbness" = true OR "weakness" = true)'
+    sed_days = ('SELECT sum("sedentary_s") / 3600 AS "h" FROM "activity_minute" WHERE $where '
+                'GROUP BY time(1d), "user" fill(none)')
+    panels = [
+        PanelSpec("table", "Patients", [
+            ("A", 'SELECT last("sedentary_s") AS "seen" FROM "activity_minute" WHERE $where GROUP BY "user"', ""),
+            ("B", 'SELECT count("reps") AS "sets", sum("reps") AS "reps" FROM "set" WHERE $where GROUP BY "user"', ""),
+            ("C", 'SELECT count("duration_s") AS "holds" FROM "hold" WHERE $where GROUP BY "user"', ""),
+            ("D", 'SELECT last("planned_sets") AS "planned sets", last("status") AS "plan" FROM "plan" '
+                  'WHERE $where GROUP BY "user"', ""),
+            ("E", f'SELECT mean("h") AS "sedentary h/day" FROM ({sed_days}) GROUP BY "user"', ""),
+            ("F", 'SELECT first("score") AS "pain first", last("score") AS "pain last", '
+                  'last("score") - first("score") AS "pain change" FROM "pain" WHERE $where GROUP BY "user"', ""),
+            ("G", f'SELECT count("score") AS "red flags" FROM "pain" WHERE {red} AND $where GROUP BY "user"', "")],
+            w=24, h=9, extra={"join_by": "user", "first_time": "last seen", "hide": ["seen"], "decimals": 1},
+            description="One row per person over the range (default: this week). Sets and holds "
+                        "against the sets the coach planned for the programme week; pain change "
+                        "= last - first report in the range; red flags = pain reports with leg "
+                        "pain, numbness or weakness (guide: FAQ - see a clinician); plan 'stop' "
+                        "means exercise is paused until a clinician clears it."),
+        PanelSpec("timeseries", "Pain by day", [
+            ("A", 'SELECT mean("score") FROM "pain" WHERE $where GROUP BY time(1d), "user" fill(none)',
+             "$tag_user")], extra={"min": 0}),
+        PanelSpec("bars", "Sedentary hours per day", [
+            ("A", f'SELECT sum("sedentary_s") / 3600 FROM "activity_minute" WHERE $where '
+                  f'GROUP BY time(1d), "user" fill(none)', "$tag_user")], unit="h", extra={"decimals": 1}),
+    ]
+    return _dashboard("spinewise-patients", "spinewise - Patients",
+                      "The carer's view: every person's week in one table.", "now/w", panels,
+                      ["patients"], tz, refresh="5m", every_user=True)
+
+
+DASHBOARDS = {"today": today, "exercise": exercise, "trends": trends, "devices": devices,
+              "patients": patients}
 
 
 def render(build, tz: str = DEFAULT_TZ) -> str:

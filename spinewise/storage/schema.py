@@ -136,6 +136,15 @@ MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in [
         _f("weakness", "bool", "", "weakness reported"),
         _f("note", "str", "", "free text (optional)"),
     )),
+    Measurement("plan", "plan", "event time (the coach re-plans each new local day and after "
+                "pain reports or flag changes)", _UD, (
+        _f("status", "str", "", "train|acute|stop (stop: red flag, exercise paused)"),
+        _f("phase", "str", "", "stability|strength|power ('' unless training)"),
+        _f("week", "int", "", "programme week"),
+        _f("deload", "bool", "", "a deload week"),
+        _f("planned_sets", "int", "count", "sets planned for the programme week, all exercises"),
+        _f("red_flag", "bool", "", "leg pain, numbness or weakness reported: see a clinician"),
+    ), "For the carers' Patients dashboard: sets done against the plan, red flags."),
     Measurement("device_status", "status", "status time", _UD, (
         _f("battery_pct", "float", "%", "battery level"),
         _f("rssi_dbm", "float", "dBm", "BLE signal strength at the gateway"),
@@ -185,7 +194,7 @@ MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in [
 # nudge, nudge_outcome), so Grafana recomputes it for any range and storing it would only add
 # a second, stale copy of the same figures.
 LIVE_ONLY_KINDS = frozenset({"set_started", "hold_started", "hold_running", "slouch_started",
-                             "plan", "summary"})
+                             "summary"})
 
 
 def time_ns(t_s: float, epoch_s: float = 0.0) -> int:
@@ -340,6 +349,13 @@ def points_from_event(event: Event, user: str, device: str, *, epoch_s: float = 
         return one("pain", {"score": _first(d, ("score", "pain", "nrs"), kind),
                             "leg": flag("leg"), "numbness": flag("numbness"),
                             "weakness": flag("weakness"), "note": _str(d, "note")}, event.t_s)
+    if kind == "plan":
+        def flag(k):
+            return None if d.get(k) is None else bool(d[k])
+        return one("plan", {"status": _str(d, "status") or "", "phase": _str(d, "phase") or "",
+                            "week": _int(d, "week", kind), "deload": flag("deload"),
+                            "planned_sets": _int(d, "planned_sets", kind),
+                            "red_flag": flag("red_flag")}, event.t_s)
     if kind == "status":
         connected = d.get("connected", d.get("online"))
         if connected is None and d.get("state") in ("online", "offline", "reconnecting"):

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from spinewise.coaching.commands import CommandError, parse
 
@@ -52,6 +52,8 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 
 
 @settings(max_examples=200, deadline=None)
+@example(b'{"cmd": [], "v": 1}')          # found by this test: an unhashable command name
+@example(b'{"cmd": {"a": 1}, "v": 1}')
 @given(st.one_of(st.binary(max_size=200),
                  st.dictionaries(st.sampled_from(["v", "cmd", "id", "t_s", "score", "minutes", "on",
                                                   "exercise", "values", "leg"]), json_values)

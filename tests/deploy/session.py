@@ -121,6 +121,11 @@ def ann_events() -> list[Event]:
             "flags": flags}, "h10"))
     for day, hh, score in PAIN:
         ev.append(Event("pain", ts(day, hh), {"score": score, "leg": False}, "h10"))
+    # the coach's plan (stored in short, no device: the pipeline stores coach events so): programme week 3 asks for 9 sets, re-planned today
+    ev.append(Event("plan", ts(13, 7), {"status": "train", "phase": "stability", "week": 2,
+                                        "deload": False, "planned_sets": 8, "red_flag": False}, ""))
+    ev.append(Event("plan", ts(DAY, 7), {"status": "train", "phase": "stability", "week": 3,
+                                         "deload": False, "planned_sets": 9, "red_flag": False}, ""))
     return ev
 
 
@@ -130,6 +135,10 @@ def bob_events() -> list[Event]:
           for m in range(30)]
     ev.append(Event("set_finished", ts(DAY, 13), {"exercise": "bird_dog", "start_s": ts(DAY, 12, 50),
                                                   "end_s": ts(DAY, 13), "reps": 50}, "bob-h10"))
+    # bob reports leg pain: a red flag; the coach re-plans with exercise paused
+    ev.append(Event("pain", ts(DAY, 12, 30), {"score": 6, "leg": True}, "bob-h10"))
+    ev.append(Event("plan", ts(DAY, 12, 30), {"status": "stop", "phase": None, "week": None,
+                                              "deload": False, "planned_sets": 0, "red_flag": True}, ""))
     ev.append(Event("status", ts(DAY, 12), gateway_status("bob-h10", battery_pct=20, rssi_dbm=-90,
                                                           rate_hz=25.0), "bob-h10"))
     ev.append(Event("gap", ts(DAY, 12, 5), {"start_s": ts(DAY, 12), "end_s": ts(DAY, 12, 5),

@@ -195,7 +195,35 @@ def _exp_devices():
     }
 
 
-EXPECTED = {"today": (_exp_today, S.RANGE_TODAY), "exercise": (_exp_exercise, S.RANGE_WEEKS),
+def _rows(series: list[dict]) -> dict[str, list]:
+    """A GROUP BY "user" table: {user: [time, value, ...]} (one row per person)."""
+    assert all(len(s["values"]) == 1 for s in series)
+    return {s["tags"]["user"]: s["values"][0] for s in series}
+
+
+def _exp_patients():
+    # over the three weeks: ann 5 sets (56 reps) and 4 holds, bob one set of 50
+    return {
+        ("Patients", "A"): lambda s: {u: r[0] for u, r in _rows(s).items()}
+        == {"ann": int(S.ts(S.DAY, 18, 9) * NS), "bob": int(S.ts(S.DAY, 12, 29) * NS)},
+        ("Patients", "B"): lambda s: {u: r[1:] for u, r in _rows(s).items()}
+        == {"ann": [5, 56], "bob": [1, 50]},
+        ("Patients", "C"): lambda s: {u: r[1:] for u, r in _rows(s).items()} == {"ann": [4]},
+        ("Patients", "D"): lambda s: {u: r[1:] for u, r in _rows(s).items()}
+        == {"ann": [9, "train"], "bob": [0, "stop"]},
+        ("Patients", "E"): lambda s: {u: round(r[1], 9) for u, r in _rows(s).items()}
+        == {"ann": round(110 / 60, 9), "bob": 0.5},
+        ("Patients", "F"): lambda s: {u: r[1:] for u, r in _rows(s).items()}
+        == {"ann": [5.0, 2.0, -3.0], "bob": [6.0, 6.0, 0.0]},
+        ("Patients", "G"): lambda s: {u: r[1:] for u, r in _rows(s).items()} == {"bob": [1]},
+        ("Pain by day", "A"): lambda s: by_tag(s, "user") == {"ann": [5.0, 4.0, 2.5], "bob": [6.0]},
+        ("Sedentary hours per day", "A"): lambda s: {u: [round(v, 9) for v in vs] for u, vs in
+                                                     by_tag(s, "user").items()}
+        == {"ann": [round(110 / 60, 9)], "bob": [0.5]},
+    }
+
+
+EXPECTED = {"patients": (_exp_patients, S.RANGE_WEEKS), "today": (_exp_today, S.RANGE_TODAY), "exercise": (_exp_exercise, S.RANGE_WEEKS),
             "trends": (_exp_trends, S.RANGE_WEEKS), "devices": (_exp_devices, S.RANGE_DEVICES)}
 
 
@@ -204,7 +232,8 @@ def test_every_panel_query_gives_the_sessions_numbers(loaded, name):
     dashboard = DASHBOARDS[name]()
     expected_fn, (from_s, to_s) = EXPECTED[name]
     expected = expected_fn()
-    variables = {"user": "ann", "device": "$__all"}
+    # a carer's overview shows every person; the others one person
+    variables = {"user": "$__all" if name == "patients" else "ann", "device": "$__all"}
     seen = set()
     for panel in dashboard["panels"]:
         for target in panel["targets"]:

@@ -66,8 +66,8 @@ def test_grafana_provisioning_matches_the_dashboards_and_compose(compose):
     path = prov["providers"][0]["options"]["path"]
     assert f"./grafana/dashboards:{path}:ro" in compose["services"]["grafana"]["volumes"]
     assert sorted(p.name for p in (DEPLOY / "grafana/dashboards").glob("*.json")) == [
-        "spinewise-devices.json", "spinewise-exercise.json", "spinewise-today.json",
-        "spinewise-trends.json"]
+        "spinewise-devices.json", "spinewise-exercise.json", "spinewise-patients.json",
+        "spinewise-today.json", "spinewise-trends.json"]
 
 
 def test_shipped_config_loads_with_secrets_from_files(tmp_path):
