@@ -143,6 +143,7 @@ class SessionStats:
     samples: int = 0
     chunks: int = 0
     sessions: int = 0
+    end_markers_ignored: int = 0
 
 
 class DeviceSession:
@@ -200,6 +201,15 @@ class DeviceSession:
         last = self.buffer.last_t_s
         if self.analyzer is None and last is not None and last >= end_t_s - 1e-6 and not confirmed:
             return []      # that stream was already finished (a repeated / retained marker)
+        newest = self.buffer.newest_t_s
+        if not confirmed and newest is not None and end_t_s < newest - 1e-6:
+            # The stream already holds samples after that time: a stale or forged marker (a
+            # real one names the stream's last sample). Believed, it would end the Analyzer
+            # mid-stream and split one session's sets, holds and minutes in two.
+            self.stats.end_markers_ignored += 1
+            log.debug("device=%s end marker at %.3f ignored: samples up to %.3f received",
+                      self.device_id, end_t_s, newest)
+            return []
         self.end_t_s = float(end_t_s)
         return confirmed + self._maybe_end()
 

@@ -79,6 +79,14 @@ class ReorderBuffer:
     def last_t_s(self) -> float | None:
         return self._last_t
 
+    @property
+    def newest_t_s(self) -> float | None:
+        """Time of the newest sample received: released or still held back."""
+        held = None if self._pending is None else float(self._pending.t_s.max())
+        if held is None or (self._last_t is not None and self._last_t > held):
+            return self._last_t
+        return held
+
     def push(self, chunk: ImuChunk) -> tuple[ImuChunk | None, list[Event]]:
         """Add a chunk; return the samples now in order (or None) and any gap events."""
         if len(chunk) == 0:

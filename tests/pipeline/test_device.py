@@ -179,3 +179,20 @@ def test_a_start_off_the_whole_second_is_analysed_on_the_clock_minute_grid(accel
         compare(s.last_summary, ref, s.origin_s, path)
         summaries.append(shift_times(s.last_summary, -s.origin_s))
     assert summaries[0]["activity"] == summaries[1]["activity"]
+
+
+def test_a_stale_or_forged_end_marker_does_not_end_the_stream(accel_only):
+    """A marker naming a time the stream has already passed is not the end of *this* stream:
+    believed, it finished the Analyzer mid-recording and split its sets in two."""
+    path, ref = accel_only
+    chunks = list(map_times(read_chunks(path, 500), "back1", EPOCH))
+    s = DeviceSession("back1", "ann", factory)
+    events = []
+    for i, c in enumerate(chunks):
+        events += s.ingest([c])
+        if i == len(chunks) // 2:
+            assert s.request_end(float(chunks[1].t_s[-1])) == []     # in the past
+            assert s.request_end(EPOCH - 86400.0) == []               # a day before the stream
+    assert s.stats.end_markers_ignored == 2 and s.stats.sessions == 1
+    events += s.request_end(float(chunks[-1].t_s[-1]))
+    compare(s.last_summary, ref, EPOCH, path)
