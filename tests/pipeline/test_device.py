@@ -114,10 +114,11 @@ def test_end_marker_for_a_finished_stream_is_ignored(accel_only):
 
 
 def test_end_marker_before_the_tail_waits_for_it(accel_only):
+    """The tail still on its way (reordered, within the reorder wait) is waited for."""
     path, _ = accel_only
-    chunks = list(map_times(read_chunks(path, 500), "back1", EPOCH))[:6]
+    chunks = list(map_times(read_chunks(path, 25), "back1", EPOCH))[:12]      # 1 s each at 25 Hz
     s = DeviceSession("back1", "ann", factory, reorder_wait_s=2.0)
-    s.ingest(chunks[:4])
+    s.ingest(chunks[:10])
     assert s.request_end(float(chunks[-1].t_s[-1])) == []
     assert s.analyzer is not None
     s.ingest(chunks[4:])
@@ -193,6 +194,7 @@ def test_a_stale_or_forged_end_marker_does_not_end_the_stream(accel_only):
         if i == len(chunks) // 2:
             assert s.request_end(float(chunks[1].t_s[-1])) == []     # in the past
             assert s.request_end(EPOCH - 86400.0) == []               # a day before the stream
-    assert s.stats.end_markers_ignored == 2 and s.stats.sessions == 1
+            assert s.request_end(float(chunks[-1].t_s[-1])) == []     # far ahead: forged
+    assert s.stats.end_markers_ignored == 3 and s.stats.sessions == 1 and s.end_t_s is None
     events += s.request_end(float(chunks[-1].t_s[-1]))
     compare(s.last_summary, ref, EPOCH, path)
