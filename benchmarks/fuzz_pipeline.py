@@ -375,6 +375,7 @@ class Report:
     mismatch: str = ""
     wall_s: float = 0.0
     accounted: int = 0
+    not_settled: str = ""             # why the run stopped waiting for the pipeline, if it did
 
     @property
     def worker_errors(self) -> int:
@@ -405,7 +406,7 @@ OUTCOMES = ("accepted", "rejected", "messages_other_shard", "dropped_at_shutdown
 
 def run_fuzz(rec: GoodRecording, mqtt_port: int, workdir: Path, *, messages: int, seed: int = 1,
              own_share: float = 0.15, unknown_devices: str = "reject", max_devices: int = 10000,
-             progress: bool = False) -> Report:
+             prefix: str = PREFIX, progress: bool = False, settle_s: float = 600.0) -> Report:
     import paho.mqtt.client as paho
 
     from spinewise.config import from_dict
@@ -423,19 +424,19 @@ def run_fuzz(rec: GoodRecording, mqtt_port: int, workdir: Path, *, messages: int
         root.setLevel(logging.INFO)
 
     cfg = from_dict({
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "prefix": PREFIX, "keepalive_s": 30},
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "prefix": prefix, "keepalive_s": 30},
         "influx": {"backend": "local", "local_path": str(workdir / "local.sqlite")},
         "coaching": {"state_db": str(workdir / "coach.sqlite")},
-        "pipeline": {"state_dir": str(workdir / "state"), "client_id": "pl-fuzz",
+        "pipeline": {"state_dir": str(workdir / "state"), "client_id": f"pl-{prefix}",
                      "stats_interval_s": 5.0, "reorder_wait_s": 2.0,
                      "unknown_devices": unknown_devices, "max_devices": max_devices},
         "devices": [{"id": GOOD_DEVICE, "user": GOOD_USER}, {"id": OTHER_DEVICE, "user": OTHER_USER}],
     })
-    topics = Topics(PREFIX)
+    topics = Topics(prefix)
     filters = [topics.device(ANY, k) for k in ("imu", "status", "link")] + [topics.user(ANY, "cmd")]
     pipeline = Pipeline(cfg)
     pipeline.start()
-    fuzzer = MqttClient(cfg.mqtt, "fuzzer", clean_session=True)
+    fuzzer = MqttClient(cfg.mqtt, f"fuzzer-{prefix}", clean_session=True)
     assert fuzzer.connect(10), "fuzzer could not connect"
     report.rss_mb["start"] = rss_mb()
     rng = random.Random(seed)
@@ -496,13 +497,23 @@ def run_fuzz(rec: GoodRecording, mqtt_port: int, workdir: Path, *, messages: int
                        json.dumps({"state": "end", "end_t_s": end_t, "samples": sum(map(len, good))}))
         report.sent += 1
         report.delivered_expected += 1
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + settle_s
         session = None
-        while time.monotonic() < deadline:
+        while True:
             session = pipeline.sessions.get(GOOD_DEVICE)
-            if (pipeline.counters.get("messages_in") >= report.delivered_expected
-                    and session is not None and session.last_summary is not None
-                    and pipeline.wait_idle(1.0)):
+            waiting = []
+            if pipeline.counters.get("messages_in") < report.delivered_expected:
+                waiting.append(f"messages_in {int(pipeline.counters.get('messages_in'))} < "
+                               f"{report.delivered_expected} delivered")
+            if session is None or session.last_summary is None:
+                waiting.append("the good stream not finished" + (
+                    "" if session is None else f" (end_t_s={session.end_t_s}, last sample "
+                    f"{session.buffer.last_t_s}, newest {session.buffer.newest_t_s}, pending "
+                    f"{session.pending_samples}, end markers ignored {session.stats.end_markers_ignored})"))
+            if not waiting and pipeline.wait_idle(1.0):
+                break
+            if time.monotonic() > deadline:
+                report.not_settled = "; ".join(waiting) or "samples still held back"
                 break
             time.sleep(0.2)
         worker_alive = pipeline._worker.is_alive()
@@ -594,6 +605,8 @@ def print_report(r: Report, messages: int) -> None:
     print("garbage sent by label: " + " ".join(f"{k}={v}" for k, v in r.labels.most_common()))
     print("garbage by target: " + " ".join(f"{k}={v}" for k, v in r.who.most_common()))
     print(f"log lines (INFO and above): {dict(r.log_lines)}, {r.log_bytes} bytes")
+    if r.not_settled:
+        print(f"NOT SETTLED: {r.not_settled}")
     print(f"good stream equals analyze: {r.equal}" + (f"  ({r.mismatch})" if r.mismatch else ""))
     print(f"stored sets/reps/holds equal analyze: {r.stored_equal}")
 
