@@ -198,3 +198,18 @@ def test_a_stale_or_forged_end_marker_does_not_end_the_stream(accel_only):
     assert s.stats.end_markers_ignored == 3 and s.stats.sessions == 1 and s.end_t_s is None
     events += s.request_end(float(chunks[-1].t_s[-1]))
     compare(s.last_summary, ref, EPOCH, path)
+
+
+def test_live_figures_survive_a_time_no_calendar_has():
+    """A far-future sample time raised in coaching.localtime via LiveFigures.apply and threw
+    away the worker's cycle; now it counts on the same day."""
+    from spinewise.coaching.localtime import local_date
+    from spinewise.events import Event
+    from spinewise.pipeline.device import LiveFigures
+
+    live = LiveFigures()
+    day_of = lambda t: local_date(t, "Europe/London").isoformat()    # noqa: E731
+    live.apply([Event("rep", EPOCH, {"exercise": "bridge"}, "d")], day_of)
+    for t in (1e15, 1e300, float("inf"), -1e15):
+        live.apply([Event("rep", t, {"exercise": "bridge"}, "d")], day_of)
+    assert live.reps_today == 5 and live.day == "2026-03-02"
