@@ -29,7 +29,7 @@ def test_garbage_never_crashes_is_all_counted_and_leaves_the_good_stream_equal_t
         recording, mqtt_server, tmp_path, own_share, unknown):
     fuzz = load_fuzz()
     rec = fuzz.recording_from_file(recording.path, recording.reference)
-    r = fuzz.run_fuzz(rec, mqtt_server.port, tmp_path, messages=4000, seed=7, own_share=own_share,
+    r = fuzz.run_fuzz(rec, mqtt_server.port, tmp_path, messages=2500, seed=7, own_share=own_share,
                       unknown_devices=unknown, max_devices=20, prefix=f"fz{unknown}", settle_s=60)
     st = r.stats
     assert not r.not_settled, r.not_settled
@@ -37,7 +37,7 @@ def test_garbage_never_crashes_is_all_counted_and_leaves_the_good_stream_equal_t
     assert r.delivered_expected == st["messages_in"] == r.accounted, st
     assert r.equal, r.mismatch
     assert r.stored_equal
-    assert st["rejected"] > 1000 and st.get("coach_errors", 0) == 0
+    assert st["rejected"] > 500 and st.get("coach_errors", 0) == 0
     if unknown == "accept":
         assert st["devices"] <= 20 and st["rejected.device_cap"] > 0     # bounded device table
     else:
