@@ -9,12 +9,14 @@ place. So:
 
 - a chunk that continues the stream plausibly goes on to the reorder buffer at once;
 - one that does not starts (or extends) a *candidate run*: chunks that continue each other.
-  A run is confirmed once it spans the reorder window (``window_s`` of its own sample time:
-  four to five 0.5 s messages), then it goes on and the reorder buffer declares the gap or
-  the reset; the next chunk that continues the stream itself refutes every run (dropped,
-  counted in ``samples_unconfirmed``). Two or three consistent forged messages (copies of the
-  stream with their sequence numbers moved on, say) are not enough: the real stream continues
-  in between and refutes them;
+  A run is confirmed once it spans the reorder window (``window_s`` of its own sample time)
+  and holds three quarters of that window's samples (four to five 0.5 s messages), then it
+  goes on and the reorder buffer declares the gap or the reset; the next chunk that continues
+  the stream itself refutes every run (dropped, counted in ``samples_unconfirmed``). Two or
+  three consistent forged messages (copies of the stream with their sequence numbers moved
+  on, say) are not enough: the real stream continues in between and refutes them;
+- a jump back in time is never a candidate (the reorder buffer would drop those samples as
+  time going backwards): it is dropped at once;
 - the first chunk of a stream is a candidate too: nothing says yet where the stream is.
 
 Plausible continuation of a reference sample (seq ``k0``, time ``t0``, the stream's rate) by a
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 SEQ_TOL_S = 0.25          # seq vs time disagreement tolerated near the reference ...
 SEQ_TOL_FRACTION = 0.10   # ... plus this share of the span (nominal rates are a few % off)
 RATE_TOL_FRACTION = 0.10
+COVERAGE = 0.75           # a confirming run holds at least this share of the window's samples
 MAX_CANDIDATES = 64       # runs held at once (a real stream must survive the noise between its messages)
 
 
@@ -109,6 +112,13 @@ class JumpGuard:
                 return [piece]
             if verdict == "earlier":
                 return [piece]               # duplicates / late samples: the reorder buffer's job
+            if float(piece.t_s[-1]) <= self._ref[1]:
+                # A jump back in time: the reorder buffer would drop every such sample as time
+                # going backwards, so it can never be this stream's new place; held as a
+                # candidate, a few consistent copies of old messages could move the stream.
+                self.counts.samples_unconfirmed += len(piece)
+                self.counts.candidates_refuted += 1
+                return []
         run = None
         for cand in self._candidates:
             # a piece that follows the run, or that leads into it (messages swapped on the way)
@@ -127,7 +137,7 @@ class JumpGuard:
             self._candidates.append([piece])
             self._bound()
             return []
-        if _span_s(run) < self.window_s:
+        if _span_s(run) < self.window_s or _samples(run) < COVERAGE * self.window_s * float(run[-1].rate_hz):
             self._bound()
             return []
         self._candidates = [c for c in self._candidates if c is not run]
@@ -231,6 +241,10 @@ def _end(c: ImuChunk) -> tuple[int | None, float, float]:
 def _span_s(run: list[ImuChunk]) -> float:
     """Sample time a candidate run covers, from its earliest to its latest sample."""
     return max(float(c.t_s[-1]) for c in run) - min(float(c.t_s[0]) for c in run)
+
+
+def _samples(run: list[ImuChunk]) -> int:
+    return sum(len(c) for c in run)
 
 
 def _inside(run: list[ImuChunk], piece: ImuChunk) -> bool:

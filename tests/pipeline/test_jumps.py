@@ -89,3 +89,17 @@ def test_state_round_trip_with_runs_pending():
     a, b = feed(g, rest), feed(h, rest)
     assert [c.seq.tolist() for c in a] == [c.seq.tolist() for c in b] and len(a) == 6
     assert g.counts == h.counts
+
+
+def test_copies_of_old_messages_with_moved_numbers_never_move_the_stream():
+    """Two copies of earlier messages 2 s apart with the same seq offset once made a run that
+    spanned the window (the issue's fuzz: seq resets, samples lost); a jump back in time is
+    dropped at once, and a run needs the window's samples, not just its span."""
+    g = JumpGuard("d", window_s=2.0)
+    out = feed(g, [msg(k) for k in range(8)])
+    for k in range(8, 40):
+        out += feed(g, [msg(k)])
+        out += feed(g, [msg(k - 6, dseq=10**4), msg(k - 2, dseq=10**4)])      # in the past
+        out += feed(g, [msg(k + 1, dt_s=30.0, dseq=10**4 + 1500), msg(k + 5, dt_s=30.0, dseq=10**4 + 1500)])
+    assert g.counts.jumps_confirmed == 0
+    assert np.array_equal(np.concatenate([c.seq for c in out]), np.arange(40 * 25))
