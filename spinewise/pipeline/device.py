@@ -204,15 +204,16 @@ class DeviceSession:
         if self.analyzer is None and last is not None and last >= end_t_s - 1e-6 and not confirmed:
             return []      # that stream was already finished (a repeated / retained marker)
         newest = self.buffer.newest_t_s
-        if not confirmed and newest is not None and not (
-                newest - 1e-6 <= end_t_s <= newest + self.buffer.wait_s):
+        if not confirmed and (newest is None or not (
+                newest - 1e-6 <= end_t_s <= newest + self.buffer.wait_s)):
             # A real marker names the stream's last sample and is sent once every sample was
             # acknowledged: only reordering can keep the tail behind it, and no further than
-            # the reorder wait. Before the newest sample it is stale or forged; far beyond, it
+            # the reorder wait (a stream still held whole by the jump guard is confirmed by
+            # the marker above, so with nothing received there is nothing to end). Before the newest sample it is stale or forged; far beyond, it
             # is forged. Believed, either would end the Analyzer mid-stream (now, or at the
             # next silence) and split one session's sets, holds and minutes in two.
             self.stats.end_markers_ignored += 1
-            log.debug("device=%s end marker at %.3f ignored: samples up to %.3f received",
+            log.debug("device=%s end marker at %.3f ignored: samples up to %s received",
                       self.device_id, end_t_s, newest)
             return []
         self.end_t_s = float(end_t_s)

@@ -188,6 +188,7 @@ def test_a_stale_or_forged_end_marker_does_not_end_the_stream(accel_only):
     path, ref = accel_only
     chunks = list(map_times(read_chunks(path, 500), "back1", EPOCH))
     s = DeviceSession("back1", "ann", factory)
+    assert s.request_end(EPOCH - 3600.0) == [] and s.end_t_s is None    # before any sample
     events = []
     for i, c in enumerate(chunks):
         events += s.ingest([c])
@@ -195,7 +196,7 @@ def test_a_stale_or_forged_end_marker_does_not_end_the_stream(accel_only):
             assert s.request_end(float(chunks[1].t_s[-1])) == []     # in the past
             assert s.request_end(EPOCH - 86400.0) == []               # a day before the stream
             assert s.request_end(float(chunks[-1].t_s[-1])) == []     # far ahead: forged
-    assert s.stats.end_markers_ignored == 3 and s.stats.sessions == 1 and s.end_t_s is None
+    assert s.stats.end_markers_ignored == 4 and s.stats.sessions == 1 and s.end_t_s is None
     events += s.request_end(float(chunks[-1].t_s[-1]))
     compare(s.last_summary, ref, EPOCH, path)
 
