@@ -113,7 +113,7 @@ def main(argv=None) -> int:
             pub.close()
             pipeline.stop()
             snaps = list((tmp / "state").glob("*"))
-            half = [r for r in rows if r[0] >= rows[-1][0] / 2] if rows else []
+            half = rows[(len(rows) - 1) // 2:]
             growth = half[-1][1] - half[0][1] if len(half) > 1 else float("nan")
             print(f"devices {args.devices}, {args.minutes:.0f} min at {args.speed:g}x: RSS "
                   f"{rows[0][1]:.1f} -> {rows[-1][1]:.1f} MB, second half {growth:+.1f} MB; "
