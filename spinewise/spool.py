@@ -79,7 +79,8 @@ class Spool:
         if max_bytes < 1:
             raise ValueError(f"spool max_bytes must be positive, got {max_bytes!r}")
         self.dir = Path(directory).expanduser()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(self.dir)
         self.max_bytes = int(max_bytes)
         # about 16 segments per bound: dropping one loses ~6 % of the spool, and a segment never
         # exceeds the bound, so the bound holds after every append (see _enforce_bound)
@@ -286,7 +287,7 @@ class Spool:
     # -- internals: opening ----------------------------------------------------------------
     def _acquire_lock(self):
         # Two writers interleaving one spool would break its order and acknowledgements.
-        lock = open(self.dir / "lock", "a+")
+        lock = open(self.dir / "lock", "a+", opener=private_opener)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -413,7 +414,7 @@ class Spool:
             self._fsync()
             self._writer.close()
         seg = (self._segments[-1] + 1) if self._segments else 1
-        self._writer = open(self._path(seg), "ab")
+        self._writer = open(self._path(seg), "ab", opener=private_opener)
         self._segments.append(seg)
         self._sizes[seg] = 0
         _fsync_dir(self.dir)                 # the new file's name must survive a power loss too
@@ -429,7 +430,8 @@ class Spool:
     def _write_head(self) -> None:
         self._head_dirty = False
         tmp = self.dir / "head.tmp"
-        tmp.write_text(f"{self._head[0]} {self._head[1]}")
+        with open(tmp, "w", opener=private_opener) as f:
+            f.write(f"{self._head[0]} {self._head[1]}")
         os.replace(tmp, self.dir / "head")
 
     def _drop_consumed(self) -> None:
@@ -518,3 +520,20 @@ def _fsync_dir(directory: Path) -> None:
         pass                                 # some filesystems refuse directory fsync
     finally:
         os.close(fd)
+
+
+def private_opener(path, flags: int) -> int:
+    """``open(..., opener=private_opener)``: a new file is readable by its owner only (0600);
+    spools and snapshots hold health data."""
+    return os.open(path, flags, 0o600)
+
+
+def _make_private(directory: Path) -> None:
+    """The spool directory and what is already in it: owner only (older versions made 0644)."""
+    try:
+        os.chmod(directory, 0o700)
+        for p in directory.iterdir():
+            if p.is_file():
+                os.chmod(p, 0o600)
+    except OSError:            # not ours (a shared, pre-made directory): leave it as it is
+        pass

@@ -48,3 +48,32 @@ def test_broken_toml_file(tmp_path):
         config.load(path, env={})
     with pytest.raises(ConfigError, match="does not exist"):
         config.load(tmp_path / "missing.toml", env={})
+
+
+@pytest.mark.parametrize("data,key", [
+    ({"mqtt": {"port": 99999}}, "mqtt.port"),                       # retried for ever once
+    ({"mqtt": {"port": 0}}, "mqtt.port"),
+    ({"coaching": {"timezone": "Mars/Olympus"}}, "coaching.timezone"),
+    ({"pipeline": {"stats_interval_s": 0}}, "pipeline.stats_interval_s"),   # flooded the log
+    ({"pipeline": {"max_devices": 0}}, "pipeline.max_devices"),
+    ({"pipeline": {"max_imu_bytes": -1}}, "pipeline.max_imu_bytes"),
+    ({"mqtt": {"reconnect_max_s": 0}}, "mqtt.reconnect_max_s"),
+])
+def test_values_that_cannot_work_are_refused_naming_the_key(data, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config.from_dict(data)
+
+
+def test_a_bad_spool_dir_is_an_error_naming_the_key(tmp_path):
+    from spinewise.storage import open_storage
+
+    (tmp_path / "file").write_text("")
+    cfg = config.from_dict({"influx": {"backend": "v1", "url": "http://127.0.0.1:9",
+                                       "spool_dir": str(tmp_path / "file" / "spool")}})
+    with pytest.raises(ConfigError, match=r"influx\.spool_dir"):
+        open_storage(cfg.influx, background=False)
+
+
+def test_the_reconnect_backoff_is_capped_so_a_short_outage_heals_fast():
+    """A 15 s broker outage took 31 s to heal with a 30 s cap; paho now waits at most 5 s."""
+    assert config.MqttConfig().reconnect_max_s <= 5.0

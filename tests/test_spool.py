@@ -383,3 +383,39 @@ def test_spool_behaves_like_a_bounded_durable_fifo(ops, max_bytes):
         sp.close()
     finally:
         shutil.rmtree(tmp)
+
+
+def test_spool_and_snapshot_files_are_private(tmp_path):
+    """Spools and snapshots hold health data: owner only (they were 0644)."""
+    import os
+    import stat
+
+    from spinewise.pipeline.snapshot import SnapshotStore
+    from spinewise.spool import Spool
+
+    d = tmp_path / "spool"
+    d.mkdir(mode=0o755)
+    (d / "old.txt").write_text("x")
+    os.chmod(d / "old.txt", 0o644)
+    with Spool(d, max_bytes=1 << 20, head_interval_s=0.0) as sp:
+        sp.append(b"record")
+        sp.peek(1)
+        sp.ack(1)
+        sp.sync()
+    snaps = SnapshotStore(tmp_path / "state")
+    snaps.save("back1", {"a": 1})
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)   # noqa: E731
+    assert mode(d) == 0o700 and mode(tmp_path / "state") == 0o700
+    files = [p for p in d.iterdir()] + list((tmp_path / "state").iterdir())
+    assert files and all(mode(p) == 0o600 for p in files), {p.name: oct(mode(p)) for p in files}
+
+
+def test_an_unusable_state_dir_is_an_error_naming_the_key(tmp_path):
+    import pytest
+
+    from spinewise.config import ConfigError
+    from spinewise.pipeline.snapshot import SnapshotStore
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="pipeline.state_dir"):
+        SnapshotStore(tmp_path / "file" / "state")

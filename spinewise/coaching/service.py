@@ -240,7 +240,7 @@ class CoachService:
             cmd = parse(payload)
         except CommandError as exc:
             self.rejected_commands += 1
-            log.info("user %s: rejected command: %s", user, exc)
+            log.debug("user %s: rejected command: %s", user, exc)   # counted and summarised by the pipeline (rejected.bad_command)
             return [self._reply(user, None, None, ok=False, error=exc.message, field=exc.field,
                                 **({"id": exc.id} if exc.id is not None else {}))]
         st = self._user(user)

@@ -13,6 +13,8 @@ End of stream: a replay (or a gateway that knows a recording ended) publishes a 
 ``{"state": "end", "end_t_s": <time of the last sample>}``. The session then finishes the
 Analyzer as soon as it has released that sample (or, if the tail never comes, when the service
 sees the device silent for the reorder wait). After that, new samples start a fresh Analyzer.
+A marker before the newest sample received, or more than the reorder wait beyond it, is not
+this stream's end (stale, or forged) and is ignored (``end_markers_ignored``).
 Session time: the Analyzer runs on seconds since ``origin_s`` (the start of the minute of the
 session's first sample), exactly as ``spinewise analyze`` runs on seconds since a recording's
 first sample; events are mapped back to epoch seconds on the way out. So a replay that starts on
@@ -143,6 +145,7 @@ class SessionStats:
     samples: int = 0
     chunks: int = 0
     sessions: int = 0
+    end_markers_ignored: int = 0
 
 
 class DeviceSession:
@@ -200,6 +203,19 @@ class DeviceSession:
         last = self.buffer.last_t_s
         if self.analyzer is None and last is not None and last >= end_t_s - 1e-6 and not confirmed:
             return []      # that stream was already finished (a repeated / retained marker)
+        newest = self.buffer.newest_t_s
+        if not confirmed and (newest is None or not (
+                newest - 1e-6 <= end_t_s <= newest + self.buffer.wait_s)):
+            # A real marker names the stream's last sample and is sent once every sample was
+            # acknowledged: only reordering can keep the tail behind it, and no further than
+            # the reorder wait (a stream still held whole by the jump guard is confirmed by
+            # the marker above, so with nothing received there is nothing to end). Before the newest sample it is stale or forged; far beyond, it
+            # is forged. Believed, either would end the Analyzer mid-stream (now, or at the
+            # next silence) and split one session's sets, holds and minutes in two.
+            self.stats.end_markers_ignored += 1
+            log.debug("device=%s end marker at %.3f ignored: samples up to %s received",
+                      self.device_id, end_t_s, newest)
+            return []
         self.end_t_s = float(end_t_s)
         return confirmed + self._maybe_end()
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _COLUMNS = ("acc_g", "gyro_dps", "quat_wxyz")
 _GAP_HISTORY = 64   # declared gaps remembered to tell late samples from duplicates
+SEQ_TOL_S, SEQ_TOL_FRACTION = 0.25, 0.10   # as spinewise.pipeline.jumps
 
 
 @dataclass
@@ -78,6 +79,14 @@ class ReorderBuffer:
     @property
     def last_t_s(self) -> float | None:
         return self._last_t
+
+    @property
+    def newest_t_s(self) -> float | None:
+        """Time of the newest sample received: released or still held back."""
+        held = None if self._pending is None else float(self._pending.t_s.max())
+        if held is None or (self._last_t is not None and self._last_t > held):
+            return self._last_t
+        return held
 
     def push(self, chunk: ImuChunk) -> tuple[ImuChunk | None, list[Event]]:
         """Add a chunk; return the samples now in order (or None) and any gap events."""
@@ -176,7 +185,13 @@ class ReorderBuffer:
             ref_key, ref_t = int(self._pending.key[i]), float(self._pending.t_s[i])
         if ref_key is None or ref_t is None:
             return incoming
-        reset = (incoming.key <= ref_key) & (incoming.t_s > ref_t + 1.0 / self.rate_hz)
+        # a reset also needs a time its number cannot explain (the jump guard's tolerance):
+        # a repeated sample whose time is a little off is a duplicate, not a reboot (declared a
+        # reset, it was released and the real samples after it dropped as time going back)
+        dk = np.abs(incoming.key - ref_key).astype(np.float64) / self.rate_hz
+        expected_t = ref_t + (incoming.key - ref_key) / self.rate_hz
+        reset = ((incoming.key <= ref_key) & (incoming.t_s > ref_t + 1.0 / self.rate_hz)
+                 & (incoming.t_s - expected_t > SEQ_TOL_S + SEQ_TOL_FRACTION * dk))
         if not reset.any():
             return incoming
         first = int(np.flatnonzero(reset)[0])

@@ -568,17 +568,26 @@ class Pipeline:
         if doc is None:
             self.reject("bad_status", item.key, "not a JSON object")
             return
-        self.counters.inc("accepted", reason="status")
         if doc.get("state") != "end":
+            self.counters.inc("accepted", reason="status")
             self._store_status(item, doc)
             return
         end_t = doc.get("end_t_s")
-        end_t = float(end_t) if _number(end_t) and EPOCH_MIN_S <= end_t <= EPOCH_MAX_S else None
+        if not (_number(end_t) and EPOCH_MIN_S <= end_t <= EPOCH_MAX_S):
+            # an end without the time of the last sample would end the stream wherever it is
+            self.reject("bad_end_marker", item.key, f"end_t_s={str(end_t)[:40]}")
+            return
+        self.counters.inc("accepted", reason="status")
         s = self.sessions.get(item.key)
         if s is None:
             return
-        log.info("device=%s end of stream end_t_s=%s", item.key, end_t)
-        self._dispatch(s, s.request_end(end_t))
+        ignored = s.stats.end_markers_ignored
+        events = s.request_end(float(end_t))
+        if s.stats.end_markers_ignored > ignored:
+            self.counters.inc("end_markers_ignored")     # stale or forged: the stream went past it
+            return
+        log.debug("device=%s end of stream end_t_s=%s", item.key, end_t)
+        self._dispatch(s, events)
         self._arrival[item.key] = item.arrival
 
     def _store_status(self, item: _Item, doc: dict) -> None:

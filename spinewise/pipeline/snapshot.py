@@ -13,6 +13,8 @@ import pickle
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from spinewise.spool import private_opener
+
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".state.pkl"
@@ -21,7 +23,11 @@ _SUFFIX = ".state.pkl"
 class SnapshotStore:
     def __init__(self, state_dir: str | os.PathLike) -> None:
         self.dir = Path(state_dir).expanduser()
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            from spinewise.config import ConfigError
+            raise ConfigError(f"pipeline.state_dir: cannot create {self.dir}: {exc.strerror}") from None
 
     def _path(self, device_id: str) -> Path:
         return self.dir / (quote(device_id, safe="") + _SUFFIX)
@@ -29,7 +35,7 @@ class SnapshotStore:
     def save(self, device_id: str, state: dict) -> None:
         path = self._path(device_id)
         tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", opener=private_opener) as fh:
             pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
             fh.flush()
             os.fsync(fh.fileno())

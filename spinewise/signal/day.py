@@ -274,6 +274,10 @@ class DayTracker:
             self._last_cls = cls
         # lying runs resolve into awake (sedentary) or asleep when they end
         if cls == "lying":
+            if self._lying is not None and t0 - self._lying[1] >= self.cfg.sedentary_tolerance_s:
+                # a hole in the recording (sensor off, days between files) ends the run: time
+                # nobody measured is not sleep (a 1e9 s gap once counted as 1e9 s asleep)
+                events += self._resolve_lying()
             if self._lying is None:
                 self._lying = [t0, t0 + dt]
             else:

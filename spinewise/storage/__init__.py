@@ -48,6 +48,9 @@ def open_storage(cfg, *, background: bool = True) -> Storage:
         spool = Spool(cfg.spool_dir, max_bytes=int(cfg.spool_max_mb) * 1024 * 1024)
     except SpoolBusyError as exc:
         raise ConfigError(f"influx.spool_dir: {exc}") from None
+    except OSError as exc:           # not a folder, not writable: say which key to fix
+        raise ConfigError(f"influx.spool_dir: cannot use {cfg.spool_dir}: "
+                          f"{exc.strerror or exc}") from None
     if backend == "v2":
         sink = InfluxV2Backend(cfg.url, cfg.token, cfg.org, cfg.bucket, timeout_s=cfg.timeout_s)
     else:

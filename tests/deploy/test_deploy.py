@@ -81,6 +81,8 @@ def test_shipped_config_loads_with_secrets_from_files(tmp_path):
     assert cfg.mqtt.password == "mqtt-pass" and cfg.mqtt.username == "spinewise-pipeline"
     assert "s3cret" not in repr(cfg.redacted()) and "mqtt-pass" not in repr(cfg.redacted())
     assert cfg.devices and cfg.devices[0].profile == "polar_h10"
+    # a sensor not in the config is refused and counted, and the device table is bounded
+    assert cfg.pipeline.unknown_devices == "reject" and cfg.pipeline.max_devices == 10000
 
 
 @pytest.mark.parametrize("unit", sorted(p.name for p in (DEPLOY / "systemd").glob("*.service")))

@@ -114,10 +114,11 @@ def test_end_marker_for_a_finished_stream_is_ignored(accel_only):
 
 
 def test_end_marker_before_the_tail_waits_for_it(accel_only):
+    """The tail still on its way (reordered, within the reorder wait) is waited for."""
     path, _ = accel_only
-    chunks = list(map_times(read_chunks(path, 500), "back1", EPOCH))[:6]
+    chunks = list(map_times(read_chunks(path, 25), "back1", EPOCH))[:12]      # 1 s each at 25 Hz
     s = DeviceSession("back1", "ann", factory, reorder_wait_s=2.0)
-    s.ingest(chunks[:4])
+    s.ingest(chunks[:10])
     assert s.request_end(float(chunks[-1].t_s[-1])) == []
     assert s.analyzer is not None
     s.ingest(chunks[4:])
@@ -179,3 +180,37 @@ def test_a_start_off_the_whole_second_is_analysed_on_the_clock_minute_grid(accel
         compare(s.last_summary, ref, s.origin_s, path)
         summaries.append(shift_times(s.last_summary, -s.origin_s))
     assert summaries[0]["activity"] == summaries[1]["activity"]
+
+
+def test_a_stale_or_forged_end_marker_does_not_end_the_stream(accel_only):
+    """A marker naming a time the stream has already passed is not the end of *this* stream:
+    believed, it finished the Analyzer mid-recording and split its sets in two."""
+    path, ref = accel_only
+    chunks = list(map_times(read_chunks(path, 500), "back1", EPOCH))
+    s = DeviceSession("back1", "ann", factory)
+    assert s.request_end(EPOCH - 3600.0) == [] and s.end_t_s is None    # before any sample
+    events = []
+    for i, c in enumerate(chunks):
+        events += s.ingest([c])
+        if i == len(chunks) // 2:
+            assert s.request_end(float(chunks[1].t_s[-1])) == []     # in the past
+            assert s.request_end(EPOCH - 86400.0) == []               # a day before the stream
+            assert s.request_end(float(chunks[-1].t_s[-1])) == []     # far ahead: forged
+    assert s.stats.end_markers_ignored == 4 and s.stats.sessions == 1 and s.end_t_s is None
+    events += s.request_end(float(chunks[-1].t_s[-1]))
+    compare(s.last_summary, ref, EPOCH, path)
+
+
+def test_live_figures_survive_a_time_no_calendar_has():
+    """A far-future sample time raised in coaching.localtime via LiveFigures.apply and threw
+    away the worker's cycle; now it counts on the same day."""
+    from spinewise.coaching.localtime import local_date
+    from spinewise.events import Event
+    from spinewise.pipeline.device import LiveFigures
+
+    live = LiveFigures()
+    day_of = lambda t: local_date(t, "Europe/London").isoformat()    # noqa: E731
+    live.apply([Event("rep", EPOCH, {"exercise": "bridge"}, "d")], day_of)
+    for t in (1e15, 1e300, float("inf"), -1e15):
+        live.apply([Event("rep", t, {"exercise": "bridge"}, "d")], day_of)
+    assert live.reps_today == 5 and live.day == "2026-03-02"

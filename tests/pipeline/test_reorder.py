@@ -124,3 +124,26 @@ def test_time_backwards_with_increasing_seq_is_dropped():
     buf = ReorderBuffer("dev", RATE)
     got, _ = feed(buf, [bad])
     assert len(got) == 49 and buf.counts.time_backwards == 1
+
+
+def test_a_repeat_with_its_time_a_little_off_is_a_duplicate_not_a_reset():
+    """A copy of the last sample with its time 0.2 s late (a flipped digit) was declared a
+    sequence reset: released, it made the real samples after it look like time going back."""
+    from dataclasses import replace
+
+    buf = ReorderBuffer("d", RATE, wait_s=2.0)
+    s = stream(200)
+    pieces = [s.slice(0, 50), s.slice(50, 100)]
+    last = s.slice(99, 100)
+    pieces += [replace(last, t_s=last.t_s + 0.2), s.slice(100, 200)]
+    out = []
+    for c in pieces:
+        got, _ = buf.push(c)
+        if got is not None:
+            out.append(got)
+    got, _ = buf.flush()
+    if got is not None:
+        out.append(got)
+    assert buf.counts.seq_resets == 0 and buf.counts.time_backwards == 0
+    assert buf.counts.duplicates == 1
+    assert np.array_equal(ImuChunk.concat(out).seq, np.arange(200))

@@ -163,3 +163,22 @@ def test_remount_shifts_what_was_learned_by_the_change_of_the_neutral_posture():
     n.shift(0.0)
     n.shift(float("nan"))
     assert n.hist.sum() == pytest.approx(total)        # shifting keeps every epoch
+
+
+def test_a_recording_gap_is_not_sleep():
+    """Two 20 min lying spells 1e9 s apart: neither is a 30 min lying run, and the unmeasured
+    time between them is not sleep (analyze once reported sleep_s = 1,000,000,081)."""
+    from dataclasses import replace
+
+    from spinewise.config import SignalConfig
+    from spinewise.signal.analyzer import Analyzer
+    from tests.signal.synth import segments_signal
+
+    chunk, _ = segments_signal([("lying_supine", 1200.0, 0.0)], rate_hz=25.0, seed=3)
+    an = Analyzer(SignalConfig(), "gap", 25.0)
+    for k in range(2):
+        an.update(replace(chunk, t_s=chunk.t_s + k * (1e9 + 1200.0)))
+    an.finish()
+    activity = an.summary()["activity"]
+    assert activity["sleep_s"] == 0.0
+    assert activity["sedentary_s"] <= 2 * 1200.0 + 1.0
