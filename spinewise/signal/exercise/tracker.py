@@ -426,10 +426,25 @@ class ExerciseTracker:
         frames = s["ep_frames"]
         on = self._on_deg()
         ups = np.asarray([f[1:4] for f in frames])
-        near = np.flatnonzero(np.linalg.norm(body_rotation_deg(ups, self._det.rest), axis=1) < on)
+        near_m = np.linalg.norm(body_rotation_deg(ups, self._det.rest), axis=1) < on
+        near = np.flatnonzero(near_m)
         ev: list[Event] = []
         if len(near) == 0:
             return ev
+        # Real bodies land past the pose and settle back into it for a second or two after
+        # lying down (field recordings: 4-6 deg, 1-2 s). A frame near the rest passed
+        # through on the way down (turning at tens of deg/s) is not the start position: the
+        # search starts at the first near frame where the body turns no faster than a
+        # still one (a rep starts from rest; a fast set's pause between reps still slows
+        # to that, where the smoothed stillness need not).
+        t_f = np.asarray([f[0] for f in frames])
+        speed = np.full(len(frames), np.inf)
+        if len(frames) >= 3:
+            c = np.clip(np.einsum("ij,ij->i", ups[:-2], ups[2:]), -1.0, 1.0)
+            speed[1:-1] = np.degrees(np.arccos(c)) / np.maximum(t_f[2:] - t_f[:-2], FRAME_S)
+        settled = np.flatnonzero(near_m & (speed < self.cfg.exercise_hold_still_dps))
+        if len(settled):
+            near = settled
         s["ep_frames"] = []
         for f in frames[int(near[0]):]:
             t, u, still = f[0], np.asarray(f[1:4]), f[4]
@@ -481,7 +496,18 @@ class ExerciseTracker:
                 return ev + self._pending(t, r)
         elif exercise in recognise.HOLDS:
             return ev
-        return self._start_set(t, exercise, s["cand"])
+        return ev + self._start_set(t, exercise, self._consistent(exercise, s["cand"]))
+
+    def _consistent(self, exercise: str, reps: list[dict]) -> list[dict]:
+        """The run's reps that move the way the others do (recognise.same_direction): a
+        shift on the mat just before the set (field recordings: a 2.7 deg flexion 10 s
+        before 17 deg press-ups) is not its first rep. Not by size: a fast set's first rep,
+        measured from a rest pose taken late, can come out a quarter of the others (sim)."""
+        if exercise in recognise.AXIS_WEIGHTS or len(reps) < 3:
+            return reps
+        kept = [r for i, r in enumerate(reps)
+                if recognise.same_direction(exercise, reps[:i] + reps[i + 1:], r)]
+        return kept if kept else reps
 
     def _pending(self, t: float, r: dict) -> list[Event]:
         """Early notice of a rep of a set not named yet (``rep_pending``), so a live view can
