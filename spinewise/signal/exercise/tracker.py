@@ -59,6 +59,7 @@ PAUSES_KEPT = 5            # the roll centre is the median of this many recent p
                            # pause's level is off by up to ~0.5 deg when the moves around it
                            # differ in speed (dev seeds 100-299: 1 / 3 / 5 -> 94.3 / 94.8 /
                            # 94.9 % exact)
+TILT_COUNT_RATIO = 1.5     # dead bug counted on tilt + roll when the tilt is this x the roll
 SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
 MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
@@ -396,6 +397,8 @@ class ExerciseTracker:
         reps = reps[-5:]
         if roll or self._det.weights != [1.0, 1.0, 1.0]:      # one quiet axis: smaller reps show
             floor, frac = self.cfg.exercise_roll_rep_min_deg, 0.15
+            if not roll and self._det.weights[1] > 0.0:
+                frac = 0.4                    # the tilt axis carries breathing: as for all axes
             if s["set"] is None:
                 floor = max(floor, min(NOISE_K * math.sqrt(s["noise2_roll"]), ROLL_NOISE_MAX_DEG))
         elif s["posture"] == "upright":               # walking and fidgets rock the pelvis
@@ -554,6 +557,11 @@ class ExerciseTracker:
                 if len(ups):
                     z = body_rotation_deg(ups, self._det.rest)[:, 2]
                     self._det.offset = [0.0, 0.0, 0.5 * float(z.min() + z.max())]
+            if exercise == "dead_bug" and self._tilt_dominates(reps):
+                # every dead bug rep tilts the pelvis the same way whatever the side; when
+                # that tilt is the larger movement (field recordings: 2 deg of posterior
+                # tilt, 1 deg of roll), roll alone drowns in sloppy returns: count on both
+                self._det.weights = [0.0, 1.0, 1.0]
             reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest), "blocked": blocked}
@@ -565,8 +573,18 @@ class ExerciseTracker:
             ev += self._add_rep(t, rr)
         return ev
 
+    def _tilt_dominates(self, reps: list[dict]) -> bool:
+        """Whether these reps tilt the pelvis (body y, one sign for all) clearly more than they
+        roll it about the set's roll centre."""
+        tilt = np.asarray([r["rot_mean_deg"][1] for r in reps])
+        roll = np.asarray([abs(r["rot_mean_deg"][2] - self._det.offset[2]) for r in reps])
+        same_sign = bool(np.all(tilt > 0) or np.all(tilt < 0))
+        return same_sign and float(np.median(np.abs(tilt))) >= TILT_COUNT_RATIO * float(np.median(roll))
+
     def _add_rep(self, t: float, r: dict) -> list[Event]:
         st = self._s["set"]
+        # counted on the tilt too, a rep is a rep whichever side it rolls to: only size and
+        # tempo tell (as for a set in blocks); rocking about the roll centre does not tilt
         blocked = st.get("blocked", False)
         if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset,
                                    blocked=blocked):
