@@ -144,3 +144,16 @@ def test_segments_join_smoothly(ideal, ideal_rec):
     da = np.abs(np.diff(ideal_rec.acc_g, axis=0)).max(axis=1)
     assert dg[at].max() < 2.0          # deg/s per sample at 104 Hz
     assert da[at].max() < 0.05         # g per sample
+
+
+def test_wide_bodies_change_only_the_rep_sets_and_keep_the_classic_plan():
+    from spinewise.sim.api import simulate as sim_
+    kw = dict(seed=7, rate_hz=25.0, dose_scale=0.3, exercises=["dead_bug", "prone_press_up"])
+    classic = sim_("exercise_session", **kw)
+    assert classic.truth["sets"] == sim_("exercise_session", bodies="classic", **kw).truth["sets"]
+    wide = sim_("exercise_session", bodies="wide", **kw)
+    assert [s["exercise"] for s in wide.truth["sets"]] == [s["exercise"] for s in classic.truth["sets"]]
+    assert wide.truth["sets"] != classic.truth["sets"]
+    assert all("y_sign" not in r for s in wide.truth["sets"] for r in s["reps_detail"])
+    with pytest.raises(ValueError):
+        sim_("exercise_session", bodies="narrow", **kw)
