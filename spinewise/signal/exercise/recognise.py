@@ -49,6 +49,7 @@ TILT_FRACTION = 0.1
 ROLL_TEMPO_RATIO = 2.5                   # max / min rep duration in a run named from the roll
 BLOCKED_AMP_RATIO = 2.0                  # ... and max / min roll when all on one side
 BLOCKED_TEMPO_RATIO = 1.8
+LYING_MAX_ELEVATION_DEG = 15.0          # see lying_level
 DEAD_BUG_MAX_HOLD_S = 10.0              # guide: dead bug holds 2 s, knee-to-chest 20 s
 DEAD_BUG_MAX_TILT_DEG = 10.0            # dead bug tilts <= ~8 deg, knee-to-chest 8-20
 SHARED_AXIS_FRACTION = 0.5             # see same_direction
@@ -83,6 +84,8 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
     """Exercise name for a run of similar reps, or None (not an exercise: ignore)."""
     if posture is None or len(reps) < 2:
         return None
+    if posture in (PRONE, SUPINE) and not lying_level(rest_up):
+        return None
     amps = np.asarray([r["amplitude_deg"] for r in reps])
     if amps.max() > 3.0 * max(np.median(amps), 1e-6):   # one wild excursion: not a set
         return None
@@ -116,12 +119,24 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
     return None
 
 
+def lying_level(rest_up) -> bool:
+    """Whether a rest pose is lying on the floor: the rep exercises done lying (and on hands
+    and knees) start with the trunk within LYING_MAX_ELEVATION_DEG of level. Field recordings:
+    -7.2..+8.7 deg over 19 such sets; reclined in a chair (30 deg) or up in a plank (10-30 deg)
+    the pelvis shifts like a small roll rep but it is neither (a dead bug while sitting back, a
+    bird dog inside a plank)."""
+    if rest_up is None:
+        return True
+    z = float(np.clip(np.asarray(rest_up, dtype=np.float64)[2] / max(np.linalg.norm(rest_up), 1e-12), -1, 1))
+    return abs(math.degrees(math.asin(z))) <= LYING_MAX_ELEVATION_DEG
+
+
 def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0),
-                   blocked: bool = False) -> str | None:
+                   blocked: bool = False, rest_up=None) -> str | None:
     """Small pelvis rolls lying down, to each side in turn or (``blocked``: back to rest
     between reps) one side's reps after the other's: bird dog (prone, on hands and knees) or
     dead bug (supine); big rolls are spinal rotations and big tilts other exercises."""
-    if posture not in (PRONE, SUPINE):
+    if posture not in (PRONE, SUPINE) or not lying_level(rest_up):
         return None
     rot = _axes(reps) - np.asarray(offset, dtype=np.float64)
     amps = np.abs(rot[:, 2])

@@ -327,7 +327,8 @@ class ExerciseTracker:
             return []
         if len(cand) < self.cfg.exercise_set_min_reps:
             return self._pending(t, r)
-        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked)
+        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked,
+                                            rest_up=self._roll.rest)
         if exercise is None:
             return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from

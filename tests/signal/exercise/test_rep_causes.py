@@ -115,3 +115,15 @@ def test_dead_bug_with_a_one_degree_roll_is_counted_on_its_tilt():
     # rest and 0.8 s pauses: counted on the roll alone, 3 of 19 reps were lost
     sets = _run(_stream(_dead_bug(19, -2.2, 1.0, 1.2, 0.8, sloppy_deg=0.2)))
     assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 19)]
+
+
+def test_roll_shifts_reclined_in_a_chair_are_not_a_dead_bug():
+    # field mixed_302: sitting back 30 deg, the pelvis shifted 3-4 deg side to side and held
+    # 5-7 s (a 4-rep "dead bug"); lying sets start within -7..+9 deg of level
+    reclined = _tilted(SUPINE_UP, 30.0, 0.0)    # head end up 30 deg
+    keys = [(0.0, reclined), (10.0, reclined)]
+    for i in range(6):
+        shifted = _tilted(reclined, 0.0, 3.7 if i % 2 == 0 else -3.7)
+        keys += [(0.8, shifted), (6.0, shifted), (0.8, reclined), (8.0, reclined)]
+    sets = _run(_stream(keys + [(20.0, reclined)], breath_deg=0.2))
+    assert sets == []
