@@ -808,7 +808,8 @@ class ExerciseTracker:
         t0, t1 = meter.tremor_mg()
         flags = form.hold_flags(drift, t0, t1, meter.quiet_max_s, self.cfg)
         trem = meter.tremor_rms_mg()
-        out = {"exercise": h["exercise"], "start_s": round(h["start_s"], 2),
+        out = {"exercise": h["exercise"], **recognise.hold_variant(h["exercise"], h["up0"]),
+               "start_s": round(h["start_s"], 2),
                "end_s": round(t, 2), "duration_s": round(t - h["start_s"], 2),
                "stability": {"sway_deg_rms": round(sway, 3),
                              "tremor_mg_rms": None if trem is None else round(trem, 2),
