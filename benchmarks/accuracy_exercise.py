@@ -95,12 +95,12 @@ def score_session(truth: dict, summary: dict) -> list[dict]:
 
 
 def _session(args) -> tuple[int, float, bool, list[dict], float]:
-    seed, oracle = args
+    seed, oracle, bodies = args
     from spinewise.sim.api import simulate
     rng = np.random.default_rng(seed)
     rate = float(rng.choice(RATES_HZ))
     gyro = bool(rng.random() < 0.6)
-    sim = simulate("exercise_session", seed=seed, rate_hz=rate, gyro=gyro)
+    sim = simulate("exercise_session", seed=seed, rate_hz=rate, gyro=gyro, bodies=bodies)
     t = time.perf_counter()
     summary, _ = run_tracker(sim, oracle)
     return seed, rate, gyro, score_session(sim.truth, summary), time.perf_counter() - t
@@ -182,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--office-hours", type=float, default=0.0, help="hours of office_day per seed")
     ap.add_argument("--office-seeds", default="2000-2001")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--bodies", default="classic", choices=("classic", "wide"),
+                    help="wide: rep exercises done the way varied real bodies do (sim.exercises.WideReps)")
     ap.add_argument("--verbose", action="store_true", help="print every mismatch")
     ap.add_argument("--speed", action="store_true", help="only time the ExerciseTracker (us/sample)")
     args = ap.parse_args(argv)
@@ -192,7 +194,7 @@ def main(argv=None) -> int:
     seeds = parse_seeds(args.seeds)
     rows, secs = [], []
     with ProcessPoolExecutor(args.jobs) as ex:
-        for seed, rate, gyro, rs, dt in ex.map(_session, [(s, args.oracle) for s in seeds]):
+        for seed, rate, gyro, rs, dt in ex.map(_session, [(s, args.oracle, args.bodies) for s in seeds]):
             rows += rs
             secs.append(dt)
             if args.verbose:
@@ -206,7 +208,7 @@ def main(argv=None) -> int:
             office = list(ex.map(_office, [(s, args.office_hours, args.oracle)
                                            for s in parse_seeds(args.office_seeds)]))
     path = "oracle mounting" if args.oracle else "Analyzer (auto-calibrated mounting)"
-    print(f"Exercise accuracy: {len(seeds)} exercise_session seeds ({args.seeds}), {path}, "
+    print(f"Exercise accuracy: {len(seeds)} exercise_session seeds ({args.seeds}, {args.bodies} bodies), {path}, "
           f"rates {', '.join(f'{r:g}' for r in RATES_HZ)} Hz, ~60 % with gyro, random mounting.\n")
     print(table(rows))
     if office:

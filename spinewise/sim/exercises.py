@@ -83,8 +83,13 @@ def get_down(pl: Planner, to: str) -> None:
 def _to_floor(pl: Planner, to: str) -> None:
     rng = pl.rng
     x = pl.pos[0]
-    pl.pose("transition", "lie_down", [(rng.uniform(1.2, 2.0), PRONE, [x + 0.2, 0, Z_FLOOR])],
-            ends_in="lying")
+    frames = [(rng.uniform(1.2, 2.0), PRONE, [x + 0.2, 0, Z_FLOOR])]
+    w = pl.wide
+    if w is not None and w.random() < 0.7:
+        # real bodies land past the pose and settle back (field recordings: 4-6 deg, 1-2 s)
+        frames = [(frames[0][0], PRONE * rot_y(w.uniform(2.0, 8.0)), frames[0][2]),
+                  (w.uniform(0.6, 2.0), PRONE, None)]
+    pl.pose("transition", "lie_down", frames, ends_in="lying")
     if to == "supine":
         roll_over(pl, SUPINE)
 
@@ -135,9 +140,13 @@ def rep_set(pl: Planner, exercise: str, sides: list[str | None], peak, hold_rang
     """One set of reps as one exercise segment. ``peak(side, rng) -> (delta_rot, dpos, info)``
     where info has at least ``amplitude_deg``."""
     rng, p = pl.rng, pl.person
+    wide = WideReps(pl.wide) if pl.wide is not None else None
+    if wide is not None:
+        wide.shift_before(pl, exercise, peak, sides)
     base_rot, base_pos = pl.rot, pl.pos.copy()
     frames, reps, t = [], [], 0.0
     hold_min = SHORT_HOLD_S.get(exercise)
+    ret_rot = base_rot
     for i, side in enumerate(sides):
         delta, dpos, info = peak(side, rng)
         if fault == "too_fast":
@@ -145,6 +154,9 @@ def rep_set(pl: Planner, exercise: str, sides: list[str | None], peak, hold_rang
         else:
             up, down = np.maximum(1.1, p.tempo_s * tempo_scale * rng.uniform(0.8, 1.2, 2))
         hold = rng.uniform(*hold_range) * p.hold_habit
+        if wide is not None:
+            up, down, hold = wide.phases(up, down, hold, fault)
+            ret_rot = base_rot * wide.sloppy_return()
         if hold_min is not None:
             hold = max(hold, hold_min + 0.3)
             if fault == "short_hold":
@@ -154,7 +166,7 @@ def rep_set(pl: Planner, exercise: str, sides: list[str | None], peak, hold_rang
         peak_rot = base_rot * delta
         peak_pos = base_pos + dpos
         rep_start = t
-        frames += [(up, peak_rot, peak_pos), (hold, peak_rot, peak_pos), (down, base_rot, base_pos)]
+        frames += [(up, peak_rot, peak_pos), (hold, peak_rot, peak_pos), (down, ret_rot, base_pos)]
         t += up + hold + down
         flags = []
         if up + hold + down < TOO_FAST_S:     # the whole rep, as the detector judges it
@@ -166,15 +178,19 @@ def rep_set(pl: Planner, exercise: str, sides: list[str | None], peak, hold_rang
         if fault == "shaking":
             flags.append("shaking")
         reps.append({"start_s": rep_start, "end_s": t, "hold_s": _r(hold),
+                     **({"y_sign": float(np.sign(delta.as_rotvec()[1]))} if wide is not None else {}),
                      "amplitude_deg": _r(info.pop("amplitude_deg")), "side": side, "flags": flags,
                      "up_s": _r(up), "down_s": _r(down), **{k: _r(v) for k, v in info.items()}})
         if i < len(sides) - 1:
             pause = rng.uniform(*pause_range)
-            frames.append((pause, base_rot, base_pos))
+            if wide is not None:
+                pause = wide.pause(pause)
+            frames.append((pause, ret_rot, base_pos))
             t += pause
     duration = t
-    wig = pl.still_wiggles(duration, p.sway_deg * 0.4, p.breath_deg * 1.5, breath_hz=p.breath_hz * 1.4,
-                           ramp_s=0.5)
+    wobble = (1.0, 1.0) if wide is None else wide.wobble()
+    wig = pl.still_wiggles(duration, p.sway_deg * 0.4 * wobble[0], p.breath_deg * 1.5 * wobble[1],
+                           breath_hz=p.breath_hz * 1.4, ramp_s=0.5)
     tremor_mg = p.tremor_mg * tremor_scale * (4.0 if fault == "shaking" else 1.0)
     if fault == "shaking":
         tremor_mg = max(tremor_mg, rng.uniform(30, 50))
@@ -190,7 +206,69 @@ def rep_set(pl: Planner, exercise: str, sides: list[str | None], peak, hold_rang
              "variant": set_info.pop("variant", None), "fault": fault,
              "flags": sorted({f for r in reps for f in r["flags"]}), **set_info, "reps_detail": reps}
     pl.sets.append(entry)
+    if wide is not None:
+        wide.shift_after(pl, exercise, float(np.sign(np.median([r.pop("y_sign") for r in reps]))))
     return entry
+
+
+class WideReps:
+    """How real, varied bodies do a rep set (simulate(bodies="wide")), with priors wider than
+    what the field recordings showed (tempo x0.55 for a hurried exerciser, holds at the end
+    position up to ~4 s, 2.5-4.5 deg shifts of the pelvis before and after a set, posterior-
+    tilt dead bugs, rolls of 1 deg). Draws come from the planner's ``wide`` stream only."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.tempo = rng.uniform(0.5, 1.6)          # this set's tempo (x the person's)
+
+    def phases(self, up: float, down: float, hold: float, fault: str | None):
+        """Each phase its own speed (x0.5-1.6) and an end hold of up to 5 s for some people."""
+        u = self.rng.uniform
+        if fault != "too_fast":
+            up = max(0.5, up * self.tempo * u(0.7, 1.3))
+            down = max(0.5, down * self.tempo * u(0.7, 1.3))
+            hold = hold * u(0.5, 1.5) + (u(0.0, 5.0) if self.rng.random() < 0.3 else 0.0)
+        return up, down, hold
+
+    def pause(self, pause: float) -> float:
+        return pause * self.rng.uniform(0.4, 2.5)
+
+    def sloppy_return(self) -> Rotation:
+        """The pelvis comes back to within a degree or so of the start, not onto it."""
+        e = self.rng.normal(0.0, 0.5, 3)
+        return rot_x(e[0]) * rot_y(e[1]) * rot_z(e[2])
+
+    def wobble(self) -> tuple[float, float]:
+        """Sway and breathing rocking during the set, x the classic body's (field recordings
+        rocked no more than the classic body, +-0.3-0.5 deg between reps)."""
+        return self.rng.uniform(1.0, 1.5), self.rng.uniform(1.0, 1.5)
+
+    def _shift(self, pl: Planner, exercise: str, sign_y: float, where: str) -> None:
+        """A held shift of the pelvis on the mat, the other way from the set's reps."""
+        w = self.rng
+        if exercise == "squat" or sign_y == 0.0:
+            return
+        a = -sign_y * w.uniform(1.5, 5.0)
+        base_rot, base_pos = pl.rot, pl.pos.copy()
+        pl.pose("transition", f"shift_{where}",
+                [(w.uniform(0.6, 1.5), base_rot * rot_y(a) * rot_z(w.normal(0.0, 1.0)), base_pos),
+                 (w.uniform(1.0, 6.0), base_rot * rot_y(a), base_pos),
+                 (w.uniform(0.6, 1.5), base_rot, base_pos)], ends_in="lying")
+        pl.still("lying", "rest", w.uniform(1.0, 8.0), sway_deg=0.2)
+
+    def shift_before(self, pl: Planner, exercise: str, peak, sides) -> None:
+        if self.rng.random() < 0.3:
+            self._shift(pl, exercise, _y_sign(peak, sides, self.rng), "before")
+
+    def shift_after(self, pl: Planner, exercise: str, sign_y: float) -> None:
+        if self.rng.random() < 0.4:
+            self._shift(pl, exercise, sign_y, "after")
+
+
+def _y_sign(peak, sides, rng) -> float:
+    """Sign of the set's pelvic tilt (body y) at the end position, from a trial peak."""
+    delta, _, _ = peak(sides[0], np.random.default_rng(rng.integers(1 << 31)))
+    return float(np.sign(delta.as_rotvec()[1]))
 
 
 def _tremor(pl: Planner, duration_s: float, start_mg: float, end_mg: float,
@@ -215,6 +293,19 @@ def _alternating(n_per_side: int, rng, first: str | None = None) -> list[str]:
     return [first if i % 2 == 0 else other for i in range(2 * n_per_side)]
 
 
+def _order(pl: Planner, sides: list[str]) -> list[str]:
+    """Wide bodies do some bird dog / dead bug sets in blocks: one side's reps, then the other's
+    (guide: "10-12 repetitions per side")."""
+    if pl.wide is None or pl.wide.random() >= 0.3:
+        return sides
+    return sorted(sides, key=lambda x: x != sides[0])
+
+
+def _amp(pl: Planner, lo: float, hi: float, wide_lo: float, wide_hi: float) -> float:
+    """A set's amplitude: the classic range, or the wide bodies' wider one."""
+    return pl.rng.uniform(lo, hi) if pl.wide is None else pl.wide.uniform(wide_lo, wide_hi)
+
+
 def _n(pl: Planner, lo: int, hi: int, scale: float) -> int:
     return max(1, int(round(pl.rng.integers(lo, hi + 1) * scale)))
 
@@ -229,24 +320,31 @@ def bird_dog(pl: Planner, scale: float) -> None:
         s = 1.0 if side == "left" else -1.0
         return (rot_z(s * roll) * rot_y(-tilt), np.array([0.0, -s * 0.015, 0.01]),
                 {"amplitude_deg": roll, "roll_deg": roll, "tilt_deg": tilt})
-    rep_set(pl, "bird_dog", _alternating(_n(pl, 10, 12, scale), pl.rng), peak, (5.0, 9.0), fault,
-            tremor_scale=0.8)
+    rep_set(pl, "bird_dog", _order(pl, _alternating(_n(pl, 10, 12, scale), pl.rng)), peak, (5.0, 9.0),
+            fault, tremor_scale=0.8)
 
 
 def dead_bug(pl: Planner, scale: float) -> None:
     fault = _fault(pl, ["short_hold", "too_fast"])
 
+    # wide bodies: as the guide says ("press your lower back gently into the floor") the
+    # pelvis may tilt back instead of arching (field recordings: posterior 2-6 deg, rolls of
+    # 1 deg); drawn once per set, rolls down to 0.8 deg
+    tilt_sign = 1.0 if pl.wide is None or pl.wide.random() < 0.5 else -1.0
+    roll_lo = 1.0 if pl.wide is None else 0.8
+
     def peak(side, rng):
-        tilt, roll = rng.uniform(2.0, 6.0), rng.uniform(1.0, 3.0)
+        tilt, roll = rng.uniform(2.0, 6.0), rng.uniform(roll_lo, 3.0)
         s = 1.0 if side == "left" else -1.0
-        return (rot_y(tilt) * rot_z(-s * roll), np.zeros(3),
-                {"amplitude_deg": tilt, "tilt_deg": tilt, "roll_deg": roll})
-    rep_set(pl, "dead_bug", _alternating(_n(pl, 10, 10, scale), pl.rng), peak, (2.0, 3.0), fault)
+        return (rot_y(tilt_sign * tilt) * rot_z(-s * roll), np.zeros(3),
+                {"amplitude_deg": tilt, "tilt_deg": tilt_sign * tilt, "roll_deg": roll})
+    rep_set(pl, "dead_bug", _order(pl, _alternating(_n(pl, 10, 10, scale), pl.rng)), peak, (2.0, 3.0),
+            fault)
 
 
 def bridge(pl: Planner, scale: float) -> None:
     fault = _fault(pl, ["too_fast", "shaking"])
-    amp0 = pl.rng.uniform(15.0, 40.0)
+    amp0 = _amp(pl, 15.0, 40.0, 10.0, 45.0)
 
     def peak(side, rng):
         a = amp0 * rng.uniform(0.9, 1.08)
@@ -256,7 +354,7 @@ def bridge(pl: Planner, scale: float) -> None:
 
 def prone_press_up(pl: Planner, scale: float) -> None:
     fault = _fault(pl, ["too_fast"])
-    amp0 = pl.rng.uniform(8.0, 25.0)
+    amp0 = _amp(pl, 8.0, 25.0, 5.0, 30.0)
 
     def peak(side, rng):
         a = amp0 * rng.uniform(0.85, 1.1)   # partial range first reps is typical; keep it simple
@@ -281,7 +379,7 @@ def knee_to_chest(pl: Planner, scale: float) -> None:
 
 def spinal_rotation(pl: Planner, scale: float) -> None:
     fault = _fault(pl, ["too_fast"])
-    amp0 = pl.rng.uniform(20.0, 45.0)
+    amp0 = _amp(pl, 20.0, 45.0, 12.0, 50.0)
 
     def peak(side, rng):
         a = amp0 * rng.uniform(0.85, 1.1)
@@ -294,7 +392,7 @@ def spinal_rotation(pl: Planner, scale: float) -> None:
 
 def squat(pl: Planner, scale: float) -> None:
     fault = _fault(pl, ["too_fast", "shaking"])
-    amp0 = pl.rng.uniform(25.0, 60.0)
+    amp0 = _amp(pl, 25.0, 60.0, 15.0, 70.0)
     depth0 = pl.rng.uniform(0.30, 0.50)
 
     def peak(side, rng):

@@ -52,6 +52,7 @@ class Planner:
         self.slouch_bouts: list[list[float]] = []   # [start_s, end_s, depth_deg beyond neutral]
         self.dose_scale = 1.0       # scales rep counts of exercise sets
         self.bad_form_rate = 0.25   # share of sets / holds performed with a form fault
+        self.wide = None            # random stream of the "wide" rep bodies (sim.api bodies=)
         self.sets_per_exercise = 1
         self.daily_life = False     # standing with the person's own sway / weight-shift habits
 

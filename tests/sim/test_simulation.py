@@ -178,3 +178,16 @@ def test_a_limp_alternates_heel_strike_timing():
     assert walk.gait.limp > 0.2
     iv = np.diff(walk.heel_strikes_s)[2:-2]
     assert abs(np.mean(iv[::2]) - np.mean(iv[1::2])) > 0.1 * np.mean(iv)
+
+
+def test_wide_bodies_change_only_the_rep_sets_and_keep_the_classic_plan():
+    from spinewise.sim.api import simulate as sim_
+    kw = dict(seed=7, rate_hz=25.0, dose_scale=0.3, exercises=["dead_bug", "prone_press_up"])
+    classic = sim_("exercise_session", **kw)
+    assert classic.truth["sets"] == sim_("exercise_session", bodies="classic", **kw).truth["sets"]
+    wide = sim_("exercise_session", bodies="wide", **kw)
+    assert [s["exercise"] for s in wide.truth["sets"]] == [s["exercise"] for s in classic.truth["sets"]]
+    assert wide.truth["sets"] != classic.truth["sets"]
+    assert all("y_sign" not in r for s in wide.truth["sets"] for r in s["reps_detail"])
+    with pytest.raises(ValueError):
+        sim_("exercise_session", bodies="narrow", **kw)

@@ -49,6 +49,10 @@ TILT_FRACTION = 0.1
 ROLL_TEMPO_RATIO = 2.5                   # max / min rep duration in a run named from the roll
 BLOCKED_AMP_RATIO = 2.0                  # ... and max / min roll when all on one side
 BLOCKED_TEMPO_RATIO = 1.8
+LYING_MAX_ELEVATION_DEG = 15.0          # see lying_level
+DEAD_BUG_MAX_HOLD_S = 10.0              # guide: dead bug holds 2 s, knee-to-chest 20 s
+DEAD_BUG_MAX_TILT_DEG = 10.0            # dead bug tilts <= ~8 deg, knee-to-chest 8-20
+SHARED_AXIS_FRACTION = 0.5             # see same_direction
 PLANK_ELEVATION_DEG = (7.5, 50.0)        # forearm plank 10-15, on knees 20-30
 SIDE_PLANK_ELEVATION_DEG = (7.5, 50.0)
 KNEE_PLANK_MIN_ELEVATION_DEG = 17.5      # midway: forearm plank 10-15, on knees 20-30
@@ -81,6 +85,8 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
     """Exercise name for a run of similar reps, or None (not an exercise: ignore)."""
     if posture is None or len(reps) < 2:
         return None
+    if posture in (PRONE, SUPINE) and not lying_level(rest_up):
+        return None
     amps = np.asarray([r["amplitude_deg"] for r in reps])
     if amps.max() > 3.0 * max(np.median(amps), 1e-6):   # one wild excursion: not a set
         return None
@@ -97,8 +103,13 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
             return "spinal_rotation" if f["alt_z"] else None
         if f["y"] > 0 or f["amp"] < 6.0:       # anterior tilt as the legs lower: dead bug
             return "dead_bug"
-        # posterior tilt: knee-to-chest pulls one knee (the pelvis rolls with it) and holds
-        # ~20 s (guide: When Exercise Works Best - knee-to-chest); a bridge lifts both hips
+        # posterior tilt: a dead bug done as the guide says ("press your lower back gently
+        # into the floor") tilts the pelvis back a few degrees, rolling it to each side in
+        # turn, and holds ~2 s (field recordings: 2-6 deg, 1-3 s holds); knee-to-chest
+        # pulls one knee (the pelvis rolls with it), holds ~20 s and does a side's reps in
+        # a row (guide: When Exercise Works Best - knee-to-chest); a bridge lifts both hips
+        if f["alt_z"] and f["hold"] < DEAD_BUG_MAX_HOLD_S and f["amp"] < DEAD_BUG_MAX_TILT_DEG:
+            return "dead_bug"
         if f["hold"] >= 10.0 or az >= max(1.5, 0.12 * ay):
             return "knee_to_chest"
         return "bridge"
@@ -109,12 +120,24 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
     return None
 
 
+def lying_level(rest_up) -> bool:
+    """Whether a rest pose is lying on the floor: the rep exercises done lying (and on hands
+    and knees) start with the trunk within LYING_MAX_ELEVATION_DEG of level. Field recordings:
+    -7.2..+8.7 deg over 19 such sets; reclined in a chair (30 deg) or up in a plank (10-30 deg)
+    the pelvis shifts like a small roll rep but it is neither (a dead bug while sitting back, a
+    bird dog inside a plank)."""
+    if rest_up is None:
+        return True
+    z = float(np.clip(np.asarray(rest_up, dtype=np.float64)[2] / max(np.linalg.norm(rest_up), 1e-12), -1, 1))
+    return abs(math.degrees(math.asin(z))) <= LYING_MAX_ELEVATION_DEG
+
+
 def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0),
-                   blocked: bool = False) -> str | None:
+                   blocked: bool = False, rest_up=None) -> str | None:
     """Small pelvis rolls lying down, to each side in turn or (``blocked``: back to rest
     between reps) one side's reps after the other's: bird dog (prone, on hands and knees) or
     dead bug (supine); big rolls are spinal rotations and big tilts other exercises."""
-    if posture not in (PRONE, SUPINE):
+    if posture not in (PRONE, SUPINE) or not lying_level(rest_up):
         return None
     rot = _axes(reps) - np.asarray(offset, dtype=np.float64)
     amps = np.abs(rot[:, 2])
@@ -141,7 +164,25 @@ def fits(exercise: str, posture: str | None, set_reps: list[dict], rep: dict) ->
     if not set_reps or exercise in AXIS_WEIGHTS:   # roll reps vary 1-4.5 deg within a set
         return True
     med = float(np.median([r["amplitude_deg"] for r in set_reps[-6:]]))
-    return med / 3.0 <= rep["amplitude_deg"] <= med * 3.0
+    return med / 3.0 <= rep["amplitude_deg"] <= med * 3.0 and same_direction(exercise, set_reps, rep)
+
+
+def same_direction(exercise: str, set_reps: list[dict], rep: dict) -> bool:
+    """Whether a rep moves the pelvis the way the set's reps do on their main axis (press-ups
+    extend, bridges and knee-to-chest tilt posteriorly, squats flex). Real bodies end a set
+    with a shift the other way (pushing back to kneel after press-ups, settling the pelvis
+    after knee-to-chest: field recordings 2.5-4.5 deg, 0.3-0.4 x the reps) that comes back
+    like a rep. Only on an axis the set's reps share (all the same sign, |median| >= half
+    their amplitude), never the roll of an alternating set: it changes sign by design."""
+    if len(set_reps) < 2:
+        return True
+    rot = np.asarray([r["rot_mean_deg"] for r in set_reps[-6:]], dtype=np.float64)
+    med = np.median(rot, axis=0)
+    amp = float(np.median([r["amplitude_deg"] for r in set_reps[-6:]]))
+    axes = (0, 1) if exercise in ALTERNATING else (0, 1, 2)
+    shared = [k for k in axes if abs(med[k]) >= SHARED_AXIS_FRACTION * amp
+              and np.all(np.sign(rot[:, k]) == np.sign(med[k]))]
+    return all(float(rep["rot_mean_deg"][k]) * float(med[k]) > 0.0 for k in shared)
 
 
 def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dict,

@@ -59,6 +59,7 @@ PAUSES_KEPT = 5            # the roll centre is the median of this many recent p
                            # pause's level is off by up to ~0.5 deg when the moves around it
                            # differ in speed (dev seeds 100-299: 1 / 3 / 5 -> 94.3 / 94.8 /
                            # 94.9 % exact)
+TILT_COUNT_RATIO = 1.5     # dead bug counted on tilt + roll when the tilt is this x the roll
 SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
 MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
@@ -326,7 +327,8 @@ class ExerciseTracker:
             return []
         if len(cand) < self.cfg.exercise_set_min_reps:
             return self._pending(t, r)
-        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked)
+        exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked,
+                                            rest_up=self._roll.rest)
         if exercise is None:
             return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from
@@ -396,6 +398,8 @@ class ExerciseTracker:
         reps = reps[-5:]
         if roll or self._det.weights != [1.0, 1.0, 1.0]:      # one quiet axis: smaller reps show
             floor, frac = self.cfg.exercise_roll_rep_min_deg, 0.15
+            if not roll and self._det.weights[1] > 0.0:
+                frac = 0.4                    # the tilt axis carries breathing: as for all axes
             if s["set"] is None:
                 floor = max(floor, min(NOISE_K * math.sqrt(s["noise2_roll"]), ROLL_NOISE_MAX_DEG))
         elif s["posture"] == "upright":               # walking and fidgets rock the pelvis
@@ -426,10 +430,25 @@ class ExerciseTracker:
         frames = s["ep_frames"]
         on = self._on_deg()
         ups = np.asarray([f[1:4] for f in frames])
-        near = np.flatnonzero(np.linalg.norm(body_rotation_deg(ups, self._det.rest), axis=1) < on)
+        near_m = np.linalg.norm(body_rotation_deg(ups, self._det.rest), axis=1) < on
+        near = np.flatnonzero(near_m)
         ev: list[Event] = []
         if len(near) == 0:
             return ev
+        # Real bodies land past the pose and settle back into it for a second or two after
+        # lying down (field recordings: 4-6 deg, 1-2 s). A frame near the rest passed
+        # through on the way down (turning at tens of deg/s) is not the start position: the
+        # search starts at the first near frame where the body turns no faster than a
+        # still one (a rep starts from rest; a fast set's pause between reps still slows
+        # to that, where the smoothed stillness need not).
+        t_f = np.asarray([f[0] for f in frames])
+        speed = np.full(len(frames), np.inf)
+        if len(frames) >= 3:
+            c = np.clip(np.einsum("ij,ij->i", ups[:-2], ups[2:]), -1.0, 1.0)
+            speed[1:-1] = np.degrees(np.arccos(c)) / np.maximum(t_f[2:] - t_f[:-2], FRAME_S)
+        settled = np.flatnonzero(near_m & (speed < self.cfg.exercise_hold_still_dps))
+        if len(settled):
+            near = settled
         s["ep_frames"] = []
         for f in frames[int(near[0]):]:
             t, u, still = f[0], np.asarray(f[1:4]), f[4]
@@ -481,7 +500,18 @@ class ExerciseTracker:
                 return ev + self._pending(t, r)
         elif exercise in recognise.HOLDS:
             return ev
-        return self._start_set(t, exercise, s["cand"])
+        return ev + self._start_set(t, exercise, self._consistent(exercise, s["cand"]))
+
+    def _consistent(self, exercise: str, reps: list[dict]) -> list[dict]:
+        """The run's reps that move the way the others do (recognise.same_direction): a
+        shift on the mat just before the set (field recordings: a 2.7 deg flexion 10 s
+        before 17 deg press-ups) is not its first rep. Not by size: a fast set's first rep,
+        measured from a rest pose taken late, can come out a quarter of the others (sim)."""
+        if exercise in recognise.AXIS_WEIGHTS or len(reps) < 3:
+            return reps
+        kept = [r for i, r in enumerate(reps)
+                if recognise.same_direction(exercise, reps[:i] + reps[i + 1:], r)]
+        return kept if kept else reps
 
     def _pending(self, t: float, r: dict) -> list[Event]:
         """Early notice of a rep of a set not named yet (``rep_pending``), so a live view can
@@ -528,6 +558,11 @@ class ExerciseTracker:
                 if len(ups):
                     z = body_rotation_deg(ups, self._det.rest)[:, 2]
                     self._det.offset = [0.0, 0.0, 0.5 * float(z.min() + z.max())]
+            if exercise == "dead_bug" and self._tilt_dominates(reps):
+                # every dead bug rep tilts the pelvis the same way whatever the side; when
+                # that tilt is the larger movement (field recordings: 2 deg of posterior
+                # tilt, 1 deg of roll), roll alone drowns in sloppy returns: count on both
+                self._det.weights = [0.0, 1.0, 1.0]
             reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest), "blocked": blocked}
@@ -539,8 +574,18 @@ class ExerciseTracker:
             ev += self._add_rep(t, rr)
         return ev
 
+    def _tilt_dominates(self, reps: list[dict]) -> bool:
+        """Whether these reps tilt the pelvis (body y, one sign for all) clearly more than they
+        roll it about the set's roll centre."""
+        tilt = np.asarray([r["rot_mean_deg"][1] for r in reps])
+        roll = np.asarray([abs(r["rot_mean_deg"][2] - self._det.offset[2]) for r in reps])
+        same_sign = bool(np.all(tilt > 0) or np.all(tilt < 0))
+        return same_sign and float(np.median(np.abs(tilt))) >= TILT_COUNT_RATIO * float(np.median(roll))
+
     def _add_rep(self, t: float, r: dict) -> list[Event]:
         st = self._s["set"]
+        # counted on the tilt too, a rep is a rep whichever side it rolls to: only size and
+        # tempo tell (as for a set in blocks); rocking about the roll centre does not tilt
         blocked = st.get("blocked", False)
         if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset,
                                    blocked=blocked):

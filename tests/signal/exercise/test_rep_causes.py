@@ -1,0 +1,129 @@
+"""Rep counting on bodies unlike the simulator's classic one (issue 12, field cases 101, 108,
+110, 113): each test is one cause found there, on a synthetic stream built from keyframes."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from spinewise.config import SignalConfig
+from spinewise.signal.body import BodySamples, angles_from_up
+from spinewise.signal.exercise import ExerciseTracker
+from spinewise.signal.exercise.posture import body_rotation1_deg
+
+RATE_HZ = 50.0
+PRONE_UP = np.array([-1.0, 0.0, 0.0])
+SUPINE_UP = np.array([1.0, 0.0, 0.0])
+UPRIGHT_UP = np.array([0.0, 0.0, 1.0])
+
+
+def _tilted(base_up, flex_deg: float, roll_deg: float) -> np.ndarray:
+    """``base_up`` turned so that body_rotation1_deg(result, base_up) ~ (0, flex, roll)."""
+    rv = np.radians([0.0, flex_deg, roll_deg])
+    up = Rotation.from_rotvec(rv).inv().apply(base_up)
+    r = body_rotation1_deg(up, base_up)
+    if abs(flex_deg) > 0.1 and np.sign(r[1]) != np.sign(flex_deg) or \
+            abs(roll_deg) > 0.1 and np.sign(r[2]) != np.sign(roll_deg):
+        up = Rotation.from_rotvec(rv).apply(base_up)
+    return up / np.linalg.norm(up)
+
+
+def _stream(keys: list[tuple[float, np.ndarray]], breath_deg=0.3, seed=0) -> BodySamples:
+    """Body samples through keyframes (duration of the move to it, up vector): minimum-jerk
+    moves between them, breathing rocking the pelvis in pitch and sensor noise on top."""
+    rng = np.random.default_rng(seed)
+    t_k = np.cumsum([0.0] + [d for d, _ in keys[1:]])
+    t = np.arange(int(t_k[-1] * RATE_HZ)) / RATE_HZ
+    ups = np.asarray([u for _, u in keys])
+    i = np.clip(np.searchsorted(t_k, t, side="right") - 1, 0, len(t_k) - 2)
+    u = np.clip((t - t_k[i]) / np.maximum(t_k[i + 1] - t_k[i], 1e-9), 0.0, 1.0)
+    s = (u ** 3 * (10 - 15 * u + 6 * u * u))[:, None]
+    up = ups[i] * (1 - s) + ups[i + 1] * s
+    breath = np.radians(breath_deg * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0, 0.05, len(t)))
+    up[:, 2] += breath * np.abs(up[:, 0])
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    acc = up + rng.normal(0, 0.003, up.shape)
+    f, la, inc = angles_from_up(up)
+    return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, RATE_HZ)
+
+
+def _run(body: BodySamples) -> list[dict]:
+    tracker = ExerciseTracker(SignalConfig(), RATE_HZ)
+    tracker.update(body)
+    tracker.finish()
+    return tracker.summary()["sets"]
+
+
+def _press_ups(n: int, rest, amp_deg=12.0) -> list:
+    keys = []
+    top = _tilted(PRONE_UP, -amp_deg, 0.0)   # extension: head end up
+    for _ in range(n):
+        keys += [(1.3, top), (0.6, top), (1.3, rest), (1.2, rest)]
+    return keys
+
+
+def test_settling_after_lying_down_is_not_a_rep():
+    # field 101 / 108: they land 5-6 deg past prone, settle back within 2 s and start at
+    # once; the catch-up search took landing-and-settling for a first press-up
+    past = _tilted(PRONE_UP, 6.0, 0.0)
+    keys = [(0.0, UPRIGHT_UP), (8.0, UPRIGHT_UP), (1.2, past), (1.5, PRONE_UP), (0.4, PRONE_UP)]
+    keys += _press_ups(8, PRONE_UP) + [(15.0, PRONE_UP)]
+    sets = _run(_stream(keys))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("prone_press_up", 8)]
+
+
+def test_a_shift_the_other_way_after_the_set_is_not_a_rep():
+    # field 101 / 110: after press-ups they push back to kneel (flexing the pelvis ~4 deg)
+    # and come back; after knee-to-chest the pelvis settles the other way: no extra rep
+    flexed = _tilted(PRONE_UP, 4.5, 0.0)
+    keys = [(0.0, PRONE_UP), (6.0, PRONE_UP)] + _press_ups(8, PRONE_UP, amp_deg=10.0)
+    keys += [(1.0, flexed), (1.5, flexed), (1.0, PRONE_UP), (20.0, PRONE_UP)]
+    sets = _run(_stream(keys))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("prone_press_up", 8)]
+
+
+def test_a_shift_the_other_way_before_the_set_is_not_its_first_rep():
+    # field 113: a 2.7 deg flexion held 6 s, 10 s before 17 deg press-ups
+    flexed = _tilted(PRONE_UP, 2.7, -1.4)
+    keys = [(0.0, PRONE_UP), (6.0, PRONE_UP), (1.2, flexed), (6.0, flexed), (0.8, PRONE_UP),
+            (9.0, PRONE_UP)] + _press_ups(8, PRONE_UP, amp_deg=17.0) + [(15.0, PRONE_UP)]
+    sets = _run(_stream(keys))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("prone_press_up", 8)]
+    assert sets[0]["start_s"] > 20.0
+
+
+def _dead_bug(n: int, tilt_deg: float, roll_deg: float, hold_s: float, pause_s: float,
+              sloppy_deg: float = 0.0, seed: int = 1) -> list:
+    rng = np.random.default_rng(seed)
+    keys = [(0.0, SUPINE_UP), (6.0, SUPINE_UP)]
+    for i in range(n):
+        side = 1.0 if i % 2 == 0 else -1.0
+        held = _tilted(SUPINE_UP, tilt_deg, side * roll_deg)
+        back = _tilted(SUPINE_UP, *rng.normal(0.0, sloppy_deg, 2)) if sloppy_deg else SUPINE_UP
+        keys += [(1.0, held), (hold_s, held), (1.0, back), (pause_s, back)]
+    return keys + [(1.0, SUPINE_UP), (25.0, SUPINE_UP)]
+
+
+def test_posterior_tilt_dead_bug_is_not_knee_to_chest():
+    # field 108: "press your lower back into the floor" (guide): the pelvis tilts back
+    # 6 deg and rolls 2.5 deg to each side in turn, holding 2.5 s: named knee-to-chest
+    sets = _run(_stream(_dead_bug(12, -6.0, 2.5, 2.5, 0.8)))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 12)]
+
+
+def test_dead_bug_with_a_one_degree_roll_is_counted_on_its_tilt():
+    # field 101: 2 deg of posterior tilt every rep, a 1 deg roll, returns 0.3 deg off the
+    # rest and 0.8 s pauses: counted on the roll alone, 3 of 19 reps were lost
+    sets = _run(_stream(_dead_bug(19, -2.2, 1.0, 1.2, 0.8, sloppy_deg=0.2)))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 19)]
+
+
+def test_roll_shifts_reclined_in_a_chair_are_not_a_dead_bug():
+    # field mixed_302: sitting back 30 deg, the pelvis shifted 3-4 deg side to side and held
+    # 5-7 s (a 4-rep "dead bug"); lying sets start within -7..+9 deg of level
+    reclined = _tilted(SUPINE_UP, 30.0, 0.0)    # head end up 30 deg
+    keys = [(0.0, reclined), (10.0, reclined)]
+    for i in range(6):
+        shifted = _tilted(reclined, 0.0, 3.7 if i % 2 == 0 else -3.7)
+        keys += [(0.8, shifted), (6.0, shifted), (0.8, reclined), (8.0, reclined)]
+    sets = _run(_stream(keys + [(20.0, reclined)], breath_deg=0.2))
+    assert sets == []
