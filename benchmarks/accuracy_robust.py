@@ -3,9 +3,11 @@
 The simulator agreeing with the detectors built on it proves little; this benchmark scores three
 families side by side with the field cases' own scorer (`../shared/field-cases/score.py`):
 
-* ``sim``: fresh seeds of the (wide-prior) simulator, each drawn with its own rate (25-104 Hz),
-  a random clip rotation and, one seed in four, no gyro (Polar H10 style); exercise sessions,
-  office days and mixed days. The simulator's truth is exported in the field-case format
+* ``sim``: fresh seeds of the wide-prior simulator (`bodies="wide"`: tempo, holds, pauses,
+  amplitudes, shifts around sets, blocked sets; wide gait and sitting priors are the default),
+  each drawn with its own rate (25-104 Hz), a random clip rotation and, one seed in four, no gyro
+  (Polar H10 style); exercise sessions, office days and mixed days. `--bodies classic` scores
+  the narrower model the detectors were first built on. The simulator's truth is exported in the field-case format
   (`spinewise.sim.field_truth`).
 * ``field``: the field cases, unpacked from `--field` (never tuned on: examples of a family).
 * ``real``: real lower-back walking recordings built by `benchmarks/real_data.py build`
@@ -73,12 +75,12 @@ def seed_plan(seed: int, office_hours: float) -> dict:
                 duration_s=office_hours * 3600 if scenario == "office_day" else None)
 
 
-def build_sim(seeds: list[int], out: Path, office_hours: float) -> None:
+def build_sim(seeds: list[int], out: Path, office_hours: float, bodies: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         plan = seed_plan(seed, office_hours)
         sim = simulate(plan["scenario"], seed=seed, rate_hz=plan["rate_hz"], mount=plan["mount"],
-                       gyro=plan["gyro"], duration_s=plan["duration_s"])
+                       gyro=plan["gyro"], duration_s=plan["duration_s"], bodies=bodies)
         name = f"sim_{plan['scenario']}_{seed}_{plan['rate_hz']:g}hz{'' if plan['gyro'] else '_acc'}"
         csv, truth_path = sim.save(out / f"{name}.csv")
         Path(truth_path).write_text(json.dumps(to_field_truth(sim.truth)) + "\n")
@@ -151,6 +153,8 @@ def table(results: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="9000-9011", help="fresh simulator seeds (default 9000-9011)")
+    ap.add_argument("--bodies", default="wide", choices=("wide", "classic"),
+                    help="simulated bodies (default wide)")
     ap.add_argument("--office-hours", type=float, default=4.0, help="length of simulated office days")
     ap.add_argument("--field", default=str(DEFAULT_FIELD), help="field-case directory (score.py inside)")
     ap.add_argument("--scorer", help="score.py (default: the one in --field)")
@@ -169,9 +173,9 @@ def main(argv=None) -> int:
     t0 = time.time()
     try:
         seeds = parse_seeds(args.seeds)
-        build_sim(seeds, work / "sim", args.office_hours)
+        build_sim(seeds, work / "sim", args.office_hours, args.bodies)
         print(f"simulated {len(seeds)} seeds in {time.time() - t0:.0f} s -> {work / 'sim'}")
-        results = {"sim (fresh seeds)": run_scorer(scorer, work / "sim", args.cmd, work / "sim.json")}
+        results = {f"sim, {args.bodies} bodies (fresh seeds)": run_scorer(scorer, work / "sim", args.cmd, work / "sim.json")}
         if unpack_field(field, work / "field"):
             results["field cases"] = run_scorer(scorer, work / "field", args.cmd, work / "field.json")
         real = None
