@@ -216,9 +216,10 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     # about a centre to tell apart, and real pelvises tilt either way rep by rep (field
     # recordings: -2.9..+1.9 deg within one block).
     tilt = rep["rot_mean_deg"][1]
-    tilt_ref = (float(np.median([r["rot_mean_deg"][1] for r in set_reps[-8:]])) * TILT_SIGN[exercise]
+    sign = tilt_sign(exercise, set_reps)
+    tilt_ref = (float(np.median([r["rot_mean_deg"][1] for r in set_reps[-8:]])) * sign
                 if set_reps and not blocked else 0.0)
-    if tilt_ref >= TILT_MIN_DEG and tilt * TILT_SIGN[exercise] < TILT_FRACTION * tilt_ref:
+    if tilt_ref >= TILT_MIN_DEG and tilt * sign < TILT_FRACTION * tilt_ref:
         return False
     # Dead bug: the pause after a set (and a rep's wavering return) rocks about the set's
     # roll centre, a degree off the true rest, into small "reps", often on the side just
@@ -230,6 +231,18 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     # the set's roll centre: "reps" a fifth of the set's. Real ones stay above ~0.27 x the
     # median (dev seeds 0-99, 1,913 reps; the after-set ones 0.03-0.26, 10 of 12).
     return amp >= BIRD_DOG_MIN_FRACTION * med_amp
+
+
+def tilt_sign(exercise: str, set_reps: list[dict]) -> float:
+    """Sign of the pelvic tilt (body y) every rep of a roll-counted set shows. Bird dog: the
+    lifted leg tips the pelvis forward-down. Dead bug: either way, the set's own (the lowered
+    leg arches it, or, done as the guide says, "press your lower back gently into the floor",
+    it tilts back: field recordings 2-6 deg posterior), so from the median of its reps."""
+    if exercise == "dead_bug" and set_reps:
+        med = float(np.median([r["rot_mean_deg"][1] for r in set_reps[-8:]]))
+        if med != 0.0:
+            return 1.0 if med > 0 else -1.0
+    return TILT_SIGN[exercise]
 
 
 def side(exercise: str, rep: dict, offset=(0.0, 0.0, 0.0)) -> str | None:

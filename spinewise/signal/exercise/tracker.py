@@ -558,12 +558,15 @@ class ExerciseTracker:
                 if len(ups):
                     z = body_rotation_deg(ups, self._det.rest)[:, 2]
                     self._det.offset = [0.0, 0.0, 0.5 * float(z.min() + z.max())]
-            if exercise == "dead_bug" and self._tilt_dominates(reps):
+            tilted = exercise == "dead_bug" and self._tilt_dominates(reps)
+            if tilted:
                 # every dead bug rep tilts the pelvis the same way whatever the side; when
                 # that tilt is the larger movement (field recordings: 2 deg of posterior
                 # tilt, 1 deg of roll), roll alone drowns in sloppy returns: count on both
                 self._det.weights = [0.0, 1.0, 1.0]
             reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
+            if tilted:
+                reps = self._same_tilt(reps)
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest), "blocked": blocked}
         if blocked:
@@ -574,13 +577,31 @@ class ExerciseTracker:
             ev += self._add_rep(t, rr)
         return ev
 
+    @staticmethod
+    def _same_tilt(reps: list[dict]) -> list[dict]:
+        """The run's reps that tilt the pelvis the way most of them do: a held shift the
+        other way just before the set (wide bodies: 1.5-5 deg, 30 % of sets) comes back
+        like a rep on the tilt + roll the set is counted on, but is not one."""
+        tilt = np.asarray([r["rot_mean_deg"][1] for r in reps])
+        sign = 1.0 if np.sum(tilt > 0) > np.sum(tilt < 0) else -1.0
+        kept = [r for r, v in zip(reps, tilt) if v * sign > 0]
+        return kept if len(kept) >= 2 else reps
+
     def _tilt_dominates(self, reps: list[dict]) -> bool:
         """Whether these reps tilt the pelvis (body y, one sign for all) clearly more than they
         roll it about the set's roll centre."""
         tilt = np.asarray([r["rot_mean_deg"][1] for r in reps])
         roll = np.asarray([abs(r["rot_mean_deg"][2] - self._det.offset[2]) for r in reps])
-        same_sign = bool(np.all(tilt > 0) or np.all(tilt < 0))
-        return same_sign and float(np.median(np.abs(tilt))) >= TILT_COUNT_RATIO * float(np.median(roll))
+        # one rep the other way is allowed once there are a few: a held shift of the pelvis
+        # just before the set tilts it the other way and comes back like a rep
+        # (recognise.same_direction; wide bodies 30 % of sets)
+        n_off = min(int(np.sum(tilt <= 0)), int(np.sum(tilt >= 0)))
+        same_sign = n_off == 0 or (len(reps) >= 3 and n_off <= 1)
+        if not same_sign:
+            return False
+        sign = 1.0 if np.sum(tilt > 0) > np.sum(tilt < 0) else -1.0
+        keep = tilt * sign > 0
+        return float(np.median(np.abs(tilt[keep]))) >= TILT_COUNT_RATIO * float(np.median(roll[keep]))
 
     def _add_rep(self, t: float, r: dict) -> list[Event]:
         st = self._s["set"]
@@ -619,7 +640,7 @@ class ExerciseTracker:
         gap0, gap1 = prev["end_s"], r["start_s"]
         if len(durs) < 3 or gap1 - gap0 < MISSED_GAP_FRACTION * statistics.median(durs):
             return None
-        sign = recognise.TILT_SIGN[ex]
+        sign = recognise.tilt_sign(ex, st["reps_raw"])
         tilt_ref = sign * statistics.median([x["rot_mean_deg"][1] for x in st["reps_raw"][-8:]])
         mid0, mid1 = gap0 + 0.2 * (gap1 - gap0), gap1 - 0.2 * (gap1 - gap0)
         ups = np.asarray([f[1:4] for f in s["ep_frames"] if mid0 <= f[0] <= mid1])
