@@ -52,6 +52,8 @@ BLOCKED_TEMPO_RATIO = 1.8
 LYING_MAX_ELEVATION_DEG = 15.0          # see lying_level
 DEAD_BUG_MAX_HOLD_S = 10.0              # guide: dead bug holds 2 s, knee-to-chest 20 s
 DEAD_BUG_MAX_TILT_DEG = 10.0            # dead bug tilts <= ~8 deg, knee-to-chest 8-20
+MISSED_GAP_TILT = 0.5                   # see _missed_side_between
+MISSED_GAP_REP_FRACTION = 0.7
 SHARED_AXIS_FRACTION = 0.5             # see same_direction
 PLANK_ELEVATION_DEG = (7.5, 50.0)        # forearm plank 10-15, on knees 20-30
 SIDE_PLANK_ELEVATION_DEG = (7.5, 50.0)
@@ -198,7 +200,7 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     amp = rep["amplitude_deg"]
     med_amp = float(np.median([r["amplitude_deg"] for r in counted[-8:]]))
     same_side = side(exercise, rep, offset) == counted[-1]["side"] and not blocked
-    if same_side and dur < 4.0:
+    if same_side and dur < 4.0 and not _missed_side_between(exercise, set_reps, counted, rep):
         return False
     if dur < 3.0 and amp < 0.4 * med_amp:
         return False
@@ -231,6 +233,21 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     # the set's roll centre: "reps" a fifth of the set's. Real ones stay above ~0.27 x the
     # median (dev seeds 0-99, 1,913 reps; the after-set ones 0.03-0.26, 10 of 12).
     return amp >= BIRD_DOG_MIN_FRACTION * med_amp
+
+
+def _missed_side_between(exercise: str, set_reps: list[dict], counted: list[dict], rep: dict) -> bool:
+    """Whether a dead bug rep on the side just counted follows a gap that can hide the other
+    side's rep (too small a roll to see: wide bodies roll 0.8-3 deg rep by rep) and tilts the
+    pelvis like the set's reps (>= MISSED_GAP_TILT x their tilt, the set's sign). Rocking
+    about the roll centre does not tilt, so this is the next real rep, not a wobble."""
+    if exercise != "dead_bug" or len(counted) < 2 or len(set_reps) < 2:
+        return False
+    sign = tilt_sign(exercise, set_reps)
+    tilt_ref = sign * float(np.median([r["rot_mean_deg"][1] for r in set_reps[-8:]]))
+    if tilt_ref < TILT_MIN_DEG or sign * rep["rot_mean_deg"][1] < MISSED_GAP_TILT * tilt_ref:
+        return False
+    med_dur = float(np.median([r["end_s"] - r["start_s"] for r in counted[-8:]]))
+    return rep["start_s"] - counted[-1]["end_s"] >= MISSED_GAP_REP_FRACTION * med_dur
 
 
 def tilt_sign(exercise: str, set_reps: list[dict]) -> float:

@@ -564,9 +564,8 @@ class ExerciseTracker:
                 # that tilt is the larger movement (field recordings: 2 deg of posterior
                 # tilt, 1 deg of roll), roll alone drowns in sloppy returns: count on both
                 self._det.weights = [0.0, 1.0, 1.0]
-            reps = self._redetect(reps[0]["start_s"] - 1.0) or reps
-            if tilted:
-                reps = self._same_tilt(reps)
+            found = self._redetect(reps[0]["start_s"] - 1.0) or reps
+            reps = self._same_tilt(found, reps) if tilted else found
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest), "blocked": blocked}
         if blocked:
@@ -578,14 +577,14 @@ class ExerciseTracker:
         return ev
 
     @staticmethod
-    def _same_tilt(reps: list[dict]) -> list[dict]:
-        """The run's reps that tilt the pelvis the way most of them do: a held shift the
-        other way just before the set (wide bodies: 1.5-5 deg, 30 % of sets) comes back
-        like a rep on the tilt + roll the set is counted on, but is not one."""
-        tilt = np.asarray([r["rot_mean_deg"][1] for r in reps])
+    def _same_tilt(reps: list[dict], run: list[dict]) -> list[dict]:
+        """The reps that tilt the pelvis the way most of the run that named the set does: a
+        held shift the other way just before the set (wide bodies: 1.5-5 deg, 30 % of sets)
+        comes back like a rep on the tilt + roll the set is counted on, but is not one."""
+        tilt = np.asarray([r["rot_mean_deg"][1] for r in run])
         sign = 1.0 if np.sum(tilt > 0) > np.sum(tilt < 0) else -1.0
-        kept = [r for r, v in zip(reps, tilt) if v * sign > 0]
-        return kept if len(kept) >= 2 else reps
+        kept = [r for r in reps if r["rot_mean_deg"][1] * sign > 0]
+        return kept if kept else reps
 
     def _tilt_dominates(self, reps: list[dict]) -> bool:
         """Whether these reps tilt the pelvis (body y, one sign for all) clearly more than they

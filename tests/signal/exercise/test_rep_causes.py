@@ -127,3 +127,30 @@ def test_roll_shifts_reclined_in_a_chair_are_not_a_dead_bug():
         keys += [(0.8, shifted), (6.0, shifted), (0.8, reclined), (8.0, reclined)]
     sets = _run(_stream(keys + [(20.0, reclined)], breath_deg=0.2))
     assert sets == []
+
+
+def test_a_held_shift_before_a_dead_bug_does_not_keep_it_on_the_roll():
+    # wide bodies: a 3 deg shift the other way held 4 s before a posterior-tilt dead bug came
+    # back like a rep; with it the set's tilt had two signs, so the set was counted on a
+    # roll that small rolls and sloppy returns drown (seed 100: 20 reps counted as 6 + 9)
+    shifted = _tilted(SUPINE_UP, 3.0, 0.5)
+    keys = [(0.0, SUPINE_UP), (6.0, SUPINE_UP), (1.0, shifted), (4.0, shifted), (1.0, SUPINE_UP),
+            (3.0, SUPINE_UP)]
+    body = _dead_bug(12, -3.5, 1.6, 2.5, 1.5, sloppy_deg=0.2, seed=3)
+    sets = _run(_stream(keys + body[1:]))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 12)]
+
+
+def test_a_dead_bug_rep_with_too_small_a_roll_does_not_drop_the_next():
+    # wide bodies roll 0.8-3 deg rep by rep: one side's rep unseen on the roll, the next rep
+    # on the side just counted was dropped as a wobble, though it tilts (back, as the set's
+    # reps do: the tilt sign is the set's own) like every rep
+    rng = np.random.default_rng(5)
+    keys = [(0.0, SUPINE_UP), (6.0, SUPINE_UP)]
+    rolls = [2.2, 2.0, 2.4, 1.8, 2.2, 0.3, 2.0, 2.3, 2.1, 1.9, 2.4, 2.0]
+    for i, roll in enumerate(rolls):
+        held = _tilted(SUPINE_UP, -3.3, (1.0 if i % 2 == 0 else -1.0) * roll)
+        back = _tilted(SUPINE_UP, *rng.normal(0.0, 0.2, 2))
+        keys += [(1.0, held), (1.8, held), (1.0, back), (1.0, back)]
+    sets = _run(_stream(keys + [(1.0, SUPINE_UP), (25.0, SUPINE_UP)]))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 12)]
