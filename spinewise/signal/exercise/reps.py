@@ -77,6 +77,10 @@ class RepDetector:
         self.end_debounce_s = 0.0
         self._below_since: float | None = None
         self.track_centre = False
+        # An alternating set counted on one axis (each side in turn): crossing to the other
+        # side ends the rep, even when the pause between never comes back under the end
+        # level (a return 0.5 deg off the centre is half of a 1 deg roll).
+        self.split_sides = False
         self._hist: list[float] = []
         self._peak, self._peak_n, self._peak_key = 0.0, 0, None   # running excursion peak
         self.salvaged: dict | None = None  # rep rescued from the last aborted excursion
@@ -190,6 +194,10 @@ class RepDetector:
             self._peak = max(self._peak, m)
         self._peak_n = len(self._buf_r)
         peak = self._peak
+        if self.split_sides and m >= on:
+            rep = self._split_at_side_change()
+            if rep is not None:
+                return rep
         if m >= max(OFF_FRACTION * on, EDGE_FRACTION * peak):
             self._below_since = None
             return None
@@ -199,6 +207,28 @@ class RepDetector:
                 return None
         mags = np.linalg.norm((np.asarray(self._buf_r) - self.offset) * self.weights, axis=1)
         return self._close(mags, float(mags.max()))
+
+    def _split_at_side_change(self) -> Rep | None:
+        """The rep on one side, once the axis has crossed the centre to the other side by a
+        rep's threshold: closed at the crossing, the rest of the frames start the next."""
+        k = max(range(3), key=lambda i: self.weights[i])
+        if sum(1 for w in self.weights if w > 0) != 1:
+            return None
+        vals = np.asarray(self._buf_r)[:, k] - self.offset[k]
+        ipk = int(np.argmax(np.abs(vals)))
+        sgn = float(np.sign(vals[ipk]))
+        if sgn == 0.0 or vals[-1] * sgn >= 0.0:
+            return None
+        c = ipk + int(np.flatnonzero(vals[ipk:] * sgn <= 0.0)[0])
+        bt, br, bu = self._buf_t, self._buf_r, self._buf_up
+        self._buf_t, self._buf_r, self._buf_up = bt[:c + 1], br[:c + 1], bu[:c + 1]
+        mags = np.abs(vals[:c + 1]) * self.weights[k]
+        rep = self._close(mags, float(mags.max()))
+        self.active = True
+        self._on_t = bt[c]
+        self._buf_t, self._buf_r, self._buf_up = bt[c:], br[c:], bu[c:]
+        self._peak_key = None
+        return rep
 
     def _salvage(self) -> dict | None:
         """The aborted excursion's rep, if it came at least half way back after its plateau:

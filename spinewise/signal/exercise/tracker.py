@@ -566,6 +566,7 @@ class ExerciseTracker:
                 self._det.weights = [0.0, 1.0, 1.0]
             found = self._redetect(reps[0]["start_s"] - 1.0) or reps
             reps = self._same_tilt(found, reps) if tilted else found
+        self._det.split_sides = weights is not None and exercise in recognise.ALTERNATING and not blocked
         s["set"] = {"exercise": exercise, "start_s": reps[0]["start_s"], "reps_raw": [],
                     "detail": [], "rest": list(self._det.rest), "blocked": blocked}
         if blocked:
@@ -720,6 +721,7 @@ class ExerciseTracker:
         self._det.min_rep_s = RepDetector.min_rep_s_default
         self._det.end_debounce_s = 0.0
         self._det.track_centre = False
+        self._det.split_sides = False
         self._reset_roll()
         self._s["ep_frames"] = []           # a later rest re-take must not replay this set
         if st is None:

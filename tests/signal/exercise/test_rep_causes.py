@@ -154,3 +154,4 @@ def test_a_dead_bug_rep_with_too_small_a_roll_does_not_drop_the_next():
         keys += [(1.0, held), (1.8, held), (1.0, back), (1.0, back)]
     sets = _run(_stream(keys + [(1.0, SUPINE_UP), (25.0, SUPINE_UP)]))
     assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 12)]
+

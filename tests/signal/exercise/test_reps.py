@@ -104,3 +104,42 @@ def test_roll_counted_reps_must_tilt_like_the_set():
     assert not plausible("bird_dog", raw, counted, {**rep, "rot_mean_deg": [0.0, 0.3, 2.0]})
     flat = [{**r, "rot_mean_deg": [0.0, 0.1, r["rot_mean_deg"][2]]} for r in raw]
     assert plausible("bird_dog", flat, counted, {**rep, "rot_mean_deg": [0.0, 0.3, 2.0]})
+
+
+def _sides(rolls, hold_s, back_deg, pause_s, rate=10.0):
+    """Frames of an alternating roll set (body z, each side in turn) whose returns stop
+    ``back_deg`` short of the centre on the side just held (wide bodies: sloppy returns)."""
+    keys = [(0.0, 0.0), (2.0, 0.0)]
+    for i, a in enumerate(rolls):
+        s = 1.0 if i % 2 == 0 else -1.0
+        keys += [(1.2, s * a), (hold_s, s * a), (1.2, s * back_deg), (pause_s, s * back_deg)]
+    keys += [(1.2, 0.0), (6.0, 0.0)]
+    t_k = np.cumsum([d for d, _ in keys])
+    v_k = np.asarray([v for _, v in keys])
+    t = np.arange(0.0, t_k[-1], 1 / rate)
+    i = np.clip(np.searchsorted(t_k, t, side="right") - 1, 0, len(t_k) - 2)
+    u = _mj((t - t_k[i]) / np.maximum(t_k[i + 1] - t_k[i], 1e-9))
+    roll = v_k[i] + (v_k[i + 1] - v_k[i]) * u
+    return t, Rotation.from_rotvec(np.outer(np.radians(roll), [0, 0, 1])).inv().apply(REST)
+
+
+def test_alternating_roll_reps_split_at_the_other_side():
+    # wide bodies: a 1-2.5 deg roll held 10 s whose return stops 0.8 deg short of the centre
+    # before the other side: never under the end level, the reps merged into one excursion
+    # that ran past the longest rep and aborted the set (wide seed 101: 24 reps counted 14)
+    rolls = [2.4, 2.0, 2.6, 1.6, 2.2, 2.5]
+    t, ups = _sides(rolls, hold_s=10.0, back_deg=0.8, pause_s=0.8)
+    outs = {}
+    for split in (False, True):
+        det = RepDetector(0.5, max_rep_s=40.0)
+        det.weights, det.split_sides = [0.0, 0.0, 1.0], split
+        det.end_debounce_s = 0.3           # as the tracker's roll-counted sets
+        det.set_rest(REST)
+        outs[split] = [o for ti, u in zip(t, ups) if (o := det.step(ti, u, True)) is not None]
+    assert not all(isinstance(o, Rep) for o in outs[False]) or len(outs[False]) < len(rolls)
+    reps = outs[True]
+    assert len(reps) == len(rolls) and all(isinstance(r, Rep) for r in reps)
+    assert [np.sign(r.rot_mean_deg[2]) for r in reps] == [np.sign(reps[0].rot_mean_deg[2]) * (-1) ** i
+                                                          for i in range(len(rolls))]
+    for r, a in zip(reps, rolls):
+        assert abs(r.amplitude_deg - a) < 0.4 and r.hold_s > 7.0
