@@ -97,7 +97,9 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
     if posture == UPRIGHT:
         # Standing up, sitting down, reaching and fidgeting also flex the trunk; squats are
         # regular: similar depth and tempo rep after rep.
-        durs = np.asarray([r["end_s"] - r["start_s"] for r in reps])
+        # Tempo from the moves down and up, not the time held at the bottom: some people hold
+        # one rep 0-5 s longer than the next (wide bodies), walking beats never hold.
+        durs = np.asarray([max(r["end_s"] - r["start_s"] - r["hold_s"], 0.1) for r in reps])
         regular = amps.max() <= 1.6 * amps.min() and durs.max() <= 2.2 * durs.min()
         return "squat" if regular and f["y"] > 0 and ay >= max(ax, az) else None
     if posture == SUPINE:

@@ -40,6 +40,8 @@ QUIET_DYN_MG = 80.0         # a frame this quiet (walking: >= ~110 mg every 0.1 
                            # pauses far less; dev seeds 100-299: 60 mg cost 2 squat reps, 80 none)
 QUIET_BEFORE_S = 1.0       # ... within this long before an upright rep's start (or during it)
 SETTLE_S = 4.0             # still this long in another posture during an excursion: new episode
+SETTLE_BENT_S = 12.0       # ... bent forward from standing short of lying (see _settle_s)
+SQUAT_MAX_BEND_DEG = 75.0  # deepest squat flexion (wide bodies 15-70 deg); all fours ~90
 HOLD_BREAK_S = 0.6         # movement this long ends a hold
 HOLD_LIFT_DEG = 7.0        # a hold starts this far from a non-plank rest pose (see _hold_step)
 HOLD_MAX_TILT_DEG = 20.0   # turning this far from the hold's start pose ends it
@@ -288,7 +290,7 @@ class ExerciseTracker:
             # still in another posture for a while: they moved on (e.g. supine -> side)
             if still and classify1(up) != s["posture"]:
                 s["settle_since"] = s["settle_since"] or t
-                if t - s["settle_since"] >= SETTLE_S:
+                if t - s["settle_since"] >= self._settle_s(up):
                     ev += self._end_episode(t)
             else:
                 s["settle_since"] = None
@@ -298,6 +300,17 @@ class ExerciseTracker:
             self._det.active = False
         ev += self._expire(t)
         return ev
+
+    def _settle_s(self, up: np.ndarray) -> float:
+        """How long still in another posture ends the episode. From standing, a forward bend
+        short of lying (the bottom of a deep squat: 45-70 deg, held up to ~5 s by some
+        people) classifies as prone but is a rep's hold: it waits SETTLE_BENT_S; getting
+        down on hands and knees or lying goes on past SQUAT_MAX_BEND_DEG."""
+        if self._s["posture"] != "upright" or self._det.rest is None:
+            return SETTLE_S
+        r = body_rotation1_deg(up, self._det.rest)
+        bend = math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
+        return SETTLE_BENT_S if r[1] > 0.0 and bend < SQUAT_MAX_BEND_DEG else SETTLE_S
 
     def _roll_step(self, t: float, up: np.ndarray, still: bool) -> list[Event]:
         s = self._s

@@ -155,3 +155,14 @@ def test_a_dead_bug_rep_with_too_small_a_roll_does_not_drop_the_next():
     sets = _run(_stream(keys + [(1.0, SUPINE_UP), (25.0, SUPINE_UP)]))
     assert [(s["exercise"], s["reps"]) for s in sets] == [("dead_bug", 12)]
 
+
+
+def test_squats_with_uneven_holds_at_the_bottom_are_regular():
+    # wide bodies hold some reps 0-5 s at the bottom: the whole rep's duration varied 3x
+    # between reps of one set and the set was not named a squat until the holds evened out
+    bottom = _tilted(UPRIGHT_UP, 45.0, 0.0)
+    keys = [(0.0, UPRIGHT_UP), (6.0, UPRIGHT_UP)]
+    for hold_s in (0.2, 5.0, 0.3, 4.5, 0.2, 5.0, 0.4, 0.3):
+        keys += [(1.4, bottom), (hold_s, bottom), (1.4, UPRIGHT_UP), (0.8, UPRIGHT_UP)]
+    sets = _run(_stream(keys + [(20.0, UPRIGHT_UP)]))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("squat", 8)]
