@@ -26,6 +26,7 @@ from spinewise.config import SignalConfig
 from spinewise.events import Event
 from spinewise.signal.body import BodySamples
 from spinewise.signal.exercise import form, recognise
+from spinewise.signal.exercise.effort import FRAMES_PER_BLOCK, EffortFloor
 from spinewise.signal.exercise.frames import FRAME_S, FrameBuilder
 from spinewise.signal.exercise.holds import HoldMeter
 from spinewise.signal.exercise.posture import body_rotation1_deg, body_rotation_deg, classify, classify1
@@ -69,6 +70,15 @@ SHIFT_MAX_DEG = 6.0
 NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
 ROLL_NOISE_MAX_DEG = 1.2   # bounded so a threshold cannot feed on the motion it ignores
 NOISE_K = 3.0              # unrecognised reps must stand this far above the rest wobble (RMS)
+# Effort (see effort.py): a hold candidate's 1 s blocks of effort-band RMS against the
+# recording's quiet floor. Field recordings with a gyro: planks and side planks 2.6-6x,
+# lying relaxed 1.0-1.6x (p90). Without a gyro the accelerometer band is the cue: 1.2-2x in
+# holds against 1.1-1.3x lying, so its thresholds sit lower (see docs/exercise.md).
+EFFORT_MIN_RATIO = {True: 2.0, False: 1.3}      # by has_gyro: median of the candidate's blocks
+EFFORT_RESTART_RATIO = {True: 1.5, False: 1.12}  # two blocks in a row under this: not holding
+                                                 # (yet): the candidate starts again from here
+EFFORT_BLOCKS_KEPT = 8
+HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
 
@@ -94,6 +104,8 @@ class ExerciseTracker:
         self._roll.keep_history = True
         self._roll.end_debounce_s = ROLL_END_DEBOUNCE_S
         self._s = self._fresh_state()
+        self._floor = EffortFloor()      # the recording's quiet effort floor (effort.py)
+        self._eff2 = math.nan            # effort-band power of the frame being stepped
         self.rejected = 0          # body samples ignored (non-finite / degenerate)
 
     @staticmethod
@@ -186,12 +198,14 @@ class ExerciseTracker:
 
     def get_state(self) -> dict:
         return {"frames": self._frames.get_state(), "det": self._det.get_state(),
-                "roll": self._roll.get_state(), "s": copy.deepcopy(self._s)}
+                "roll": self._roll.get_state(), "s": copy.deepcopy(self._s),
+                "effort_floor": self._floor.get_state()}
 
     def set_state(self, state: dict) -> None:
         self._frames.set_state(state["frames"])
         self._det.set_state(state["det"])
         self._roll.set_state(state["roll"])
+        self._floor = EffortFloor.from_state(state.get("effort_floor"))
         # keys added since the state was saved start fresh
         self._s = {**self._fresh_state(), **copy.deepcopy(state["s"])}
 
@@ -199,6 +213,8 @@ class ExerciseTracker:
     def _run(self, fr) -> list[Event]:
         events: list[Event] = []
         for i in range(len(fr)):
+            self._eff2 = float(fr.effort2[i]) if fr.effort2 is not None else math.nan
+            self._floor.update(float(fr.t_s[i]), self._eff2)
             events += self._step(float(fr.t_s[i]), fr.up[i], float(fr.dyn_mg[i]),
                                  float(fr.tremor_g2[i]))
         return events
@@ -220,6 +236,7 @@ class ExerciseTracker:
         if dyn_mg < QUIET_DYN_MG:
             s["quiet_t"] = t
         still = s["speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
+        hold_still = self._hold_still(t, up)
 
         # rest pose: the first still second of an episode
         if self._det.rest is None:
@@ -242,13 +259,13 @@ class ExerciseTracker:
                         ev += self._catch_up()
             else:
                 s["still_run"] = []
-            ev += self._hold_step(t, up, still, trem_g2)
+            ev += self._hold_step(t, up, hold_still, trem_g2)
             return ev
 
         hold = s["hold"]
         if hold and hold["confirmed"]:
             # a running hold owns the frames; the rest pose is re-taken once it ends
-            ev += self._hold_step(t, up, still, trem_g2)
+            ev += self._hold_step(t, up, hold_still, trem_g2)
             if s["hold"] is None:
                 self._det.rest = None
             return ev
@@ -292,7 +309,7 @@ class ExerciseTracker:
             else:
                 s["settle_since"] = None
         # a hold may start at rest or as an excursion from it (prone -> lifted into a plank)
-        ev += self._hold_step(t, up, still, trem_g2)
+        ev += self._hold_step(t, up, hold_still, trem_g2)
         if s["hold"] and s["hold"]["confirmed"]:
             self._det.active = False
         ev += self._expire(t)
@@ -705,21 +722,30 @@ class ExerciseTracker:
             veto = s.get("hold_veto_up")
             if veto is not None and _angle_deg(veto, up) > HOLD_MAX_TILT_DEG:
                 s["hold_veto_up"] = veto = None     # they left that pose
-            if not still or s["set"] is not None or s["cand"] or (
+            if not still or s["set"] is not None or (
                     self._det.active and self._det.excursion_s(t) < 1.0):
                 return []
-            exercise = recognise.hold_exercise(up, s["announced"])
+            # with the recording's effort floor known, effort tells a plank from lying at the
+            # same angle (effort.py); until then (and without an effort signal) the classic
+            # rules: a head-up incline, lifted out of lying
+            by_effort = (s["announced"] is None and self._floor.floor() is not None
+                         and math.isfinite(self._eff2))
+            exercise = recognise.hold_exercise(up, s["announced"], by_effort=by_effort)
             if exercise is None or (veto is not None and s["announced"] is None):
                 return []
+            if s["cand"] and not by_effort:
+                return []           # reps of something else under way (the shaking of a
+                                    # plank makes small "reps" too: effort tells those apart)
             rest = self._det.rest
-            if (s["announced"] is None and rest is not None
+            if (not by_effort and s["announced"] is None and rest is not None
                     and recognise.hold_exercise(rest, None) is None
                     and _angle_deg(rest, up) < HOLD_LIFT_DEG):
                 # a plank is a lift out of lying (or where they settled); holding a bird
                 # dog a few degrees off hands-and-knees is not
                 return []
             s["hold"] = {"exercise": exercise, "start_s": t, "up0": up.tolist(), "last_still_s": t,
-                         "confirmed": False, "running_s": 0,
+                         "confirmed": False, "running_s": 0, "by_effort": by_effort,
+                         "eff": [0.0, 0], "blocks": [],
                          "meter": HoldMeter(t, up).get_state()}
             return []
         meter = HoldMeter.from_state(h["meter"])
@@ -732,7 +758,14 @@ class ExerciseTracker:
         meter.add(t, rot, trem_g2)
         h["meter"] = meter.get_state()
         elapsed = t - h["start_s"]
+        if not h["confirmed"] and h.get("by_effort") and not self._effort_step(h):
+            # two quiet seconds in a row: lying in that position, not holding it (yet);
+            # a hold, if one comes, starts from here
+            s["hold"] = None
+            return self._hold_step(t, up, still, trem_g2)
         confirming = not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s
+        if confirming and h.get("by_effort") and not self._effortful(h):
+            return []
         swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if confirming else PLANK_MAX_ROLL_SWING_DEG
         if (h["exercise"] == "plank" and s["announced"] is None
                 and meter.roll_swing_deg() > swing_max):
@@ -752,6 +785,52 @@ class ExerciseTracker:
                                                       "elapsed_s": h["running_s"]}))
         return ev
 
+    def _hold_still(self, t: float, up: np.ndarray) -> bool:
+        """Stillness for holds: the tilt speed of the gravity direction low-passed first
+        (HOLD_STILL_TAU_S). Holding a plank shakes the trunk at 3-12 Hz (field recordings: a
+        frame-to-frame tilt speed of 5-9 deg/s with the gyro's direction, over the 6 deg/s
+        that means "moving"), yet the pose stays put; getting into and out of it is a
+        turn of tens of deg/s for a second or more, which the low-pass keeps."""
+        s = self._s
+        lp = s.get("hold_up_lp")
+        if lp is None or t - s.get("hold_lp_t", t) > 2.0:
+            s["hold_up_lp"], s["hold_lp_t"], s["hold_speed_dps"] = up.tolist(), t, 0.0
+            return s["dyn_mg"] < MOVING_DYN_MG
+        dt = max(t - s["hold_lp_t"], FRAME_S)
+        a = min(1.0, dt / HOLD_STILL_TAU_S)
+        new = [lp[k] + a * (float(up[k]) - lp[k]) for k in range(3)]
+        n = math.sqrt(sum(v * v for v in new)) or 1.0
+        new = [v / n for v in new]
+        c = min(1.0, max(-1.0, sum(new[k] * lp[k] for k in range(3))))
+        speed = math.degrees(math.acos(c)) / dt
+        s["hold_speed_dps"] += min(1.0, dt / SPEED_TAU_S) * (speed - s["hold_speed_dps"])
+        s["hold_up_lp"], s["hold_lp_t"] = new, t
+        return s["hold_speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
+
+    def _effort_step(self, h: dict) -> bool:
+        """Add this frame's effort to the candidate's 1 s blocks; False once its last two
+        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor)."""
+        e = h["eff"]
+        if math.isfinite(self._eff2):
+            e[0] += self._eff2
+            e[1] += 1
+        if e[1] < FRAMES_PER_BLOCK:
+            return True
+        h["blocks"].append(math.sqrt(e[0] / e[1]))
+        del h["blocks"][:-EFFORT_BLOCKS_KEPT]
+        h["eff"] = [0.0, 0]
+        floor = self._floor.floor()
+        lim = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])] * floor
+        return not (len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim)
+
+    def _effortful(self, h: dict) -> bool:
+        """The candidate's recent blocks stand EFFORT_MIN_RATIO above the quiet floor."""
+        blocks = h["blocks"][1:] or h["blocks"]      # the first may carry the way in
+        if not blocks:
+            return False
+        ratio = statistics.median(blocks) / self._floor.floor()
+        return ratio >= EFFORT_MIN_RATIO[bool(self._s["has_gyro"])]
+
     def _end_hold(self, t: float) -> list[Event]:
         s = self._s
         h = s["hold"]
@@ -763,8 +842,11 @@ class ExerciseTracker:
         t0, t1 = meter.tremor_mg()
         flags = form.hold_flags(drift, t0, t1, meter.quiet_max_s, self.cfg)
         trem = meter.tremor_rms_mg()
+        post = classify1(h["up0"])
+        side = ({"side_right": "right", "side_left": "left"}.get(post)
+                if h["exercise"] == "side_plank" else None)
         out = {"exercise": h["exercise"], "start_s": round(h["start_s"], 2),
-               "end_s": round(t, 2), "duration_s": round(t - h["start_s"], 2),
+               "end_s": round(t, 2), "duration_s": round(t - h["start_s"], 2), "side": side,
                "stability": {"sway_deg_rms": round(sway, 3),
                              "tremor_mg_rms": None if trem is None else round(trem, 2),
                              "drift_deg": round(drift, 2)},
