@@ -78,6 +78,7 @@ EFFORT_MIN_RATIO = {True: 2.0, False: 1.3}      # by has_gyro: median of the can
 EFFORT_RESTART_RATIO = {True: 1.5, False: 1.12}  # two blocks in a row under this: not holding
                                                  # (yet): the candidate starts again from here
 EFFORT_BLOCKS_KEPT = 8
+EFFORT_EMA_A = 0.3         # per frame (~0.3 s): the effort's on / off moment within a block
 HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
@@ -725,11 +726,11 @@ class ExerciseTracker:
             if not still or s["set"] is not None or (
                     self._det.active and self._det.excursion_s(t) < 1.0):
                 return []
-            # with the recording's effort floor known, effort tells a plank from lying at the
-            # same angle (effort.py); until then (and without an effort signal) the classic
-            # rules: a head-up incline, lifted out of lying
-            by_effort = (s["announced"] is None and self._floor.floor() is not None
-                         and math.isfinite(self._eff2))
+            # effort against the recording's quiet floor tells a plank from lying at the same
+            # angle (effort.py; a candidate waits for the floor to be known). Without an
+            # effort signal (never: the accelerometer band stands in for a missing gyro) the
+            # classic rules: a head-up incline, lifted out of lying
+            by_effort = s["announced"] is None and math.isfinite(self._eff2)
             exercise = recognise.hold_exercise(up, s["announced"], by_effort=by_effort)
             if exercise is None or (veto is not None and s["announced"] is None):
                 return []
@@ -745,7 +746,7 @@ class ExerciseTracker:
                 return []
             s["hold"] = {"exercise": exercise, "start_s": t, "up0": up.tolist(), "last_still_s": t,
                          "confirmed": False, "running_s": 0, "by_effort": by_effort,
-                         "eff": [0.0, 0], "blocks": [],
+                         "eff": [0.0, 0], "blocks": [], "last_effort_s": t,
                          "meter": HoldMeter(t, up).get_state()}
             return []
         meter = HoldMeter.from_state(h["meter"])
@@ -758,14 +759,26 @@ class ExerciseTracker:
         meter.add(t, rot, trem_g2)
         h["meter"] = meter.get_state()
         elapsed = t - h["start_s"]
-        if not h["confirmed"] and h.get("by_effort") and not self._effort_step(h):
+        if h.get("by_effort") and not self._effort_step(t, h):
+            if h["confirmed"]:
+                # they let go: lying down from a level plank barely turns the pelvis, but
+                # the effort stops (field recordings: from 4-6x to 1-1.5x the floor at once)
+                return self._end_hold(min(h["last_still_s"], h["last_effort_s"]))
             # two quiet seconds in a row: lying in that position, not holding it (yet);
             # a hold, if one comes, starts from here
             s["hold"] = None
-            return self._hold_step(t, up, still, trem_g2)
+            ev = self._hold_step(t, up, still, trem_g2)
+            if s["hold"] is not None:
+                s["hold"]["after_quiet"] = True
+            return ev
         confirming = not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s
-        if confirming and h.get("by_effort") and not self._effortful(h):
-            return []
+        if confirming and h.get("by_effort"):
+            if not self._effortful(h):
+                return []
+            if h.get("after_quiet") and h.get("effort_on_s") is not None:
+                # lifted slowly out of lying at that angle: the hold began with the effort
+                h["start_s"] = max(h["start_s"], h["effort_on_s"])
+                elapsed = t - h["start_s"]
         swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if confirming else PLANK_MAX_ROLL_SWING_DEG
         if (h["exercise"] == "plank" and s["announced"] is None
                 and meter.roll_swing_deg() > swing_max):
@@ -807,27 +820,38 @@ class ExerciseTracker:
         s["hold_up_lp"], s["hold_lp_t"] = new, t
         return s["hold_speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
 
-    def _effort_step(self, h: dict) -> bool:
+    def _effort_step(self, t: float, h: dict) -> bool:
         """Add this frame's effort to the candidate's 1 s blocks; False once its last two
-        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor)."""
+        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor). Keeps
+        the last moment the smoothed effort was above that (the hold's end if it stops)
+        and the first after the candidate began (its start after a quiet spell)."""
         e = h["eff"]
+        floor = self._floor.floor()
         if math.isfinite(self._eff2):
             e[0] += self._eff2
             e[1] += 1
+            ema = h.get("eff_ema")
+            ema = self._eff2 if ema is None else ema + EFFORT_EMA_A * (self._eff2 - ema)
+            h["eff_ema"] = ema
+            if floor is not None and ema >= (EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])] * floor) ** 2:
+                h["last_effort_s"] = t
+                if h.get("effort_on_s") is None:
+                    h["effort_on_s"] = t
         if e[1] < FRAMES_PER_BLOCK:
             return True
         h["blocks"].append(math.sqrt(e[0] / e[1]))
         del h["blocks"][:-EFFORT_BLOCKS_KEPT]
         h["eff"] = [0.0, 0]
-        floor = self._floor.floor()
+        if floor is None:
+            return True
         lim = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])] * floor
         return not (len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim)
 
     def _effortful(self, h: dict) -> bool:
         """The candidate's recent blocks stand EFFORT_MIN_RATIO above the quiet floor."""
         blocks = h["blocks"][1:] or h["blocks"]      # the first may carry the way in
-        if not blocks:
-            return False
+        if not blocks or self._floor.floor() is None:
+            return False            # the recording's floor not known yet: wait for it
         ratio = statistics.median(blocks) / self._floor.floor()
         return ratio >= EFFORT_MIN_RATIO[bool(self._s["has_gyro"])]
 
