@@ -294,7 +294,7 @@ class ExerciseTracker:
             salvaged, self._det.salvaged = self._det.salvaged, None
             if s["set"] is not None and salvaged is not None:
                 ev += self._on_rep(t, Rep(**salvaged))     # the set's last rep
-            ev += self._end_episode(t)
+            ev += self._end_episode(t, keep_hold=True)
         elif self._det.active:
             # a small shift held long without coming back (prone -> hands and knees, a
             # shuffle on the mat) is a new rest pose, not a rep
@@ -306,7 +306,7 @@ class ExerciseTracker:
             if still and classify1(up) != s["posture"]:
                 s["settle_since"] = s["settle_since"] or t
                 if t - s["settle_since"] >= SETTLE_S:
-                    ev += self._end_episode(t)
+                    ev += self._end_episode(t, keep_hold=True)
             else:
                 s["settle_since"] = None
         # a hold may start at rest or as an excursion from it (prone -> lifted into a plank)
@@ -702,9 +702,13 @@ class ExerciseTracker:
             s["cand"] = []
         return []
 
-    def _end_episode(self, t: float) -> list[Event]:
+    def _end_episode(self, t: float, keep_hold: bool = False) -> list[Event]:
+        """``keep_hold``: a hold candidate not confirmed yet goes on (they got down from
+        standing straight into a plank: the standing episode ends while they hold it)."""
         s = self._s
-        ev = self._end_set(t) + self._end_hold(t)
+        h = s["hold"]
+        keep = keep_hold and h is not None and not h["confirmed"]
+        ev = self._end_set(t) + ([] if keep else self._end_hold(t))
         self._det.rest = None
         self._det.active = False
         s["cand"], s["still_run"], s["settle_since"], s["posture"] = [], [], None, None
