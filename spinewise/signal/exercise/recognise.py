@@ -49,8 +49,8 @@ TILT_FRACTION = 0.1
 ROLL_TEMPO_RATIO = 2.5                   # max / min rep duration in a run named from the roll
 BLOCKED_AMP_RATIO = 2.0                  # ... and max / min roll when all on one side
 BLOCKED_TEMPO_RATIO = 1.8
-PLANK_ELEVATION_DEG = (7.5, 50.0)        # classic rules (no effort floor yet): head-up incline
-SIDE_PLANK_ELEVATION_DEG = (7.5, 50.0)
+PLANK_ELEVATION_DEG = (7.5, 35.0)        # classic rules (no gyro): a head-up incline
+SIDE_PLANK_ELEVATION_DEG = (7.5, 35.0)
 # Judged by effort (tracker._hold_step), a hold may sit at any angle real ones do: field
 # planks -2..+18 deg (level pelvis common, sagging below), side planks -3..+4; the simulator
 # draws -6..+22 / -6..+25. Leaning on a desk sitting reads prone only beyond ~40 deg.

@@ -72,13 +72,20 @@ ROLL_NOISE_MAX_DEG = 1.2   # bounded so a threshold cannot feed on the motion it
 NOISE_K = 3.0              # unrecognised reps must stand this far above the rest wobble (RMS)
 # Effort (see effort.py): a hold candidate's 1 s blocks of effort-band RMS against the
 # recording's quiet floor. Field recordings with a gyro: planks and side planks 2.6-6x,
-# lying relaxed 1.0-1.6x (p90). Without a gyro the accelerometer band is the cue: 1.2-2x in
-# holds against 1.1-1.3x lying, so its thresholds sit lower (see docs/exercise.md).
-EFFORT_MIN_RATIO = {True: 2.0, False: 1.3}      # by has_gyro: median of the candidate's blocks
-EFFORT_RESTART_RATIO = {True: 1.5, False: 1.12}  # two blocks in a row under this: not holding
+# lying relaxed 1.0-1.6x (p90 of 1 s blocks). Without a gyro the accelerometer band is a
+# weak cue (holds 1.2-2x, lying blocks 1.0-1.4x: the sensor noise dominates), so there a
+# hold is confirmed by clear effort or by the classic rules (head-up incline 7.5-35 deg,
+# entered from upright or lifted out of lying), and only motion ends it.
+EFFORT_MIN_RATIO = {True: 2.0, False: 1.6}      # by has_gyro: median of the candidate's blocks
+EFFORT_RESTART_RATIO = {True: 1.5, False: None}  # two blocks in a row under this: not holding
                                                  # (yet): the candidate starts again from here
 EFFORT_BLOCKS_KEPT = 8
+EFFORT_DROP_FRACTION = 0.35  # a running hold's effort falling under this x its own: let go
+                             # (field: 4-8x the floor holding, 1-2.2x lying after: out of breath)
 EFFORT_EMA_A = 0.3         # per frame (~0.3 s): the effort's on / off moment within a block
+HOLD_REF_TAU_S = 5.0       # see _left_hold_pose
+HOLD_LEAVE_DEG = 5.0
+HOLD_NEAR_DEG = 2.0
 HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
@@ -738,18 +745,19 @@ class ExerciseTracker:
             exercise = recognise.hold_exercise(up, s["announced"], by_effort=by_effort)
             if exercise is None or (veto is not None and s["announced"] is None):
                 return []
-            if s["cand"] and not by_effort:
-                return []           # reps of something else under way (the shaking of a
-                                    # plank makes small "reps" too: effort tells those apart)
             rest = self._det.rest
-            if (not by_effort and s["announced"] is None and rest is not None
-                    and recognise.hold_exercise(rest, None) is None
-                    and _angle_deg(rest, up) < HOLD_LIFT_DEG):
-                # a plank is a lift out of lying (or where they settled); holding a bird
-                # dog a few degrees off hands-and-knees is not
+            # reps of something else under way (the shaking of a plank makes small "reps"
+            # too: effort tells those apart), or a pose a few degrees off lying (or off
+            # hands-and-knees, holding a bird dog): not a plank by the classic rules
+            classic = (s["announced"] is None and not s["cand"]
+                       and recognise.hold_exercise(up, None) is not None
+                       and not (rest is not None and recognise.hold_exercise(rest, None) is None
+                                and _angle_deg(rest, up) < HOLD_LIFT_DEG))
+            if not by_effort and s["announced"] is None and not classic:
                 return []
             s["hold"] = {"exercise": exercise, "start_s": t, "up0": up.tolist(), "last_still_s": t,
                          "confirmed": False, "running_s": 0, "by_effort": by_effort,
+                         "classic": classic,
                          "eff": [0.0, 0], "blocks": [], "last_effort_s": t,
                          "meter": HoldMeter(t, up).get_state()}
             return []
@@ -760,6 +768,8 @@ class ExerciseTracker:
             h["last_still_s"] = t
         if moved or t - h["last_still_s"] > HOLD_BREAK_S or classify1(up) == "upright":
             return self._end_hold(h["last_still_s"])
+        if self._left_hold_pose(t, h):
+            return self._end_hold(min(h["last_still_s"], h["last_near_s"]))
         meter.add(t, rot, trem_g2)
         h["meter"] = meter.get_state()
         elapsed = t - h["start_s"]
@@ -777,7 +787,7 @@ class ExerciseTracker:
             return ev
         confirming = not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s
         if confirming and h.get("by_effort"):
-            if not self._effortful(h):
+            if not self._effortful(h) and not (h.get("classic") and not self._s["has_gyro"]):
                 return []
             if h.get("after_quiet") and h.get("effort_on_s") is not None:
                 # lifted slowly out of lying at that angle: the hold began with the effort
@@ -801,6 +811,24 @@ class ExerciseTracker:
             ev.append(self._event("hold_running", t, {"exercise": h["exercise"],
                                                       "elapsed_s": h["running_s"]}))
         return ev
+
+    def _left_hold_pose(self, t: float, h: dict) -> bool:
+        """Lowering out of a plank to the floor can be slower than "moving" (field and
+        simulated rests prone sit a few degrees off the hold): the low-passed direction
+        leaving the hold's own slowly followed pose (HOLD_REF_TAU_S: sag drifts well under
+        1 deg/s) by HOLD_LEAVE_DEG ends it, from the last moment it was near that pose."""
+        lp = self._s.get("hold_up_lp")
+        if lp is None:
+            return False
+        ref = h.get("ref") or list(lp)
+        a = min(1.0, FRAME_S / HOLD_REF_TAU_S)
+        d = _angle_deg(lp, ref)
+        if d < HOLD_NEAR_DEG or h.get("last_near_s") is None:
+            h["last_near_s"] = t
+        ref = [ref[k] + a * (lp[k] - ref[k]) for k in range(3)]
+        n = math.sqrt(sum(v * v for v in ref)) or 1.0
+        h["ref"] = [v / n for v in ref]
+        return d > HOLD_LEAVE_DEG
 
     def _hold_still(self, t: float, up: np.ndarray) -> bool:
         """Stillness for holds: the tilt speed of the gravity direction low-passed first
@@ -826,18 +854,21 @@ class ExerciseTracker:
 
     def _effort_step(self, t: float, h: dict) -> bool:
         """Add this frame's effort to the candidate's 1 s blocks; False once its last two
-        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor). Keeps
-        the last moment the smoothed effort was above that (the hold's end if it stops)
-        and the first after the candidate began (its start after a quiet spell)."""
+        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor) or, in
+        a running hold, under EFFORT_DROP_FRACTION of its own effort. Keeps the last moment
+        the smoothed effort was above that (the hold's end if it stops) and the first after
+        the candidate began (its start after a quiet spell)."""
         e = h["eff"]
         floor = self._floor.floor()
+        restart = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])]
+        lim = None if floor is None or restart is None else max(restart * floor, h.get("eff_drop", 0.0))
         if math.isfinite(self._eff2):
             e[0] += self._eff2
             e[1] += 1
             ema = h.get("eff_ema")
             ema = self._eff2 if ema is None else ema + EFFORT_EMA_A * (self._eff2 - ema)
             h["eff_ema"] = ema
-            if floor is not None and ema >= (EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])] * floor) ** 2:
+            if lim is not None and ema >= lim * lim:
                 h["last_effort_s"] = t
                 if h.get("effort_on_s") is None:
                     h["effort_on_s"] = t
@@ -846,10 +877,12 @@ class ExerciseTracker:
         h["blocks"].append(math.sqrt(e[0] / e[1]))
         del h["blocks"][:-EFFORT_BLOCKS_KEPT]
         h["eff"] = [0.0, 0]
-        if floor is None:
+        if lim is None:
             return True
-        lim = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])] * floor
-        return not (len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim)
+        quiet = len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim
+        if h["confirmed"] and not quiet and len(h["blocks"]) >= 4:
+            h["eff_drop"] = EFFORT_DROP_FRACTION * statistics.median(h["blocks"])
+        return not quiet
 
     def _effortful(self, h: dict) -> bool:
         """The candidate's recent blocks stand EFFORT_MIN_RATIO above the quiet floor."""
