@@ -356,7 +356,7 @@ def plank_hold(pl: Planner, variant: str, side: str | None = None, hold_s: float
         rise = 0.14 if variant == "forearm" else 0.10
         lower_rot = level * rot_y(-hr.uniform(*PRONE_REST_TILT_DEG))
         if hold_s is None:   # guide (Plank): knee 15-30 s, full plank once 45 s on knees, up to 60 s
-            hold_s = hr.uniform(10, 45) if variant == "knee" else hr.uniform(15, 75)
+            hold_s = hr.uniform(12, 45) if variant == "knee" else hr.uniform(15, 75)
     else:
         exercise = "side_plank"
         s = 1.0 if side == "right" else -1.0
@@ -366,7 +366,7 @@ def plank_hold(pl: Planner, variant: str, side: str | None = None, hold_s: float
         sag_rot = up_rot * rot_x(s * sag)  # side plank: hips drop back toward the floor
         rise = 0.16
         lower_rot = level
-        hold_s = hr.uniform(10, 45) if hold_s is None else hold_s
+        hold_s = hr.uniform(12, 45) if hold_s is None else hold_s
     frames = []
     if entry in ("stand", "kneel"):
         # straight down into position: from standing through kneeling, or from kneeling

@@ -83,9 +83,14 @@ EFFORT_BLOCKS_KEPT = 8
 EFFORT_DROP_FRACTION = 0.35  # a running hold's effort falling under this x its own: let go
                              # (field: 4-8x the floor holding, 1-2.2x lying after: out of breath)
 EFFORT_EMA_A = 0.3         # per frame (~0.3 s): the effort's on / off moment within a block
-HOLD_REF_TAU_S = 5.0       # see _left_hold_pose
-HOLD_LEAVE_DEG = 5.0
-HOLD_NEAR_DEG = 2.0
+PLANK_MIN_S = 12.0         # unannounced, a hold counts from this long: the guide's planks
+                           # hold 15-60 s (Plank), a bird dog rep on hands and knees (at a
+                           # plank's angle, with effort) 5-10 s (Bird Dog)
+HOLD_ARRIVE_LOOKBACK_S = 2.0  # see _arrived_s
+HOLD_ARRIVE_DEG = 1.5
+HOLD_LEAVE_WINDOW_S = 2.0  # see _left_hold_pose
+HOLD_LEAVE_DEG = 4.0
+HOLD_NEAR_DEG = 1.0
 HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
@@ -755,7 +760,8 @@ class ExerciseTracker:
                                 and _angle_deg(rest, up) < HOLD_LIFT_DEG))
             if not by_effort and s["announced"] is None and not classic:
                 return []
-            s["hold"] = {"exercise": exercise, "start_s": t, "up0": up.tolist(), "last_still_s": t,
+            s["hold"] = {"exercise": exercise, "start_s": self._arrived_s(t), "up0": up.tolist(),
+                         "last_still_s": t, "found_s": t,
                          "confirmed": False, "running_s": 0, "by_effort": by_effort,
                          "classic": classic,
                          "eff": [0.0, 0], "blocks": [], "last_effort_s": t,
@@ -767,7 +773,7 @@ class ExerciseTracker:
         if still:
             h["last_still_s"] = t
         if moved or t - h["last_still_s"] > HOLD_BREAK_S or classify1(up) == "upright":
-            return self._end_hold(h["last_still_s"])
+            return self._end_hold(min(h["last_still_s"], self._began_leaving_s(h, t)))
         if self._left_hold_pose(t, h):
             return self._end_hold(min(h["last_still_s"], h["last_near_s"]))
         meter.add(t, rot, trem_g2)
@@ -785,7 +791,11 @@ class ExerciseTracker:
             if s["hold"] is not None:
                 s["hold"]["after_quiet"] = True
             return ev
-        confirming = not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s
+        # confirmed after exercise_hold_min_s of stillness found (the start is backdated to
+        # the arrival; a bird dog's roll needs that long to show, see the veto below)
+        found_for = t - h.get("found_s", h["start_s"])
+        min_s = cfg.exercise_hold_min_s if s["announced"] else max(cfg.exercise_hold_min_s, PLANK_MIN_S)
+        confirming = not h["confirmed"] and found_for >= min_s
         if confirming and h.get("by_effort"):
             if not self._effortful(h) and not (h.get("classic") and not self._s["has_gyro"]):
                 return []
@@ -793,8 +803,17 @@ class ExerciseTracker:
                 # lifted slowly out of lying at that angle: the hold began with the effort
                 h["start_s"] = max(h["start_s"], h["effort_on_s"])
                 elapsed = t - h["start_s"]
-        swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if confirming else PLANK_MAX_ROLL_SWING_DEG
-        if (h["exercise"] == "plank" and s["announced"] is None
+        # the bird dog check at exercise_hold_min_s (once), later the running limit
+        # (not for a candidate lying without effort: the veto would block a plank lifted
+        # from that pose later)
+        eligible = h["confirmed"] or not h.get("by_effort") or self._effortful(h) or (
+            h.get("classic") and not s["has_gyro"])
+        first_check = (eligible and not h["confirmed"] and not h.get("swing_checked")
+                       and found_for >= cfg.exercise_hold_min_s)
+        if first_check:
+            h["swing_checked"] = True
+        swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if first_check else PLANK_MAX_ROLL_SWING_DEG
+        if (eligible and h["exercise"] == "plank" and s["announced"] is None
                 and meter.roll_swing_deg() > swing_max):
             # rolling side to side on all fours: a bird dog set, not a plank; no plank
             # from this pose until they leave it, so the set's reps are counted
@@ -802,7 +821,7 @@ class ExerciseTracker:
             s["hold_veto_up"] = h["up0"]
             return self._end_hold(h["last_still_s"])
         ev: list[Event] = []
-        if not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s:
+        if confirming:
             h["confirmed"] = True
             ev.append(self._event("hold_started", t, {"exercise": h["exercise"],
                                                       "start_s": round(h["start_s"], 2)}))
@@ -812,23 +831,53 @@ class ExerciseTracker:
                                                       "elapsed_s": h["running_s"]}))
         return ev
 
+    def _arrived_s(self, t: float) -> float:
+        """When they reached the pose now found still: the smoothed stillness lags arrival
+        by ~0.5-1 s, so look back over the last frames while they stay within
+        HOLD_ARRIVE_DEG of the low-passed pose (a hold runs from reaching the position)."""
+        s = self._s
+        lp = s.get("hold_up_lp")
+        start = t
+        if lp is None:
+            return t
+        for f in reversed(s.get("hold_lp_ring", [])):
+            if _angle_deg(f[1:], lp) > HOLD_ARRIVE_DEG:
+                break
+            start = f[0]
+        return start
+
     def _left_hold_pose(self, t: float, h: dict) -> bool:
         """Lowering out of a plank to the floor can be slower than "moving" (field and
         simulated rests prone sit a few degrees off the hold): the low-passed direction
-        leaving the hold's own slowly followed pose (HOLD_REF_TAU_S: sag drifts well under
-        1 deg/s) by HOLD_LEAVE_DEG ends it, from the last moment it was near that pose."""
+        turning HOLD_LEAVE_DEG within HOLD_LEAVE_WINDOW_S ends it (a sag drifts 12 deg over
+        a hold at most, ~1.3 deg/s at its fastest), from the last moment it was within
+        HOLD_NEAR_DEG of where that turn began (h["last_near_s"])."""
         lp = self._s.get("hold_up_lp")
         if lp is None:
             return False
-        ref = h.get("ref") or list(lp)
-        a = min(1.0, FRAME_S / HOLD_REF_TAU_S)
-        d = _angle_deg(lp, ref)
-        if d < HOLD_NEAR_DEG or h.get("last_near_s") is None:
-            h["last_near_s"] = t
-        ref = [ref[k] + a * (lp[k] - ref[k]) for k in range(3)]
-        n = math.sqrt(sum(v * v for v in ref)) or 1.0
-        h["ref"] = [v / n for v in ref]
-        return d > HOLD_LEAVE_DEG
+        ring = h.setdefault("lp_ring", [])
+        ring.append([t] + list(lp))
+        n_keep = int(round(HOLD_LEAVE_WINDOW_S / FRAME_S)) + 1
+        del ring[:-n_keep]
+        if _angle_deg(lp, ring[0][1:]) <= HOLD_LEAVE_DEG:
+            return False
+        h["last_near_s"] = self._began_leaving_s(h, t)
+        return True
+
+    @staticmethod
+    def _began_leaving_s(h: dict, t: float) -> float:
+        """The last frame of the recent ones (h["lp_ring"]) still within HOLD_NEAR_DEG of
+        where they were HOLD_LEAVE_WINDOW_S ago: where leaving the pose began."""
+        ring = h.get("lp_ring")
+        if not ring:
+            return t
+        out = ring[0][0]
+        for f in ring[1:]:
+            if _angle_deg(f[1:], ring[0][1:]) > HOLD_NEAR_DEG:
+                # the low-passed direction trails the body by about its time constant
+                return max(ring[0][0], out - HOLD_STILL_TAU_S)
+            out = f[0]
+        return out
 
     def _hold_still(self, t: float, up: np.ndarray) -> bool:
         """Stillness for holds: the tilt speed of the gravity direction low-passed first
@@ -850,6 +899,9 @@ class ExerciseTracker:
         speed = math.degrees(math.acos(c)) / dt
         s["hold_speed_dps"] += min(1.0, dt / SPEED_TAU_S) * (speed - s["hold_speed_dps"])
         s["hold_up_lp"], s["hold_lp_t"] = new, t
+        ring = s.setdefault("hold_lp_ring", [])
+        ring.append([t, float(up[0]), float(up[1]), float(up[2])])
+        del ring[:-int(round(HOLD_ARRIVE_LOOKBACK_S / FRAME_S))]
         return s["hold_speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
 
     def _effort_step(self, t: float, h: dict) -> bool:
