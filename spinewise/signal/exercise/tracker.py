@@ -82,7 +82,6 @@ EFFORT_RESTART_RATIO = {True: 1.5, False: None}  # two blocks in a row under thi
 EFFORT_BLOCKS_KEPT = 8
 EFFORT_DROP_FRACTION = 0.35  # a running hold's effort falling under this x its own: let go
                              # (field: 4-8x the floor holding, 1-2.2x lying after: out of breath)
-EFFORT_EMA_A = 0.3         # per frame (~0.3 s): the effort's on / off moment within a block
 PLANK_MIN_S = 12.0         # unannounced, a hold counts from this long: the guide's planks
                            # hold 15-60 s (Plank), a bird dog rep on hands and knees (at a
                            # plank's angle, with effort) 5-10 s (Bird Dog)
@@ -917,10 +916,8 @@ class ExerciseTracker:
         if math.isfinite(self._eff2):
             e[0] += self._eff2
             e[1] += 1
-            ema = h.get("eff_ema")
-            ema = self._eff2 if ema is None else ema + EFFORT_EMA_A * (self._eff2 - ema)
-            h["eff_ema"] = ema
-            if lim is not None and ema >= lim * lim:
+            # the frame's own power: a smoothed one would trail the let-go by ~0.5 s
+            if lim is not None and self._eff2 >= lim * lim:
                 h["last_effort_s"] = t
                 if h.get("effort_on_s") is None:
                     h["effort_on_s"] = t
