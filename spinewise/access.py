@@ -4,18 +4,18 @@ spinewise holds health data, so the broker gives every login exactly what its ro
 (topics: spinewise.topics)::
 
     role      login                      may publish                       may read
-    sensor    the device id, or the      dev/<d>/imu, link, status          -
+    sensor    the device id, or the      dev/<d>/imu, link, status          dev/<d>/haptic
               device's ``login`` (one
               gateway for several)
     person    the user id                user/<u>/cmd                      user/<u>/{cmd/reply,nudge,
-                                                                           coach,plan}; dev/<d>/{events,
+                                                                           coach,plan,notify}; dev/<d>/{events,
                                                                            state,status} of their
                                                                            sensors; their Home Assistant
                                                                            discovery configs
     carer     [[carers]] id              -                                 what each listed person reads
-    pipeline  spinewise-pipeline         dev/+/{events,state},             dev/+/{imu,status,link},
+    pipeline  spinewise-pipeline         dev/+/{events,state,haptic},      dev/+/{imu,status,link},
                                          user/+/{cmd/reply,nudge,coach,     user/+/cmd
-                                         plan}, $sys/#, discovery of the
+                                         plan,notify}, $sys/#, discovery of the
                                          configured people
     monitor   spinewise-monitor          -                                 $sys/#, dev/+/status
 
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spinewise.config import Config, ConfigError
-from spinewise.topics import ANY, DEVICE_OUT_KINDS, SENSOR_KINDS, USER_OUT_KINDS, Topics
+from spinewise.topics import ANY, DEVICE_OUT_KINDS, SENSOR_IN_KINDS, SENSOR_KINDS, USER_OUT_KINDS, Topics
 
 PIPELINE_LOGIN = "spinewise-pipeline"
 MONITOR_LOGIN = "spinewise-monitor"
@@ -82,6 +82,7 @@ def logins(cfg: Config) -> dict[str, Login]:
         sensor = add(d.login or d.id, "sensor")
         sensor.covers.append(d.id)
         sensor.write += [t.device(d.id, k) for k in SENSOR_KINDS]
+        sensor.read += [t.device(d.id, k) for k in SENSOR_IN_KINDS]
 
     def person_reads(user: str) -> list[str]:
         topics = [t.user(user, k) for k in USER_OUT_KINDS]
@@ -106,7 +107,7 @@ def logins(cfg: Config) -> dict[str, Login]:
 
     pipe = out[PIPELINE_LOGIN]
     pipe.read += [t.device(ANY, k) for k in SENSOR_KINDS] + [t.user(ANY, "cmd")]
-    pipe.write += ([t.device(ANY, k) for k in DEVICE_OUT_KINDS]
+    pipe.write += ([t.device(ANY, k) for k in (*DEVICE_OUT_KINDS, *SENSOR_IN_KINDS)]
                    + [t.user(ANY, k) for k in USER_OUT_KINDS] + [t.sys_all()])
     if cfg.coaching.ha_discovery_prefix:
         pipe.write += [t.discovery_of(u) for u in users]

@@ -15,7 +15,7 @@ from spinewise import __version__
 from spinewise.config import LOG_LEVELS, ConfigError
 
 COMMANDS = ["simulate", "analyze", "demo", "pipeline", "replay", "gateway", "scan",
-            "coach", "calibrate", "dashboards", "acl"]
+            "coach", "daily", "calibrate", "dashboards", "acl"]
 
 
 def setup_logging(level: str) -> None:
@@ -42,7 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _plain_descriptions(sub)
     return parser
+
+
+def _plain_descriptions(sub) -> None:
+    """Every command's --help opens with a sentence in plain text: docstring first lines
+    lose their reST literals (``x``), and a command without a description gets its help."""
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    for name, p in sub.choices.items():
+        text = p.description or (helps.get(name) or "")
+        if text and not p.description:
+            text = text[0].upper() + text[1:] + "."
+        p.description = text.replace("``", "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -162,6 +162,30 @@ class PipelineConfig:
 
 
 @dataclass
+class NotifyChannelConfig:
+    """One way a person's nudges reach them (spinewise.notify; docs/notify.md)."""
+    user: str
+    kind: str                  # ntfy, gotify, webhook, desktop, homeassistant, haptic
+    url: str = ""              # ntfy: the topic URL; gotify: the server; webhook: the endpoint
+    token: str = ""            # ntfy/webhook: bearer token; gotify: the application token
+    priority: int = 3          # 1 (min) .. 5 (urgent), ntfy's scale, mapped for the others
+    tags: list[str] = field(default_factory=lambda: ["person_standing"])   # ntfy tags / emoji
+    bus_address: str = ""      # desktop: D-Bus address ("" = the session bus)
+    device: str = ""           # haptic: the sensor to buzz ("" = every sensor of the user)
+    timeout_s: float = 5.0     # per delivery attempt
+
+
+@dataclass
+class NotifyConfig:
+    attempts: int = 4                  # per nudge and channel, then it is counted as failed
+    backoff_s: float = 2.0             # before the 2nd attempt; doubles after each failure
+    backoff_max_s: float = 60.0
+    queue_max: int = 100               # nudges waiting per channel; beyond, new ones are dropped
+    log_interval_s: float = 60.0       # a failing channel logs at most once per interval
+    channels: list[NotifyChannelConfig] = field(default_factory=list)
+
+
+@dataclass
 class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     influx: InfluxConfig = field(default_factory=InfluxConfig)
@@ -172,6 +196,7 @@ class Config:
     devices: list[DeviceConfig] = field(default_factory=list)
     carers: list[CarerConfig] = field(default_factory=list)
     log_level: str = "INFO"
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def user_of(self, device_id: str) -> str:
         for d in self.devices:
@@ -271,6 +296,8 @@ def from_dict(data: dict[str, Any]) -> Config:
             ids = [d.id for d in kwargs[key]]
             if len(ids) != len(set(ids)):
                 raise ConfigError(f"{key}: duplicate id in {ids}")
+        elif key == "notify":
+            kwargs[key] = _build_notify(value)
         elif key == "log_level":
             kwargs[key] = _coerce(value, str, "log_level").upper()
             if kwargs[key] not in LOG_LEVELS:
@@ -280,6 +307,18 @@ def from_dict(data: dict[str, Any]) -> Config:
     cfg = Config(**kwargs)
     _check(cfg)
     return cfg
+
+
+def _build_notify(data: Any) -> NotifyConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"notify: expected a table, got {type(data).__name__}")
+    data = dict(data)
+    channels = data.pop("channels", [])
+    if not isinstance(channels, list):
+        raise ConfigError("notify.channels: expected an array of tables ([[notify.channels]])")
+    out = _build(NotifyConfig, data, "notify")
+    out.channels = [_build(NotifyChannelConfig, c, f"notify.channels[{i}]") for i, c in enumerate(channels)]
+    return out
 
 
 def _check(cfg: Config) -> None:
@@ -320,6 +359,8 @@ def _check(cfg: Config) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"coaching.timezone: unknown IANA time zone {cfg.coaching.timezone!r} "
                           "(e.g. Europe/London)") from None
+    from spinewise.notify.settings import check_notify
+    check_notify(cfg)
 
 
 def _env_overrides(env: dict[str, str]) -> dict[str, Any]:

@@ -6,14 +6,18 @@ Two separate namespaces, so a sensor's stream and a person's messages can never 
     <prefix>/dev/<device>/imu        sensor -> pipeline   samples, QoS 1 (spinewise.ingest.payload)
     <prefix>/dev/<device>/status     sensor -> pipeline   retained gateway status, last will;
                                                           {"state": "end", "end_t_s"} = end of stream
-    <prefix>/dev/<device>/link       sensor -> pipeline   the gateway's own events (gaps), QoS 1
+    <prefix>/dev/<device>/link       sensor -> pipeline   the gateway's own events (gaps, button taps), QoS 1
     <prefix>/dev/<device>/events     pipeline -> person   one analysis event per message
     <prefix>/dev/<device>/state      pipeline -> person   retained live figures
+    <prefix>/dev/<device>/haptic     pipeline -> sensor   buzz the sensor's motor (a nudge), QoS 1;
+                                                          the gateway writes it (spinewise.notify.haptic)
     <prefix>/user/<user>/cmd         person -> pipeline   commands (spinewise.coaching.commands)
     <prefix>/user/<user>/cmd/reply   pipeline -> person   replies, echoing the command's id
     <prefix>/user/<user>/nudge       pipeline -> person   nudges, advice, plans, day summaries
     <prefix>/user/<user>/coach       pipeline -> person   retained coaching state
     <prefix>/user/<user>/plan        pipeline -> person   retained plan
+    <prefix>/user/<user>/notify      pipeline -> person   each nudge once as a Home Assistant event
+                                                          (spinewise.notify.homeassistant)
     <prefix>/$sys/pipeline[/shard<i>of<n>]/stats|status   pipeline -> monitoring
     <ha>/<component>/spinewise_<user>/<object>/config     Home Assistant discovery (retained)
 
@@ -36,9 +40,10 @@ DEVICE_SCOPE, USER_SCOPE, SYS_SCOPE = "dev", "user", "$sys"
 # per device: what the sensor's login publishes, and what the pipeline publishes
 SENSOR_KINDS = ("imu", "status", "link")
 DEVICE_OUT_KINDS = ("events", "state")
+SENSOR_IN_KINDS = ("haptic",)    # pipeline -> the sensor's gateway
 # per user: what the person's login publishes, and what the pipeline publishes
 USER_IN_KINDS = ("cmd",)
-USER_OUT_KINDS = ("cmd/reply", "nudge", "coach", "plan")
+USER_OUT_KINDS = ("cmd/reply", "nudge", "coach", "plan", "notify")
 HA_NODE_PREFIX = "spinewise_"
 
 
@@ -81,7 +86,7 @@ class Topics:
 
     # -- per device ---------------------------------------------------------------------
     def device(self, device_id: str, kind: str) -> str:
-        assert kind in SENSOR_KINDS or kind in DEVICE_OUT_KINDS, kind
+        assert kind in SENSOR_KINDS or kind in DEVICE_OUT_KINDS or kind in SENSOR_IN_KINDS, kind
         return f"{self.prefix}/{DEVICE_SCOPE}/{device_id}/{kind}"
 
     def device_all(self, device_id: str) -> str:
@@ -131,7 +136,8 @@ class Topics:
         if len(parts) < 3:
             return None
         scope, ident, kind = parts[0], parts[1], "/".join(parts[2:])
-        if scope == DEVICE_SCOPE and (kind in SENSOR_KINDS or kind in DEVICE_OUT_KINDS):
+        if scope == DEVICE_SCOPE and (kind in SENSOR_KINDS or kind in DEVICE_OUT_KINDS
+                                      or kind in SENSOR_IN_KINDS):
             return Address(scope, ident, kind)
         if scope == USER_SCOPE and (kind in USER_IN_KINDS or kind in USER_OUT_KINDS):
             return Address(scope, ident, kind)

@@ -57,7 +57,7 @@ def test_one_gateway_login_may_publish_for_its_sensors_only():
     assert gw.covers == ["clip-c", "clip-c2"]
     assert set(gw.write) == {f"spinewise/dev/{d}/{k}" for d in ("clip-c", "clip-c2")
                              for k in ("imu", "status", "link")}
-    assert gw.read == []
+    assert gw.read == ["spinewise/dev/clip-c/haptic", "spinewise/dev/clip-c2/haptic"]  # buzz only
 
 
 def test_no_wildcard_for_anyone_but_the_pipeline_and_monitor():

@@ -57,15 +57,15 @@ STATS = f"{P}/$sys/pipeline/stats"
 # every topic probed: all of each device's and person's, the pipeline's, HA discovery, and
 # topics outside the model (a wildcard-looking id level is impossible in a topic name)
 UNIVERSE = sorted(
-    [dev(d, k) for d in DEVICES for k in ("imu", "status", "link", "events", "state")]
-    + [usr(u, k) for u in USERS for k in ("cmd", "cmd/reply", "nudge", "coach", "plan")]
+    [dev(d, k) for d in DEVICES for k in ("imu", "status", "link", "events", "state", "haptic")]
+    + [usr(u, k) for u in USERS for k in ("cmd", "cmd/reply", "nudge", "coach", "plan", "notify")]
     + [ha(u) for u in USERS]
     + [STATS, f"{P}/$sys/pipeline/status", "homeassistant/status", f"{P}/alex/imu",
        f"{P}/other", "elsewhere/x"])
 
 
 def person_reads(u):
-    own = {usr(u, k) for k in ("cmd/reply", "nudge", "coach", "plan")} | {ha(u)}
+    own = {usr(u, k) for k in ("cmd/reply", "nudge", "coach", "plan", "notify")} | {ha(u)}
     for d, owner in DEVICES.items():
         if owner == u:
             own |= {dev(d, k) for k in ("events", "state", "status")}
@@ -84,13 +84,14 @@ EXPECTED_WRITE = {
     "bea": {usr("bea", "cmd")},
     "cat": {usr("cat", "cmd")},
     "physio-pat": set(),
-    "spinewise-pipeline": ({dev(d, k) for d in DEVICES for k in ("events", "state")}
-                           | {usr(u, k) for u in USERS for k in ("cmd/reply", "nudge", "coach", "plan")}
+    "spinewise-pipeline": ({dev(d, k) for d in DEVICES for k in ("events", "state", "haptic")}
+                           | {usr(u, k) for u in USERS for k in ("cmd/reply", "nudge", "coach", "plan", "notify")}
                            | {STATS, f"{P}/$sys/pipeline/status"} | {ha(u) for u in USERS}),
     "spinewise-monitor": set(),
 }
 EXPECTED_READ = {
-    "h10-a": set(), "clip-b": set(), "gw-home": set(),
+    "h10-a": {dev("h10-a", "haptic")}, "clip-b": {dev("clip-b", "haptic")},
+    "gw-home": {dev("clip-c", "haptic"), dev("clip-c2", "haptic")},
     "alex": person_reads("alex"),
     "bea": person_reads("bea"),
     "cat": person_reads("cat"),

@@ -24,3 +24,12 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
     assert cli.main(["dashboards", "--out", str(blocker / "sub")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("spinewise dashboards:") and "Traceback" not in err
+
+
+def test_every_command_help_has_a_plain_description():
+    from spinewise.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert p.description and "``" not in p.description, name
+        assert "``" not in p.format_help(), name

@@ -1,4 +1,4 @@
-"""What spinewise takes from the exercise guide (/work/shared/exercise-guide.txt), in one place.
+"""What spinewise takes from the exercise guide (docs/exercise-guide.md), in one place.
 
 Every dose, hold and programme rule used by coaching lives here with the guide section it
 comes from, so a reviewer can check each number against the text. Where the guide gives

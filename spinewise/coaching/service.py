@@ -8,6 +8,7 @@
     svc.on_command(user, payload_bytes, t_s=now)  # <prefix>/user/<user>/cmd; now = the adapter clock
     svc.discovery(user, device_ids)                  # on (re)connect, retained
     svc.status(user, t_s)                            # dict for the CLI / a status reply
+    CoachService(cfg, store, notifier=open_notifier(cfg))   # nudges also to [[notify.channels]]
 
 Event times: live events carry epoch seconds (t0_epoch_s = 0); replays of recordings pass the
 recording's start as t0_epoch_s. Commands use the ``t_s`` argument, else the command's own
@@ -36,8 +37,9 @@ _DAY_KEYS = ("sedentary_s", "sitting_s", "standing_s", "walking_s", "lying_s", "
 
 
 class CoachService:
-    def __init__(self, cfg: Config, store, t0_epoch_s: float = 0.0):
+    def __init__(self, cfg: Config, store, t0_epoch_s: float = 0.0, notifier=None):
         self.cfg = cfg
+        self.notifier = notifier          # spinewise.notify.Notifier: nudges to people's channels
         self.store = store
         self.t0_epoch_s = float(t0_epoch_s)
         self.prefix = cfg.mqtt.prefix
@@ -165,12 +167,27 @@ class CoachService:
             st.last_nudge = {"t_s": epoch, "text": data["suggestion"]["text"],
                              "kind": data["suggestion"]["kind"]}
             payload = {"type": "nudge", **data}
+            self._notify(user, payload, ev.device_id)
             return [Outgoing(self._topic(user, "nudge"), payload, suffix="nudge",
                              event=Event("nudge", epoch, data, ev.device_id))]
         if ev.kind == "nudge_outcome":
             self.store.set_nudge_outcome(user, data["id"], data["outcome"], data.get("response_s"))
             return [Outgoing("", data, event=Event("nudge_outcome", epoch, data, ev.device_id))]
         return []
+
+    def _notify(self, user: str, payload: dict, device_id: str) -> None:
+        """Hand a nudge to the person's notification channels (queued, never blocks)."""
+        if self.notifier is None:
+            return
+        from spinewise.notify import Notice
+        try:
+            self.notifier.submit(Notice.from_nudge(user, payload, device_id))
+        except Exception:          # a notification problem must never stop the coach
+            log.exception("user %s: could not queue nudge %s for notification", user, payload.get("id"))
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
 
     def _persist(self, user: str, st: "_UserState") -> None:
         self.store.put(user, "policy_state", st.policy.get_state())

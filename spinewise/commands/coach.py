@@ -27,18 +27,22 @@ def run(args) -> int:
 
     cfg = config_mod.load(getattr(args, "config", None))
     db = args.db or cfg.coaching.state_db
-    if db != ":memory:" and not Path(db).expanduser().exists():
-        print(f"spinewise coach: no coaching store at {Path(db).expanduser()} yet "
-              "(the pipeline creates it when it first sees a user)")
+    try:
+        store = open_store(db)
+    except ValueError as exc:
+        print(f"spinewise coach: {exc}")
         return 1
-    store = CoachStore(db)
+    users = store.users()
     user = args.user or (cfg.devices[0].user if cfg.devices else None)
     if user is None:
-        users = store.users()
         if len(users) != 1:
             print(f"spinewise coach: choose a user with --user ({', '.join(users) or 'store is empty'})")
             return 2
         user = users[0]
+    if user not in users:      # never a full plan for someone the coach never saw
+        print(f"spinewise coach: no coaching history for {user!r} in {db} "
+              f"(users in it: {', '.join(users) or 'none'}); choose one with --user")
+        return 1
     if args.at:
         try:
             at = datetime.fromisoformat(args.at)
@@ -58,7 +62,51 @@ def run(args) -> int:
     return 0
 
 
+_TABLES = {"meta", "user_kv", "exercise_log", "pain_log", "nudge_log"}
+
+
+def open_store(db: str):
+    """A CoachStore on an existing coaching store; ValueError (saying what the file is) for a
+    missing file, one that is not SQLite, or an SQLite file of something else, which is never
+    written to."""
+    import sqlite3
+    from pathlib import Path
+
+    from spinewise.coaching import CoachStore
+
+    if db == ":memory:":
+        return CoachStore(db)
+    path = Path(db).expanduser()
+    if not path.exists():
+        raise ValueError(f"no coaching store at {path} yet (the pipeline creates it when it "
+                         "first sees a user; the demo leaves one in ~/.local/state/spinewise/demo)")
+    with open(path, "rb") as fh:
+        if fh.read(16) != b"SQLite format 3\x00":
+            raise ValueError(f"{path} is not a coaching store (not an SQLite file)")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path} is not a coaching store ({exc})") from None
+    finally:
+        con.close()
+    if not _TABLES <= tables:
+        raise ValueError(f"{path} is an SQLite file without the coaching tables "
+                         f"({', '.join(sorted(tables)) or 'no tables'}): not a coaching store")
+    return CoachStore(str(path))
+
+
+def format_status(user: str, status: dict) -> str:
+    return "\n".join(_status_lines(user, status))
+
+
 def format_report(user: str, status: dict, plan: dict) -> str:
+    lines = _status_lines(user, status)
+    lines.append("")
+    return _plan_lines(lines, plan)
+
+
+def _status_lines(user: str, status: dict) -> list[str]:
     lines = [f"spinewise coach - {user} - {status['date']}", ""]
     lines.append(f"  sedentary today      {status['sedentary_min_today']:.0f} min "
                  f"({status['sedentary_min_window']:.0f} min in the nudge window)")
@@ -73,7 +121,10 @@ def format_report(user: str, status: dict, plan: dict) -> str:
         lines.append(f"  snoozed until        {status['snoozed_until_iso']}")
     flags = [k for k, v in status["flags"].items() if v]
     lines.append(f"  flags                {', '.join(flags) or 'none'}")
-    lines.append("")
+    return lines
+
+
+def _plan_lines(lines: list[str], plan: dict) -> str:
     if plan["status"] == "stop":
         lines.append("PLAN: exercise paused - " + plan["advice"])
         return "\n".join(lines)

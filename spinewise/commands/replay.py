@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--encoding", choices=["json", "binary"], default=None,
                    help="payload encoding (default: gateway.encoding)")
     p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
+    from spinewise.commands.analyze import add_unit_arguments
+    add_unit_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -47,17 +49,26 @@ def run(args) -> int:
     from spinewise.ingest.publisher import Publisher
     from spinewise.pipeline.replay import TempSpool, map_times, replay
     from spinewise.recording import RecordingError, probe, read_chunks
+    from spinewise.recording.units import Units
 
     cfg = config_mod.load(getattr(args, "config", None))
     if args.speed < 0:
         print("spinewise replay: --speed must be >= 0", file=sys.stderr)
         return 2
     try:
-        info = probe(args.file)
-        start = parse_start(args.start, info.t0_s, time.time())
+        # units as analyze tells them (m/s^2, rad/s, ms, epoch): the pipeline gets g, deg/s, s
+        units = Units.given(args.acc_unit, args.gyro_unit, args.time_unit)
+        info = probe(args.file, units=units)
+        for notice in units.notices:
+            print(f"spinewise replay: {notice}", file=sys.stderr)
+        start = parse_start(args.start, units.start_epoch_s, time.time())
+        if start is None:        # epoch times: keep the file's clock
+            start = units.start_epoch_s
         rate = float(info.rate_hz or 50.0)
         chunk_size = max(1, int(round(rate * cfg.gateway.batch_s)))
-        chunks = map_times(read_chunks(args.file, chunk_size, device_id=args.device), args.device, start)
+        chunks = map_times(read_chunks(args.file, chunk_size, device_id=args.device,
+                                       units=Units.given(units.acc, units.gyro, units.time)),
+                           args.device, start)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

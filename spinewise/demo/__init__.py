@@ -51,7 +51,7 @@ def demo_config(port: int, out_dir: Path, work_dir: Path):
     return from_dict({
         "mqtt": {"host": "127.0.0.1", "port": port, "prefix": "demo", "keepalive_s": 30},
         "influx": {"backend": "local", "local_path": str(out_dir / "demo.sqlite")},
-        "coaching": {"state_db": str(work_dir / "coaching.sqlite"), "timezone": "UTC",
+        "coaching": {"state_db": str(out_dir / "coaching.sqlite"),     # kept for `coach` "timezone": "UTC",
                      "window_min": 15.0, "sedentary_trigger_min": 12.0, "ha_discovery_prefix": ""},
         # bigger batches than a real gateway: fewer messages through the pure-Python broker
         "gateway": {"batch_s": 2.0, "spool_dir": str(work_dir / "gateway-spool")},
@@ -61,7 +61,10 @@ def demo_config(port: int, out_dir: Path, work_dir: Path):
     })
 
 
-def run_demo(out_dir: str | Path = "spinewise-demo", *, speed: float = 120.0, seed: int = DEMO_SEED,
+DEMO_DIR = "~/.local/state/spinewise/demo"     # beside the service's state, not the checkout
+
+
+def run_demo(out_dir: str | Path = DEMO_DIR, *, speed: float = 120.0, seed: int = DEMO_SEED,
              duration_s: float = DEMO_DURATION_S, out: TextIO = sys.stdout) -> DemoResult:
     from spinewise.demo.broker import EmbeddedBroker
     from spinewise.demo.console import LiveView
@@ -75,6 +78,8 @@ def run_demo(out_dir: str | Path = "spinewise-demo", *, speed: float = 120.0, se
     out_dir.mkdir(parents=True, exist_ok=True)
     db = out_dir / "demo.sqlite"
     db.unlink(missing_ok=True)          # each demo run tells its own story
+    coaching_db = out_dir / "coaching.sqlite"
+    coaching_db.unlink(missing_ok=True)
     wall0 = time.monotonic()
     res = DemoResult(db_path=db)
     start_epoch = parse_start(DEMO_START_UTC).timestamp()
@@ -110,7 +115,8 @@ def run_demo(out_dir: str | Path = "spinewise-demo", *, speed: float = 120.0, se
         res.reps, res.holds, res.nudges = view.reps, view.holds, view.nudges
         if session is not None and session.last_summary is not None:
             res.summary = session.last_summary
-            res.report_path = _write_report(out_dir / "report.png", res.summary, db, start_epoch, out)
+            res.report_path = _write_report(out_dir / "report.png", res.summary, db, start_epoch,
+                                            out, nudges=res.nudges, tz=cfg.coaching.timezone)
     res.wall_s = time.monotonic() - wall0
     _print_summary(res, out)
     return res
@@ -127,8 +133,10 @@ def _wait_finished(pipeline, device_id: str, timeout_s: float):
     return pipeline.sessions.get(device_id)
 
 
-def _write_report(path: Path, summary: dict, db: Path, t0: float, out: TextIO) -> Path | None:
-    """The analyze report, drawn from what the pipeline stored (times relative to the start)."""
+def _write_report(path: Path, summary: dict, db: Path, t0: float, out: TextIO,
+                  nudges: list | None = None, tz: str | None = None) -> Path | None:
+    """The analyze report, drawn from what the pipeline stored (times relative to the start,
+    drawn in clock time from ``t0``), with the nudges the console showed."""
     from spinewise.pipeline.device import shift_times
     from spinewise.report import write_report
     from spinewise.storage.local import LocalStore
@@ -144,11 +152,13 @@ def _write_report(path: Path, summary: dict, db: Path, t0: float, out: TextIO) -
             "sedentary_bout": [(rel(r), rel(r) + r["duration_s"]) for r in store.rows("sedentary_bout")],
             "break": [(rel(r), rel(r) + r["duration_s"]) for r in store.rows("break")],
             "slouch": [(rel(r), rel(r) + r["duration_s"]) for r in store.rows("slouch")],
+            "nudge": [(float(n["t_s"]) - t0, "") for n in nudges or []
+                      if isinstance(n.get("t_s"), (int, float))],
         }
     finally:
         store.close()
     try:
-        write_report(str(path), shift_times(summary, -t0), timeline)
+        write_report(str(path), shift_times(summary, -t0), timeline, tz=tz, start_epoch_s=t0)
     except Exception as exc:      # the figure is a bonus: never lose the demo's summary to it
         out.write(f"  (report figure not written: {exc})\n")
         return None
@@ -172,5 +182,12 @@ def _print_summary(res: DemoResult, out: TextIO) -> None:
     if res.report_path:
         out.write(f"  report: {res.report_path}\n")
     out.write(f"  stored: {res.db_path} (SQLite; e.g. SELECT * FROM points WHERE measurement='set')\n")
+    coaching = res.db_path.parent / "coaching.sqlite"
+    if coaching.exists():
+        import datetime as dt
+        end = dt.datetime.fromisoformat(DEMO_START_UTC.replace("Z", "+00:00")) \
+            + dt.timedelta(seconds=DEMO_DURATION_S)
+        out.write(f"  coaching: spinewise coach --db {coaching} --user {DEMO_USER} "
+                  f"--at {end:%Y-%m-%dT%H:%M:%S%z}\n")
     out.write(f"done in {res.wall_s:.0f} s{'' if res.ok else ' (the story was incomplete: see above)'}\n")
     out.flush()

@@ -13,6 +13,11 @@ Samples lost while the link was down come out of the timestamp rebuilder as a ``
 published on ``<prefix>/<device>/events`` before the first samples after it. The rebuilder's
 state is saved next to the device's spool so a restarted gateway continues the sequence numbers.
 This module is the I/O edge: it may read the wall clock (arrival times).
+
+Haptic nudges: for a profile with a vibration motor (``haptic_uuid``) the link subscribes to
+``<prefix>/dev/<device>/haptic`` (spinewise.notify.haptic publishes it) and writes the profile's
+haptic command while connected. A buzz for an id already played, older than HAPTIC_MAX_AGE_S,
+or arriving while the sensor is away is dropped and counted: a late buzz means nothing.
 """
 from __future__ import annotations
 
@@ -28,9 +33,11 @@ from pathlib import Path
 from typing import Callable
 
 from spinewise.config import Config, DeviceConfig, GatewayConfig
-from spinewise.ingest.profiles import BATTERY_LEVEL_UUID, DecodeError, SensorProfile, get_profile
+from spinewise.ingest.profiles import (BATTERY_LEVEL_UUID, DecodeError, HapticPattern, SensorProfile,
+                                       get_profile)
 from spinewise.ingest.publisher import Publisher
 from spinewise.ingest.timestamps import TimestampRebuilder
+from spinewise.events import Event
 from spinewise.stream import ImuChunk
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 0.5
 STATUS_INTERVAL_S = 30.0
 STATE_SAVE_INTERVAL_S = 10.0
+HAPTIC_MAX_AGE_S = 120.0
+_HAPTIC_IDS_KEPT = 64
 
 
 def backoff_s(attempt: int, max_s: float, rng: random.Random) -> float:
@@ -74,13 +83,17 @@ class SensorLink:
         self.rng = rng or random.Random()
         self.state_file = Path(state_dir).expanduser() / "timestamps.json" if state_dir else None
         self.stats = {"connects": 0, "disconnects": 0, "watchdog_trips": 0, "decode_errors": 0,
-                      "notifications": 0, "connect_failures": 0, "internal_errors": 0}
+                      "notifications": 0, "connect_failures": 0, "internal_errors": 0,
+                      "haptic_played": 0, "haptic_dropped": 0, "haptic_failed": 0}
         self.rssi_dbm: int | None = None
         self.battery_pct: int | None = None
         self.address: str | None = device.address or None
         self._last_rx = 0.0
         self._lost = asyncio.Event()
         self._control_error: str | None = None
+        self._client = None                       # the BleakClient while connected
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._haptic_ids: list[str] = []           # recent buzz ids (MQTT may deliver twice)
         self._load_state()
 
     # -- the notification path (no BLE needed: tests call it directly) ----------------------
@@ -118,6 +131,62 @@ class SensorLink:
         if err:
             self._control_error = err
             log.error("device=%s control point: %s", self.device.id, err)
+
+    # -- haptic nudges (MQTT thread -> the link's event loop) ----------------------------------
+    def haptic_topic(self) -> str | None:
+        from spinewise.topics import Topics
+        client = getattr(self.publisher, "client", None)    # test publishers have none
+        if not self.profile.haptic_uuid or client is None:
+            return None
+        return Topics(client.cfg.prefix).device(self.device.id, "haptic")
+
+    def on_haptic(self, _topic: str, payload: bytes) -> None:
+        """A buzz request from the broker: validate, deduplicate, hand to the BLE loop."""
+        try:
+            doc = json.loads(payload)
+            buzz_id, t_s = str(doc["id"]), float(doc["t_s"])
+            pattern = HapticPattern(int(doc.get("pulses", 2)), int(doc.get("on_ms", 200)),
+                                    int(doc.get("off_ms", 150)))
+        except (ValueError, KeyError, TypeError) as exc:
+            return self._drop_haptic(f"bad request: {exc}")
+        if buzz_id in self._haptic_ids:
+            return None                              # a redelivery: played (or dropped) already
+        self._haptic_ids = (self._haptic_ids + [buzz_id])[-_HAPTIC_IDS_KEPT:]
+        age = self.wall_clock() - t_s
+        if age > HAPTIC_MAX_AGE_S:
+            return self._drop_haptic(f"{buzz_id} is {age:.0f} s old")
+        client, loop = self._client, self._loop
+        if client is None or loop is None or not client.is_connected:
+            return self._drop_haptic(f"{buzz_id}: sensor not connected")
+        asyncio.run_coroutine_threadsafe(self._buzz(client, pattern, buzz_id), loop)
+        return None
+
+    def on_button(self, data: bytes | bytearray) -> None:
+        """The sensor's button (a double tap answers a buzz): a ``button`` event on ``link``."""
+        taps = self.profile.decode_button(bytes(data))
+        if taps is None:
+            self.stats["decode_errors"] += 1
+            return
+        self.publisher.publish_event(Event("button", self.wall_clock(), {"taps": taps}, self.device.id))
+        log.info("device=%s button: %d tap(s)", self.device.id, taps)
+
+    def _drop_haptic(self, why: str) -> None:
+        self.stats["haptic_dropped"] += 1
+        log.info("device=%s haptic dropped: %s", self.device.id, why)
+
+    async def _buzz(self, client, pattern: HapticPattern, buzz_id: str) -> None:
+        try:
+            if client.services.get_characteristic(self.profile.haptic_uuid) is None:
+                return self._drop_haptic(f"{buzz_id}: this sensor has no vibration characteristic")
+            for w in self.profile.haptic_commands(pattern):
+                await client.write_gatt_char(w.char_uuid, w.data, response=w.response)
+        except Exception as exc:    # never let a buzz drop the sample stream
+            self.stats["haptic_failed"] += 1
+            log.warning("device=%s haptic write failed: %s", self.device.id, exc)
+            return None
+        self.stats["haptic_played"] += 1
+        log.info("device=%s buzzed for %s", self.device.id, buzz_id)
+        return None
 
     # -- status / state ----------------------------------------------------------------------
     def status_fields(self) -> dict:
@@ -210,10 +279,12 @@ class SensorLink:
             log.info("device=%s connected to %s (%s, rssi %s dBm)", self.device.id, dev.address,
                      self.profile.title, self.rssi_dbm)
             await self._start(client)
+            self._client = client
             self._last_rx = time.monotonic()
             self.publisher.publish_status("online", **self.status_fields())
             streamed = await self._watch(client, stop)
         finally:
+            self._client = None
             self.publisher.push_batch()
             self.save_state()
             with contextlib.suppress(Exception):
@@ -225,6 +296,8 @@ class SensorLink:
         if p.control_notify and p.control_uuid:
             await client.start_notify(p.control_uuid, self._on_control)
         await client.start_notify(p.notify_uuid, lambda _c, data: self.handle_notification(data))
+        if p.button_uuid and client.services.get_characteristic(p.button_uuid) is not None:
+            await client.start_notify(p.button_uuid, lambda _c, data: self.on_button(data))
         for w in p.start_commands():
             await client.write_gatt_char(w.char_uuid, w.data, response=w.response)
             if w.delay_s:
@@ -273,6 +346,10 @@ class SensorLink:
         from bleak.exc import BleakError
 
         attempt = 0
+        self._loop = asyncio.get_running_loop()
+        topic = self.haptic_topic()
+        if topic is not None:
+            self.publisher.client.subscribe(topic, self.on_haptic, qos=1)
         while not stop.is_set():
             try:
                 streamed = await self._connect_and_stream(stop)

@@ -148,8 +148,9 @@ class Pipeline:
         if coach is None:
             from spinewise.coaching.service import CoachService
             from spinewise.coaching.store import CoachStore
+            from spinewise.notify import open_notifier
             self._own_coach_store = CoachStore(str(_expand(cfg.coaching.state_db)))
-            coach = CoachService(cfg, self._own_coach_store)
+            coach = CoachService(cfg, self._own_coach_store, notifier=open_notifier(cfg))
         self.coach = coach
         self.analyzer_factory = analyzer_factory or default_analyzer_factory(cfg)
         self._devices = {d.id: d for d in cfg.devices}
@@ -189,6 +190,10 @@ class Pipeline:
         for kind, scope in INTAKE.items():
             filt = self.topics.device(ANY, kind) if scope == "device" else self.topics.user(ANY, kind)
             self.sub.subscribe(filt, self._handler(kind), qos=1)
+        notifier = getattr(self.coach, "notifier", None)
+        if notifier is not None:       # answers given on a notification (desktop Snooze) = commands
+            take = self._handler("cmd")
+            notifier.set_reply_sink(lambda user, payload: take(self.topics.user(user, "cmd"), payload))
         self._worker.start()
         self._started = True
         self.pub.connect(connect_timeout_s, wait=False)
@@ -231,6 +236,7 @@ class Pipeline:
         except Exception:
             log.exception("storage close failed")
         if self._own_coach_store is not None:
+            self.coach.close()           # queued notifications get a bounded moment to go out
             self._own_coach_store.close()
         self.pub.publish(self.topic_status, dumps({"state": "offline", "reason": "stopped"}),
                          qos=1, retain=True, timeout_s=5.0)   # PUBACK: all queued before it went out
@@ -600,6 +606,12 @@ class Pipeline:
         if not isinstance(kind, str):
             self.reject("bad_event", item.key, "not an event object")
             return
+        if kind == "button":          # the sensor's button: a double tap snoozes (docs/notify.md)
+            from spinewise.notify.answers import button_command
+            cmd = button_command(item.key, doc)
+            if cmd is not None and self.cfg.user_of(item.key) in self._users:
+                self._on_command(_Item("cmd", self.cfg.user_of(item.key), cmd, item.arrival))
+                return
         if kind not in GATEWAY_EVENT_KINDS:
             self.counters.inc("accepted", reason="link")
             self.counters.inc("gateway_events_ignored")
@@ -719,6 +731,10 @@ class Pipeline:
                   "points_dropped", "write_errors"):
             if k in st:
                 self.counters.set(f"storage_{k}" if not k.startswith("points") else k, st[k])
+        notifier = getattr(self.coach, "notifier", None)     # spinewise.notify: per-channel sums
+        if notifier is not None:
+            for k, v in notifier.totals().items():
+                self.counters.set(f"notify_{k}", v)
         if self._latency_s:
             lat = np.asarray(self._latency_s)
             self._latency_s = []

@@ -6,7 +6,9 @@ API: ``read_chunks(path, chunk_size)`` streams ``ImuChunk``s at constant memory,
 ``ReadReport`` counts what was handled; ``ReadPolicy`` tunes the handling.
 
 Modules: ``report`` (error, policy, report, info types), ``parse`` (bytes -> validated rows),
-``read`` (header, gyro and rate detection, chunking), ``write`` (numpy text formatting).
+``read`` (header, gyro and rate detection, chunking), ``units`` (units told from the data:
+m/s^2, rad/s, ms, epoch; ``read_chunks(..., units=Units())``), ``write`` (numpy text
+formatting). ``read_chunks`` also takes ``-`` (standard input) and gzip data.
 
 Format
 ------

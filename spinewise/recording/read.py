@@ -2,11 +2,14 @@
 into ``ImuChunk``s of a fixed size."""
 from __future__ import annotations
 
+import gzip
 import io
 import itertools
 import logging
 import os
 import re
+import sys
+from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import numpy as np
@@ -16,23 +19,47 @@ from spinewise.recording.report import (HEADER, HEADER_LINE, ReadPolicy, ReadRep
                                         RecordingInfo)
 from spinewise.recording.parse import (_Block, _Overlong, _Source, _Validator, _parse_block,
                                        _parse_field)
+from spinewise.recording.units import Units, detect_units
 
 log = logging.getLogger(__name__)
 
 
-def _open(path) -> tuple[BinaryIO, str, bool]:
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _open(path) -> tuple[BinaryIO, str, list]:
+    """(binary file, name, owned): a path, ``-`` (standard input) or a file object; gzip
+    data (``.csv.gz``, or gzip bytes on standard input) is decompressed as it streams."""
+    if isinstance(path, str) and path == "-":
+        return _maybe_gunzip(sys.stdin.buffer, "<stdin>", [])
     if hasattr(path, "read"):
         name = str(getattr(path, "name", "<stream>"))
         if isinstance(path, io.TextIOBase):     # bytes are needed to name undecodable lines
             if not hasattr(path, "buffer"):
                 raise RecordingError("open the recording in binary mode ('rb')", path=name)
             path = path.buffer
-        return path, name, False
+        return _maybe_gunzip(path, name, [])
     name = os.fspath(path)
     try:
-        return open(name, "rb"), name, True
+        fh = open(name, "rb")
     except OSError as exc:
         raise RecordingError(f"cannot open: {exc.strerror or exc}", path=name) from None
+    return _maybe_gunzip(fh, name, [fh])
+
+
+def _maybe_gunzip(fh, name: str, owned: list) -> tuple[BinaryIO, str, list]:
+    if hasattr(fh, "peek"):
+        head = fh.peek(2)[:2]
+    elif _seekable(fh):
+        pos = fh.tell()
+        head = fh.read(2)
+        fh.seek(pos)
+    else:
+        return fh, name, owned
+    if head == _GZIP_MAGIC:
+        gz = gzip.GzipFile(fileobj=fh, mode="rb")
+        return gz, name, [gz, *owned]
+    return fh, name, owned
 
 
 def _read_header(fh: BinaryIO, report: ReadReport, policy: ReadPolicy) -> None:
@@ -96,33 +123,46 @@ def _estimate_rate(t_s: np.ndarray) -> float | None:
     return float(f"{rate:.6g}")   # 49.99999999999996 -> 50.0
 
 
-def _peek(blocks: Iterator, policy: ReadPolicy,
-          replay: bool) -> tuple[list, float | None, bool]:
-    """(blocks read if ``replay``, rate estimate, non-zero gyro seen) from the first blocks.
+@dataclass
+class _Peek:
+    blocks: list                       # blocks read, if they must be replayed (a pipe)
+    rows: np.ndarray                   # first valid samples: t, ax, ay, az (raw units)
+    gyro_rows: np.ndarray | None       # first valid samples with gyro: t, ax..az, gx..gz
+    gyro_seen: bool
+
+
+def _peek(blocks: Iterator, policy: ReadPolicy, replay: bool) -> _Peek:
+    """The first blocks: up to ``peek_rows`` valid samples, and whether a gyro shows.
 
     Reads until ``peek_rows`` valid samples; with ``replay`` (a pipe, whose blocks must be
-    kept for the main pass) only until ``peek_rows`` lines, so memory stays bounded.
+    kept for the main pass) only until ``peek_rows`` lines, so memory stays bounded. Blocks
+    with a non-zero gyro value are also parsed with the gyro columns (unit detection).
     """
     quiet = ReadReport(_quiet=True)          # problems are logged once, in the main pass
     validator = _Validator(quiet, ReadPolicy(gap_s=policy.gap_s))
-    peeked, times, n_lines, n_valid, gyro_seen = [], [], 0, 0, False
+    gyro_validator = _Validator(ReadReport(_quiet=True), ReadPolicy(gap_s=policy.gap_s))
+    peeked, parts, gyro_parts, n_lines, n_valid, gyro_seen = [], [], [], 0, 0, False
     for block in blocks:
         if replay:
             peeked.append(block)
         rows, line_nos = _parse_block(block, 4, quiet, ReadPolicy())
         rows, _ = validator.feed(rows, line_nos)
-        times.append(rows[:, 0])
-        gyro_seen = gyro_seen or _gyro_evidence(block)
+        parts.append(rows)
+        if _gyro_evidence(block):
+            gyro_seen = True
+            g_rows, g_lines = _parse_block(block, 7, ReadReport(_quiet=True), ReadPolicy())
+            gyro_parts.append(gyro_validator.feed(g_rows, g_lines)[0])
         n_lines += block.n_lines
         n_valid += rows.shape[0]
         if n_valid >= policy.peek_rows or (replay and n_lines >= policy.peek_rows):
             break
     else:
-        rows, _ = validator.finish()
-        if rows.size:
-            times.append(rows[:, 0])
-    t = np.concatenate(times)[:policy.peek_rows] if times else np.zeros(0)
-    return peeked, _estimate_rate(t), gyro_seen
+        parts.append(validator.finish()[0])
+        gyro_parts.append(gyro_validator.finish()[0])
+    rows = np.concatenate([p for p in parts if p.size] or [np.zeros((0, 4))])[:policy.peek_rows]
+    g = [p for p in gyro_parts if p.size]
+    gyro_rows = np.concatenate(g)[:policy.peek_rows] if g else None
+    return _Peek(peeked, rows, gyro_rows, gyro_seen)
 
 
 def _decide_gyro(rest: Iterator, seekable: bool, gyro_seen: bool, report: ReadReport,
@@ -142,13 +182,20 @@ def _decide_gyro(rest: Iterator, seekable: bool, gyro_seen: bool, report: ReadRe
 
 def read_chunks(path, chunk_size: int = 4096, *, device_id: str = "local",
                 report: ReadReport | None = None,
-                policy: ReadPolicy | str | None = None) -> Iterator[ImuChunk]:
+                policy: ReadPolicy | str | None = None,
+                units: Units | None = None) -> Iterator[ImuChunk]:
     """Stream a CSV recording as ``ImuChunk``s of ``chunk_size`` samples (last one shorter).
 
     ``path`` is a path or a binary file object. Raises ``RecordingError`` (on the first
     ``next()``, or at the end for "fewer than two valid samples") for unreadable files;
     handled problems go to ``report``. A chunk's ``meta["gaps"]`` lists ``(start_s, end_s)``
     of the gaps that end inside it (a gap before its first sample included).
+
+    ``path`` may also be ``-`` (standard input) and gzip-compressed. With ``units`` (see
+    ``spinewise.recording.units``) the columns are converted to seconds from the first
+    sample, g and deg/s, the units left ``None`` detected from the first samples (a
+    ``RecordingError`` names the option when they cannot be told); without it values are
+    kept as written.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
             or chunk_size < 1:
@@ -158,28 +205,52 @@ def read_chunks(path, chunk_size: int = 4096, *, device_id: str = "local",
     fh, name, owned = _open(path)
     report.path = name
     try:
-        yield from _read(fh, int(chunk_size), device_id, report, policy)
-    except OSError as exc:
-        raise RecordingError(f"cannot read: {exc.strerror or exc}", path=name) from None
+        yield from _read(fh, int(chunk_size), device_id, report, policy, units)
+    except (OSError, EOFError) as exc:      # EOFError: a cut-off .gz
+        raise RecordingError(f"cannot read: {getattr(exc, 'strerror', None) or exc}",
+                             path=name) from None
     finally:
-        if owned:
-            fh.close()
+        for f in owned:
+            f.close()
 
 
 def _seekable(fh) -> bool:
+    if isinstance(fh, gzip.GzipFile):     # says seekable even over a pipe
+        return _seekable(fh.fileobj)
     try:
         return bool(fh.seekable())
     except (AttributeError, OSError, ValueError):
         return False
 
 
-def _read(fh, chunk_size, device_id, report, policy) -> Iterator[ImuChunk]:
+def _read(fh, chunk_size, device_id, report, policy, units) -> Iterator[ImuChunk]:
     _read_header(fh, report, policy)
     seekable = _seekable(fh)
     data_start = fh.tell() if seekable else 0
     blocks = _Source(fh, policy.max_line_bytes).blocks()
-    peeked, rate_hz, gyro_seen = _peek(blocks, policy, replay=not seekable)
-    has_gyro = _decide_gyro(blocks, seekable, gyro_seen, report, policy)
+    peek = _peek(blocks, policy, replay=not seekable)
+    has_gyro = _decide_gyro(blocks, seekable, peek.gyro_seen, report, policy)
+    if peek.rows.shape[0] < 2:
+        raise RecordingError("fewer than two valid samples: no sample rate", path=report.path)
+    if units is not None:
+        try:
+            g = peek.gyro_rows if has_gyro and peek.gyro_rows is not None \
+                and peek.gyro_rows.shape[0] >= 2 else None
+            detect_units(units, peek.rows[:, 0], peek.rows[:, 1:4], g)
+        except RecordingError as exc:
+            raise RecordingError(exc.message, path=report.path) from None
+        if has_gyro and units.gyro is None:      # gyro values only after the peek
+            units.gyro = "dps"
+            units.detected["gyro"] = "assumed: no gyro values in the first samples"
+            units.notices.append("gyroscope assumed in deg/s (no values in the first samples; "
+                                 "--gyro-unit to set it)")
+        for notice in units.notices:
+            log.info("%s: %s", report.path, notice)
+        report.units = units.to_dict()
+        t_peek = units.apply(peek.rows.copy())[:, 0]
+    else:
+        t_peek = peek.rows[:, 0]
+    rate_hz = _estimate_rate(t_peek)
     if rate_hz is None:
         raise RecordingError("fewer than two valid samples: no sample rate", path=report.path)
     if not np.isfinite(rate_hz):
@@ -190,13 +261,15 @@ def _read(fh, chunk_size, device_id, report, policy) -> Iterator[ImuChunk]:
         fh.seek(data_start)
         blocks = _Source(fh, policy.max_line_bytes).blocks()
     else:                          # replay what the peek consumed, then carry on
-        blocks = itertools.chain(peeked, blocks)
+        blocks = itertools.chain(peek.blocks, blocks)
 
     ncols = 7 if has_gyro else 4
     validator = _Validator(report, policy)
     out = _Rechunker(chunk_size, device_id, rate_hz, has_gyro, policy.gap_s, report)
     for block in blocks:
         rows, line_nos = _parse_block(block, ncols, report, policy)
+        if units is not None:
+            rows = units.apply(rows)
         yield from out.push(validator.feed(rows, line_nos)[0])
     yield from out.push(validator.finish()[0])
     yield from out.flush()
@@ -252,11 +325,13 @@ class _Rechunker:
                         meta={"gaps": gaps} if gaps else {})
 
 
-def probe(path, *, policy: ReadPolicy | str | None = None) -> RecordingInfo:
-    """One pass over the whole recording: rate, gyro, rows, start and duration."""
+def probe(path, *, policy: ReadPolicy | str | None = None,
+          units: Units | None = None) -> RecordingInfo:
+    """One pass over the whole recording: rate, gyro, rows, start and duration (with
+    ``units``: converted, and ``units`` filled in as ``read_chunks`` does)."""
     report = ReadReport()
     n, t0, t1 = 0, None, None
-    for chunk in read_chunks(path, 1 << 16, report=report, policy=policy):
+    for chunk in read_chunks(path, 1 << 16, report=report, policy=policy, units=units):
         if t0 is None:
             t0 = float(chunk.t_s[0])
         t1 = float(chunk.t_s[-1])

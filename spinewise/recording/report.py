@@ -69,6 +69,7 @@ class ReadReport:
     counts: dict[str, int] = field(default_factory=dict)
     lines: dict[str, list[int]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
+    units: dict | None = None          # the columns' units and conversions (read with units)
     _quiet: bool = field(default=False, repr=False, compare=False)   # the peek counts silently
 
     @property

@@ -124,7 +124,10 @@ class ActivityClassifier:
         g += [False] * (2 * n - 1 - len(g))
         c = n - 1                                   # index of k in g
         if not g[c]:
-            return all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
+            # the hole must sit inside a walk: a full look-back or look-ahead of gait on one
+            # side (squat reps alternate 2 upright gait-like epochs with a deep one: no walk)
+            return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
+                    and (all(g[:c]) or all(g[c + 1:])))
         return any(all(g[i:i + n]) for i in range(0, n))
 
     def _travel(self, window, stand0: float) -> int:

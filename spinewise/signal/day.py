@@ -27,8 +27,9 @@ import numpy as np
 
 from spinewise.config import SignalConfig
 from spinewise.events import Event
-from spinewise.signal.activity import CLASSES, ActivityClassifier
+from spinewise.signal.activity import CLASSES, WALK_MIN_EPOCHS, ActivityClassifier
 from spinewise.signal.body import BodySamples, angles_from_up
+from spinewise.signal.calibration import most_horizontal_axis, rotation_from_axes
 from spinewise.signal.day_features import FEATURES, EpochFeatures
 from spinewise.signal.epochs import EpochSplitter
 from spinewise.signal.sedentary import SLEEP_MIN_S, SedentaryTracker
@@ -43,7 +44,7 @@ MAX_HOURS = 7 * 24                                  # per-hour table kept for th
 F = {name: i for i, name in enumerate(FEATURES)}
 UP_COLS = [F["up_x"], F["up_y"], F["up_z"]]
 # record layout after classification (plain list: cheap and JSON/pickle-friendly)
-R_T0, R_DT, R_CLS, R_FLEX, R_LAT, R_INCL, R_ENMO, R_STEPS, R_SIT0, R_STAND0 = range(10)
+R_T0, R_DT, R_CLS, R_FLEX, R_LAT, R_INCL, R_ENMO, R_STEPS, R_SIT0, R_STAND0, R_CAND = range(11)
 HOUR_COLS = CLASSES + ("sedentary", "slouch", "steps")
 
 
@@ -106,6 +107,36 @@ class DayTracker:
         rows[np.ix_(sel, UP_COLS)] = up
         return rows
 
+    def _provisional_up(self, rows: np.ndarray) -> np.ndarray:
+        """Held sensor-frame rows that no mounting calibration will re-express (the recording
+        ends, or waited too long). Walks too short to calibrate the mounting (it wants
+        calibration.MIN_WALK_EPOCHS of mid-walk; a 5 m walk has ~5 s) still say where up is:
+        the mean gravity direction of the gait-like epochs in runs of >= WALK_MIN_EPOCHS (a
+        sit-to-stand makes 2-3) becomes body z, forward stays a guess (steps and walking need
+        only up). Without such a run the sensor frame stands in for the body frame."""
+        gait = rows[:, F["gait"]] > 0.5 if rows.size else np.zeros(0, dtype=bool)
+        in_run = np.zeros(gait.size, dtype=bool)
+        start = None
+        for i, g in enumerate(np.append(gait, False)):
+            if g and start is None:
+                start = i
+            elif not g and start is not None:
+                if i - start >= WALK_MIN_EPOCHS:
+                    in_run[start:i] = True
+                start = None
+        if not in_run.any():
+            log.warning("%s: mounting never calibrated (no walking seen); classifying with the "
+                        "sensor frame as body frame", self.device_id)
+            return rows
+        z = rows[in_run][:, UP_COLS].mean(axis=0)
+        z /= np.linalg.norm(z)
+        R = rotation_from_axes(z, most_horizontal_axis(z))
+        log.warning("%s: mounting not calibrated (walks too short); up from %d s of gait, "
+                    "forward guessed", self.device_id, int(in_run.sum()))
+        rows = rows.copy()
+        rows[:, UP_COLS] = rows[:, UP_COLS] @ R
+        return rows
+
     def mark_exercise(self, start_s: float, end_s: float | None = None) -> None:
         """Epochs in [start_s, end_s) become exercise; ``end_s=None`` opens the mark (a set
         in progress) until a later call with the same start closes it."""
@@ -133,10 +164,8 @@ class DayTracker:
             events += self._posture_events(self._posture.flush())
         events += self._rows_in(self.features.flush())
         if self._pending:
-            log.warning("%s: mounting never calibrated (no walking seen); classifying with the "
-                        "sensor frame as body frame", self.device_id)
             rows, self._pending = np.asarray(self._pending), []
-            events += self._classify(rows)
+            events += self._classify(self._provisional_up(rows))
         events += self._records(self.classifier.flush())
         while self._lag:
             events += self._final(self._lag.popleft())
@@ -161,7 +190,7 @@ class DayTracker:
                 log.warning("%s: no mounting calibration after %.0f h; classifying the oldest "
                             "epochs with the sensor frame", self.device_id, MAX_PENDING_CALIB_S / 3600)
                 old, self._pending = self._pending[:over], self._pending[over:]
-                return self._classify(np.asarray(old))
+                return self._classify(self._provisional_up(np.asarray(old)))
             return []
         return self._classify(self._rotate(rows))
 
@@ -176,13 +205,31 @@ class DayTracker:
             # neutrals as known at decision time (not at release: that would depend on
             # how much later data the chunk carried)
             rec = [row[F["t0"]], row[F["n"]] / self.rate_hz, cls, flex, lat, incl,
-                   row[F["enmo_mg"]], row[F["steps"]] if cls == "walking" else 0.0, sit0, stand0]
+                   row[F["enmo_mg"]], row[F["steps"]] if cls == "walking" else 0.0, sit0, stand0,
+                   row[F["steps"]]]
+            self._walk_edge_steps(rec)
             self._lag.append(rec)
         if self._lag:
             newest = self._lag[-1][R_T0]
             while self._lag and newest - self._lag[0][R_T0] >= EXERCISE_LAG_S:
                 events += self._final(self._lag.popleft())
         return events
+
+    def _walk_edge_steps(self, rec: list) -> None:
+        """Steps of the standing epoch just before or after a walk count: a walk starts and
+        ends mid-epoch, and its first and last steps (slower, softer) often leave that epoch
+        short of gait-like, so it stays "standing" (on real lower-back recordings ~2 steps
+        per walk were lost there). Only the steps: walking time keeps the classifier's
+        epochs. ``rec`` is about to follow the newest held record."""
+        if not self._lag:
+            return
+        prev = self._lag[-1]
+        if abs(rec[R_T0] - prev[R_T0] - self.epoch_s) > 1e-6:
+            return
+        if rec[R_CLS] == "walking" and prev[R_CLS] == "standing":
+            prev[R_STEPS] = prev[R_CAND]
+        elif prev[R_CLS] == "walking" and rec[R_CLS] == "standing":
+            rec[R_STEPS] = rec[R_CAND]
 
     def _in_mark(self, t0: float, t1: float) -> bool:
         def end(m):

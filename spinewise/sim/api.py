@@ -42,7 +42,7 @@ def simulate(scenario: str, seed: int = 0, rate_hz: float = 50.0, *, mount: str 
              acc_bias_g: float | list | None = None, gyro_drift_dps: float | None = None,
              quantize: bool = True, noise: bool = True,
              dose_scale: float = 1.0, bad_form_rate: float = 0.25, sets: int = 1,
-             calibration: bool = True, device_id: str = "sim") -> Simulation:
+             calibration: bool = True, gait: str = "wide", device_id: str = "sim") -> Simulation:
     """Plan a scenario for a person drawn from ``seed`` and return the (lazy) Simulation.
 
     mount: "random" (any fixed rotation, per seed), a named mount (spinewise.sim.sensor.NAMED_MOUNTS,
@@ -55,7 +55,7 @@ def simulate(scenario: str, seed: int = 0, rate_hz: float = 50.0, *, mount: str 
     number of reps (guide doses at 1.0), e.g. 0.3 for short fixtures. bad_form_rate: share of
     sets / holds done with a form fault (default 0.25). sets: sets per exercise (plank: the knee
     plank once, then forearm planks; side plank: both sides per set). calibration=False drops the
-    standing + walking intro.
+    standing + walking intro. gait: "wide" (default) or "classic" gait priors (sim/person.py).
     """
     if not MIN_RATE_HZ <= float(rate_hz) <= MAX_RATE_HZ:
         raise ValueError(f"rate_hz {rate_hz}: must be within {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz")
@@ -68,7 +68,7 @@ def simulate(scenario: str, seed: int = 0, rate_hz: float = 50.0, *, mount: str 
     if not 0.0 <= bad_form_rate <= 1.0:
         raise ValueError("bad_form_rate must be within 0-1")
     start = parse_start(start_utc)
-    person = draw_person(_rng(seed, 1))
+    person = draw_person(_rng(seed, 1), gait)
     planner = Planner(person, _rng(seed, 2), heading_deg=float(_rng(seed, 5).uniform(0, 360)))
     planner.dose_scale = float(dose_scale)
     planner.bad_form_rate = float(bad_form_rate)
@@ -104,7 +104,7 @@ def simulate(scenario: str, seed: int = 0, rate_hz: float = 50.0, *, mount: str 
              "sensor": sensor.truth(), "person": person.to_dict(),
              "options": {"exercises": list(exercises) if exercises else None, "dose_scale": dose_scale,
                          "bad_form_rate": bad_form_rate, "sets": int(sets),
-                         "calibration_intro": calibration, "noise": noise}}
+                         "calibration_intro": calibration, "noise": noise, "gait": gait}}
     truth.update(build_truth(segments, set_truth, holds, slouch, total))
     return Simulation(scenario=scenario, seed=int(seed), rate_hz=float(rate_hz), segments=segments,
                       sensor=sensor, truth=truth, n_samples=n, device_id=device_id,

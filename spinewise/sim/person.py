@@ -1,12 +1,20 @@
 """Per-person variability, drawn once per seed.
 
 Ranges follow the body-model brief (docs/architecture.md, spinewise/sim/README.md): neutral
-tilt offsets, sitting posterior tilt, slump depth, gait (step frequency 1.5-2.1 Hz, pelvic
-bounce, rotation, obliquity), exercise tempo and hold habits, tremor and fatigue.
+tilt offsets, sitting posterior tilt, slump depth, gait (pelvic bounce, rotation, obliquity,
+cadence, heel strikes), exercise tempo and hold habits, tremor and fatigue.
+
+Gait priors (``gait``): "wide" (the default) covers cadences of 70-130 steps/min, a bounce down
+to a shuffle, soft to hard heel strikes and a limp (antalgic gait) in about a third of people:
+wider than the real lower-back recordings (benchmarks/real_data.py: healthy adults at 90-125
+steps/min, an older adult and a walker with MS down to 0.03 g of vertical acceleration).
+"classic" is the healthy-adult range the committed fixtures were made with (93-123 steps/min,
+1-2 cm bounce, 0.15-0.45 g heel strikes, no limp). The wide draws come after all the others on
+the person's stream, so every other trait (and every plan, on its own stream) is the same.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -38,15 +46,21 @@ class Person:
     quadruped_pitch_deg: float    # trunk angle vs horizontal on hands and knees
     plank_incline_deg: float      # head-up incline of the forearm plank
     knee_plank_incline_deg: float
+    limp: float = 0.0             # antalgic gait: alternate steps differ in timing and force (0..0.35)
 
     def to_dict(self) -> dict:
         return {k: round(v, 4) for k, v in asdict(self).items()}
 
 
-def draw_person(rng: np.random.Generator) -> Person:
+GAIT_PRIORS = ("wide", "classic")
+
+
+def draw_person(rng: np.random.Generator, gait: str = "wide") -> Person:
+    if gait not in GAIT_PRIORS:
+        raise ValueError(f"gait {gait!r}: one of {', '.join(GAIT_PRIORS)}")
     u = rng.uniform
     step_hz = u(1.55, 2.05)
-    return Person(
+    person = Person(
         stand_flexion_deg=u(-3.0, 5.0),
         stand_lateral_deg=u(-2.0, 2.0),
         sit_flexion_deg=-u(5.0, 20.0),
@@ -73,3 +87,7 @@ def draw_person(rng: np.random.Generator) -> Person:
         plank_incline_deg=u(10.0, 15.0),
         knee_plank_incline_deg=u(20.0, 30.0),
     )
+    if gait == "classic":
+        return person
+    return replace(person, step_hz=u(70.0, 130.0) / 60.0, bounce_m=u(0.008, 0.02), impact_g=u(0.05, 0.45),
+                   limp=u(0.1, 0.35) if u() < 0.3 else 0.0)

@@ -121,7 +121,7 @@ class Planner:
                           bounce_m=p.bounce_m * speed_scale, ap_m=p.ap_m * speed_scale,
                           ml_m=p.ml_m, yaw_deg=p.yaw_deg, obliquity_deg=p.obliquity_deg,
                           tilt_deg=p.tilt_deg, impact_g=p.impact_g * speed_scale,
-                          impact_width_s=rng.uniform(0.015, 0.025))
+                          impact_width_s=rng.uniform(0.015, 0.025), limp=p.limp)
         if turns is None:
             turns = int(rng.poisson(duration_s / 45.0))
         knots_t, knots_v, h = [0.0], [0.0], 0.0
@@ -142,6 +142,7 @@ class Planner:
                           sway=Wiggle("rot", SmoothNoise(rng, 0.1, 0.8), np.radians([0.8, 0.8, 1.5]),
                                       Envelope.window(0.0, duration_s, 1.2)))
         seg.impact_gain = gait.impact_g * rng.uniform(0.75, 1.25, seg.heel_strikes_s.size)
+        seg.impact_gain *= 1.0 + p.limp * np.where(seg._strike_index % 2 == 0, 1.0, -1.0)
         seg.info["steps"] = int(seg.heel_strikes_s.size)
         self._append(seg)
         self.heading_deg = (self.heading_deg + np.degrees(h)) % 360.0

@@ -90,6 +90,7 @@ class GaitParams:
     impact_g: float             # heel-strike transient peak (vertical)
     impact_width_s: float
     cadence_cv: float = 0.02    # slow cadence wander
+    limp: float = 0.0           # antalgic asymmetry: alternate steps shorter/longer, softer/harder
 
 
 @dataclass
@@ -120,7 +121,9 @@ class WalkSegment(Segment):
     def phase(self, t):
         g = self.gait
         wander = self.cadence_noise.integral(t)[:, 0] * g.cadence_cv if self.cadence_noise else 0.0
-        return 2.0 * np.pi * g.step_hz * (t + wander)
+        base = 2.0 * np.pi * g.step_hz * (t + wander)
+        # a limp moves alternate heel strikes by -+limp/4 of a step (monotonic for limp < 1.2)
+        return base + 0.5 * np.pi * g.limp * np.cos(0.5 * base)
 
     def psi(self, t):
         base = np.radians(self.heading_deg)
@@ -134,7 +137,8 @@ class WalkSegment(Segment):
         half = ph / 2.0   # stride phase: 0 at a left heel strike (even step index)
         pos_h = np.stack([g.ap_m * env * np.sin(ph),
                           g.ml_m * env * np.sin(half),
-                          -g.bounce_m * env * np.cos(ph)], axis=1)
+                          -g.bounce_m * env * np.cos(ph) * (1.0 + g.limp * np.cos(half))],
+                         axis=1)
         rv = np.stack([np.radians(g.obliquity_deg) * env * np.sin(half),
                        np.radians(g.tilt_deg) * env * np.cos(ph),
                        -np.radians(g.yaw_deg) * env * np.cos(half)], axis=1)

@@ -137,7 +137,8 @@ class EmulatedSensor:
     def __init__(self, bus_address: str, adapter: str, profile: str, name: str,
                  acc_g: np.ndarray, gyro_dps: np.ndarray | None, *, rate_hz: float = 50.0,
                  speed: float = 1.0, samples_per_packet: int = 5, battery_pct: int = 87,
-                 manufacturer_data: dict[int, bytes] | None = None) -> None:
+                 manufacturer_data: dict[int, bytes] | None = None, motor: bool = True,
+                 button: bool = True) -> None:
         self.bus_address = bus_address
         self.adapter_path = f"/org/bluez/{adapter}"
         self.profile = get_profile(profile)(rate_hz)
@@ -153,6 +154,10 @@ class EmulatedSensor:
             {0x006B: bytes([0x33, 0x1E, 0x33])} if profile == "polar_h10" else {})
         self.sent = Sent()
         self.writes: list[bytes] = []
+        self.motor = motor                  # expose the profile's vibration characteristic
+        self.haptic_writes: list[bytes] = []
+        self.has_button = button            # expose the profile's button characteristic
+        self._button: _Characteristic | None = None
         self.bus: MessageBus | None = None
         self._data: _Characteristic | None = None
         self._control: _Characteristic | None = None
@@ -192,6 +197,13 @@ class EmulatedSensor:
     async def reappear(self) -> None:
         await self._register()
 
+    def press(self, taps: int) -> bool:
+        """The wearer taps the button ``taps`` times; False when nobody listens (not notifying)."""
+        if self._button is None or not self._button.notifying:
+            return False
+        self._button.notify(bytes([0x01, taps]))
+        return True
+
     @property
     def done(self) -> bool:
         return self._next >= len(self.acc_g)
@@ -211,6 +223,12 @@ class EmulatedSensor:
             flags = ["write", "write-without-response"] + (["indicate"] if p.control_notify else [])
             self._control = _Characteristic(p.control_uuid, svc_path, flags, on_write=self._on_control)
             bus.export(f"{svc_path}/char1", self._control)
+        if p.haptic_uuid and self.motor:
+            bus.export(f"{svc_path}/char2", _Characteristic(p.haptic_uuid, svc_path, ["write"],
+                                                            on_write=self.haptic_writes.append))
+        if p.button_uuid and self.has_button:
+            self._button = _Characteristic(p.button_uuid, svc_path, ["notify"])
+            bus.export(f"{svc_path}/char3", self._button)
         bat_path = f"{base}/service1"
         bus.export(bat_path, _Service(BATTERY_SERVICE_UUID))
         bus.export(f"{bat_path}/char0", _Characteristic(BATTERY_LEVEL_UUID, bat_path, ["read", "notify"],

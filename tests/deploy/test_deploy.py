@@ -246,3 +246,54 @@ def test_setup_secrets_help_prints_usage_and_creates_nothing(tmp_path):
     assert res.returncode == 0 and "Usage" in res.stdout, res.stderr
     assert not (tmp_path / "deploy/secrets").exists()
     assert not (tmp_path / "deploy/mosquitto/passwd").exists()
+
+
+def _expand(value: str) -> str:
+    """Compose's ${VAR:-default} with the variables unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_images_are_versioned_and_ours_carry_the_package_version(compose):
+    import tomllib
+    version = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["version"]
+    from spinewise import __version__
+    assert version == __version__
+    for name, svc in compose["services"].items():
+        image = _expand(svc["image"])
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest", f"{name}: {svc['image']} is not versioned"
+        if repo == "spinewise":
+            assert tag == version, f"{name}: {image} is not the package version {version}"
+            assert svc["build"]["dockerfile"] == "deploy/pipeline.Dockerfile", name  # own build
+
+
+def test_ports_bind_to_localhost_unless_asked(compose):
+    for name, svc in compose["services"].items():
+        for port in svc.get("ports", []):
+            host, _, rest = _expand(str(port)).partition(":")
+            assert host == "127.0.0.1" and rest.count(":") == 1, f"{name}: {port}"
+            assert "${SPINEWISE_" in str(port), f"{name}: {port} cannot be opened when asked"
+
+
+def test_readme_has_upgrade_and_restore_with_the_pipeline_state():
+    readme = (DEPLOY.parent / "README.md").read_text()
+    for heading in ("### Upgrade", "### Backup and restore"):
+        assert heading in readme
+    restore = readme.split("### Backup and restore", 1)[1].split("\n## ", 1)[0]
+    assert "pipeline-state" in restore and "restore" in restore
+
+
+def test_demo_writes_outside_the_checkout():
+    from spinewise.demo import DEMO_DIR
+    assert DEMO_DIR.startswith("~/.local/state/")
+    assert "/spinewise-demo/" in (DEPLOY.parent / ".gitignore").read_text().splitlines()
+
+
+def test_gateway_example_names_the_devices_and_users_of_the_pipeline_config():
+    import tomllib
+    gateway = tomllib.loads((DEPLOY / "gateway.example.toml").read_text())
+    pipeline = tomllib.loads((DEPLOY / "spinewise.toml").read_text())
+    users = {d["id"]: d["user"] for d in pipeline["devices"]}
+    assert gateway["devices"]
+    for d in gateway["devices"]:
+        assert users.get(d["id"]) == d["user"], d["id"]

@@ -94,3 +94,17 @@ def test_unreadable_state_is_ignored(tmp_path):
     (tmp_path / "timestamps.json").write_text("{not json")
     link = _link(tmp_path)
     assert link.rebuilder.stats["samples"] == 0
+
+
+def test_haptic_requests_that_cannot_buzz_are_dropped_and_counted(tmp_path):
+    import json as _json
+    import time as _time
+
+    link = _link(tmp_path)
+    assert link.haptic_topic() is None                  # no MQTT client here: nothing to subscribe
+    link.on_haptic("t", b"not json")
+    link.on_haptic("t", _json.dumps({"id": "n1", "t_s": _time.time(), "pulses": 99}).encode())
+    link.on_haptic("t", _json.dumps({"id": "n2", "t_s": _time.time()}).encode())   # not connected
+    link.on_haptic("t", _json.dumps({"id": "n2", "t_s": _time.time()}).encode())   # repeat: ignored
+    link.on_haptic("t", _json.dumps({"id": "n3", "t_s": _time.time() - 3600}).encode())  # stale
+    assert link.stats["haptic_dropped"] == 4 and link.stats["haptic_played"] == 0

@@ -195,3 +195,26 @@ def test_rate_choice_per_profile():
     assert SpinewiseProfile(52).rate_hz == 52.0 and SpinewiseProfile(5000).rate_hz == 1000.0
     assert Thingy52(1).rate_hz == 5.0 and Thingy52(104).rate_hz == 104.0
     assert WitMotion(60).rate_hz == 50.0 and PolarH10(130).rate_hz == 100.0
+
+
+def test_spinewise_haptic_command_and_profiles_without_a_motor():
+    from spinewise.ingest.profiles import NUDGE_BUZZ, HapticPattern, get_profile
+    from spinewise.ingest.profiles.spinewise import HAPTIC
+
+    (w,) = get_profile("spinewise")().haptic_commands(HapticPattern(3, 250, 100))
+    assert (w.char_uuid, w.data, w.response) == (HAPTIC, bytes([1, 3, 250, 0, 100, 0]), True)
+    assert get_profile("spinewise")().haptic_commands(NUDGE_BUZZ)[0].data == bytes([1, 2, 200, 0, 150, 0])
+    for name in ("polar_h10", "witmotion", "thingy52"):
+        assert get_profile(name).haptic_uuid is None and get_profile(name)().haptic_commands(NUDGE_BUZZ) == []
+    with pytest.raises(ValueError):
+        HapticPattern(0, 200, 100)
+
+
+def test_spinewise_button_taps():
+    from spinewise.ingest.profiles import get_profile
+
+    p = get_profile("spinewise")()
+    assert p.decode_button(bytes([1, 2])) == 2 and p.decode_button(bytes([1, 1])) == 1
+    for bad in (b"", bytes([1]), bytes([2, 2]), bytes([1, 0]), bytes([1, 2, 0])):
+        assert p.decode_button(bad) is None
+    assert get_profile("polar_h10").button_uuid is None

@@ -144,3 +144,27 @@ def test_segments_join_smoothly(ideal, ideal_rec):
     da = np.abs(np.diff(ideal_rec.acc_g, axis=0)).max(axis=1)
     assert dg[at].max() < 2.0          # deg/s per sample at 104 Hz
     assert da[at].max() < 0.05         # g per sample
+
+
+def test_wide_gait_priors_cover_slow_brisk_soft_and_limping_walkers():
+    """Cadence 70-130 steps/min, heel strikes from soft to hard, a limp in some people; the
+    classic priors (the fixtures') are unchanged and the other traits do not move."""
+    from spinewise.sim.api import _rng
+    from spinewise.sim.person import draw_person
+    wide = [draw_person(_rng(s, 1)) for s in range(300)]
+    spm = np.array([60 * p.step_hz for p in wide])
+    assert spm.min() < 75 and spm.max() > 125 and np.all((spm >= 70) & (spm <= 130))
+    assert min(p.impact_g for p in wide) < 0.08
+    assert 0.2 < np.mean([p.limp > 0 for p in wide]) < 0.4
+    classic = draw_person(_rng(7, 1), "classic")
+    assert 93 <= 60 * classic.step_hz <= 123 and classic.limp == 0.0
+    assert draw_person(_rng(7, 1)).tempo_s == classic.tempo_s
+
+
+def test_a_limp_alternates_heel_strike_timing():
+    from spinewise.sim import simulate
+    sim = simulate("office_snippet", seed=7304, rate_hz=25)      # a limp of 0.31
+    walk = next(s for s in sim.segments if s.activity == "walking")
+    assert walk.gait.limp > 0.2
+    iv = np.diff(walk.heel_strikes_s)[2:-2]
+    assert abs(np.mean(iv[::2]) - np.mean(iv[1::2])) > 0.1 * np.mean(iv)

@@ -179,5 +179,5 @@ def test_committed_fixture_truth_matches_the_simulator():
     from pathlib import Path
     fx = Path(__file__).resolve().parents[2] / "fixtures" / "sim" / "office_snippet_25hz_random.truth.json"
     committed = json.loads(fx.read_text())
-    now = simulate("office_snippet", seed=105, rate_hz=25, mount="random").truth
+    now = simulate("office_snippet", seed=105, rate_hz=25, mount="random", gait="classic").truth
     assert committed["posture"] == json.loads(json.dumps(now["posture"]))

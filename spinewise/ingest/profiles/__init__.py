@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from spinewise.ingest.profiles.base import (BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID, DecodeError,
-                                            Frame, GattWrite, SensorProfile)
+                                            Frame, GattWrite, HapticPattern, NUDGE_BUZZ,
+                                            SensorProfile)
 from spinewise.ingest.profiles.polar import PolarH10
 from spinewise.ingest.profiles.spinewise import SpinewiseProfile
 from spinewise.ingest.profiles.thingy import Thingy52
@@ -32,5 +33,6 @@ def recognise(name: str | None, service_uuids=()) -> type[SensorProfile] | None:
 
 
 __all__ = ["PROFILES", "get_profile", "recognise", "SensorProfile", "Frame", "GattWrite", "DecodeError",
+           "HapticPattern", "NUDGE_BUZZ",
            "BATTERY_SERVICE_UUID", "BATTERY_LEVEL_UUID", "PolarH10", "SpinewiseProfile", "Thingy52",
            "WitMotion"]

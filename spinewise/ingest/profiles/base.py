@@ -55,6 +55,21 @@ class GattWrite:
     delay_s: float = 0.0            # pause after the write (some sensors need it)
 
 
+@dataclass(frozen=True)
+class HapticPattern:
+    """A buzz: ``pulses`` vibrations of ``on_ms``, ``off_ms`` apart (a nudge: two short ones)."""
+    pulses: int = 2
+    on_ms: int = 200
+    off_ms: int = 150
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.pulses <= 10 and 10 <= self.on_ms <= 2000 and 0 <= self.off_ms <= 2000):
+            raise ValueError(f"haptic pattern out of range: {self}")
+
+
+NUDGE_BUZZ = HapticPattern()
+
+
 class SensorProfile:
     """Base class: subclasses set the class attributes and implement ``decode``."""
 
@@ -66,6 +81,8 @@ class SensorProfile:
     control_notify: ClassVar[bool] = False          # subscribe to control responses first
     name_prefixes: ClassVar[tuple[str, ...]] = ()
     has_gyro: ClassVar[bool] = True
+    haptic_uuid: ClassVar[str | None] = None        # a vibration motor, written to buzz (nudges)
+    button_uuid: ClassVar[str | None] = None        # a button, notifying taps (answers to nudges)
     rates_hz: ClassVar[tuple[float, ...]] = (50.0,)  # the rates it offers; the nearest is chosen
     default_rate_hz: ClassVar[float] = 50.0
 
@@ -87,6 +104,14 @@ class SensorProfile:
 
     def stop_commands(self) -> list[GattWrite]:
         return []
+
+    def haptic_commands(self, pattern: "HapticPattern") -> list[GattWrite]:
+        """The writes that play ``pattern`` on the sensor's vibration motor ([] without one)."""
+        return []
+
+    def decode_button(self, data: bytes) -> int | None:
+        """Taps in one button notification (2 = a double tap), None when it is not one."""
+        return None
 
     def on_control(self, data: bytes) -> str | None:
         """Inspect a control-point response; return an error message when it reports a failure."""

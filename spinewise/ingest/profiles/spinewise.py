@@ -3,6 +3,10 @@
 Service 5e1f0000-7370-696e-6577-697365000000 ("spinewise" in the UUID), characteristics:
   5e1f0001-... notify: sample packets (below)
   5e1f0002-... write:  ``01 <u16 rate_hz LE>`` set the sample rate; ``02`` stop; ``03`` start
+  5e1f0003-... write:  optional vibration motor: ``01 <u8 pulses> <u16 on_ms LE> <u16 off_ms LE>``
+                       plays the pattern (firmware without a motor leaves the characteristic out)
+  5e1f0004-... notify: optional button: ``01 <u8 taps>`` after a press sequence (2 = double tap,
+                       which snoozes nudges)
 
 Packet (little-endian)::
 
@@ -24,11 +28,15 @@ import struct
 
 import numpy as np
 
-from spinewise.ingest.profiles.base import DecodeError, Frame, GattWrite, SensorProfile
+from spinewise.ingest.profiles.base import DecodeError, Frame, GattWrite, HapticPattern, SensorProfile
 
 SERVICE = "5e1f0000-7370-696e-6577-697365000000"
 DATA = "5e1f0001-7370-696e-6577-697365000000"
 CONTROL = "5e1f0002-7370-696e-6577-697365000000"
+HAPTIC = "5e1f0003-7370-696e-6577-697365000000"
+HAPTIC_PLAY = 0x01
+BUTTON = "5e1f0004-7370-696e-6577-697365000000"
+BUTTON_TAPS = 0x01
 HEADER = struct.Struct("<BBBBHII")
 VERSION = 1
 
@@ -39,6 +47,8 @@ class SpinewiseProfile(SensorProfile):
     service_uuid = SERVICE
     notify_uuid = DATA
     control_uuid = CONTROL
+    haptic_uuid = HAPTIC
+    button_uuid = BUTTON
     name_prefixes = ("spinewise",)
     has_gyro = True
     rates_hz = (1.0, 1000.0)       # any whole rate in this range: the firmware decides
@@ -54,6 +64,16 @@ class SpinewiseProfile(SensorProfile):
 
     def stop_commands(self) -> list[GattWrite]:
         return [GattWrite(CONTROL, b"\x02", True)]
+
+    def haptic_commands(self, pattern: HapticPattern) -> list[GattWrite]:
+        return [GattWrite(HAPTIC, struct.pack("<BBHH", HAPTIC_PLAY, pattern.pulses, pattern.on_ms,
+                                              pattern.off_ms), True)]
+
+    def decode_button(self, data: bytes) -> int | None:
+        data = bytes(data)
+        if len(data) != 2 or data[0] != BUTTON_TAPS or data[1] == 0:
+            return None
+        return data[1]
 
     def decode(self, data: bytes) -> Frame | None:
         data = bytes(data)

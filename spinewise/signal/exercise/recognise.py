@@ -55,6 +55,7 @@ SIDE_PLANK_ELEVATION_DEG = (7.5, 35.0)
 # planks -2..+18 deg (level pelvis common, sagging below), side planks -3..+4; the simulator
 # draws -6..+22 / -6..+25. Leaning on a desk sitting reads prone only beyond ~40 deg.
 HOLD_ELEVATION_DEG = (-12.0, 35.0)
+KNEE_PLANK_MIN_ELEVATION_DEG = 17.5      # midway: forearm plank 10-15, on knees 20-30
 
 
 def _axes(reps: list[dict]) -> np.ndarray:
@@ -215,6 +216,19 @@ def centre(exercise: str, reps: list[dict], offset) -> list[float]:
 def roll_deg(exercise: str, rep: dict) -> float:
     """Pelvis roll about the long axis at the end position (bird dog hip rotation)."""
     return float(rep["rot_mean_deg"][2])
+
+
+def hold_variant(exercise: str, up) -> dict:
+    """What the hold's position says beyond its name: a plank on the forearms or the knees
+    (the head-up incline, guide: Core Stabilization - Plank), a side plank's side."""
+    elev = math.degrees(math.asin(min(1.0, max(-1.0, float(up[2])))))
+    if exercise == "plank":
+        return {"variant": "knee" if elev >= KNEE_PLANK_MIN_ELEVATION_DEG else "forearm"}
+    if exercise == "side_plank":
+        post = classify1(up)
+        side = {SIDE_LEFT: "left", SIDE_RIGHT: "right"}.get(post)
+        return {"variant": "forearm", "side": side} if side else {}
+    return {}
 
 
 def hold_exercise(up, announced: str | None, by_effort: bool = False) -> str | None:

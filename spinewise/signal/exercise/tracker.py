@@ -952,11 +952,9 @@ class ExerciseTracker:
         t0, t1 = meter.tremor_mg()
         flags = form.hold_flags(drift, t0, t1, meter.quiet_max_s, self.cfg)
         trem = meter.tremor_rms_mg()
-        post = classify1(h["up0"])
-        side = ({"side_right": "right", "side_left": "left"}.get(post)
-                if h["exercise"] == "side_plank" else None)
-        out = {"exercise": h["exercise"], "start_s": round(h["start_s"], 2),
-               "end_s": round(t, 2), "duration_s": round(t - h["start_s"], 2), "side": side,
+        out = {"exercise": h["exercise"], **recognise.hold_variant(h["exercise"], h["up0"]),
+               "start_s": round(h["start_s"], 2),
+               "end_s": round(t, 2), "duration_s": round(t - h["start_s"], 2),
                "stability": {"sway_deg_rms": round(sway, 3),
                              "tremor_mg_rms": None if trem is None else round(trem, 2),
                              "drift_deg": round(drift, 2)},
