@@ -43,6 +43,7 @@ FUSION_REANCHOR_DEG = 15.0   # turned further than this from where it was follow
 # of the accelerometer (a weaker cue: 1.2-2x against 1.1-1.3x, the sensor noise dominates).
 # The band stops below Nyquist at low rates (25 Hz: 3-10 Hz).
 EFFORT_BAND_HZ = (3.0, 12.0)
+EFFORT_MIN_WIDTH = 1.5         # the band's top must be at least 1.5x its bottom
 N_SUMS = 13                  # per-frame sums: up(3), dyn^2, tremor^2, n, acc up(3), gyro up(3),
                              # effort^2
 
@@ -74,9 +75,12 @@ class FrameBuilder:
         self._sos = (sps.butter(2, TREMOR_BAND_HZ, btype="bandpass", fs=self.rate_hz, output="sos")
                      if self.has_tremor else None)
         self._zi: np.ndarray | None = None
+        # below ~11 Hz the band has no room under Nyquist: effort stays unknown (NaN), and
+        # holds fall back to the classic rules, as without a gyro's effort
         hi = min(EFFORT_BAND_HZ[1], 0.4 * self.rate_hz)
-        self._effort_sos = sps.butter(2, (EFFORT_BAND_HZ[0], hi), btype="bandpass", fs=self.rate_hz,
-                                      output="sos")
+        self._effort_sos = (sps.butter(2, (EFFORT_BAND_HZ[0], hi), btype="bandpass",
+                                       fs=self.rate_hz, output="sos")
+                            if hi >= EFFORT_MIN_WIDTH * EFFORT_BAND_HZ[0] else None)
         self._effort_zi: np.ndarray | None = None
         self._lp = sps.butter(2, min(ACC_ONLY_UP_CUTOFF_HZ, 0.4 * self.rate_hz), fs=self.rate_hz,
                               output="sos")
@@ -132,10 +136,13 @@ class FrameBuilder:
             trem2 = np.full(n, np.nan)
         # the gyro when there is one (bias and slow turns fall outside the band), else acc in mg
         src = (np.asarray(body.gyro_body_dps, dtype=np.float64) if body.has_gyro else 1000.0 * acc)
-        if self._effort_zi is None:
-            self._effort_zi = np.zeros((self._effort_sos.shape[0], 2, 3))
-        eband, self._effort_zi = sosfilt_step(self._effort_sos, src, self._effort_zi)
-        eff2 = np.sum(eband ** 2, axis=1)
+        if self._effort_sos is None:
+            eff2 = np.full(n, np.nan)
+        else:
+            if self._effort_zi is None:
+                self._effort_zi = np.zeros((self._effort_sos.shape[0], 2, 3))
+            eband, self._effort_zi = sosfilt_step(self._effort_sos, src, self._effort_zi)
+            eff2 = np.sum(eband ** 2, axis=1)
         bins = np.floor(np.asarray(body.t_s, dtype=np.float64) / FRAME_S).astype(np.int64)
         vals = np.column_stack([up, dyn2, trem2, np.ones(n), up_acc, g_lp, eff2])
         # Samples whose bin is older than the open one (clock jitter) join the open bin.
