@@ -10,6 +10,7 @@ import stat
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -48,7 +49,7 @@ def test_compose_parses_and_wires_secrets_and_mounts(compose):
                 assert str(value).startswith("/run/secrets/"), f"{name}: {key}={value}"
         for volume in svc.get("volumes", []):
             src = volume.split(":")[0]
-            if src.startswith("./") and src not in ("./mosquitto/passwd", "./gateway.toml"):  # user-made
+            if src.startswith("./") and src not in ("./mosquitto/passwd", "./mosquitto/certs", "./gateway.toml"):  # user-made
                 assert (DEPLOY / src).exists(), f"{name}: mounts missing {src}"
     for secret in compose["secrets"].values():
         assert secret["file"].startswith("./secrets/")
@@ -100,6 +101,14 @@ def test_systemd_units_verify_cleanly(unit, tmp_path):
     assert res.returncode == 0 and not res.stderr.strip() and not res.stdout.strip(), res.stderr
 
 
+@dataclass
+class ShippedBroker:
+    port: int                 # the plain listener (1883 in compose)
+    tls_port: int             # the TLS listener (8883 in compose)
+    certs: Path               # deploy/mosquitto/certs as setup-secrets.sh made it
+    logins: dict[str, str]
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     """The shipped mosquitto.conf, with the acl and passwd setup-secrets.sh generates from the
@@ -131,6 +140,7 @@ def broker(tmp_path_factory):
     assert set(logins) == {"h10-1", "alex", "spinewise-pipeline", "spinewise-monitor"}
     # re-running keeps existing secrets and passwords
     token, alex = (secrets / "influxdb-token").read_text(), logins["alex"]
+    server_crt = (work / "deploy/mosquitto/certs/server.crt").read_bytes()
     subprocess.run(["sh", str(work / "deploy/setup-secrets.sh")], env=env, check=True,
                    capture_output=True)
     assert (secrets / "influxdb-token").read_text() == token
@@ -140,11 +150,18 @@ def broker(tmp_path_factory):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "spinewise.toml" in res.stderr
 
-    port = free_port()
+    # the broker's TLS certificate: an own CA made by the script, kept on a re-run
+    certs = work / "deploy/mosquitto/certs"
+    assert (certs / "server.crt").read_bytes() == server_crt
+    assert stat.S_IMODE((secrets / "tls-ca.key").stat().st_mode) == 0o600
+
+    port, tls_port = free_port(), free_port()
     conf = (DEPLOY / "mosquitto/mosquitto.conf").read_text()
+    assert "listener 8883" in conf and "listener 1883" in conf
     conf = (conf.replace("/mosquitto/config/", f"{work}/deploy/mosquitto/")
                 .replace("/mosquitto/data/", f"{work}/data/")
-                .replace("listener 1883", f"listener {port} 127.0.0.1"))
+                .replace("listener 1883", f"listener {port} 127.0.0.1")
+                .replace("listener 8883", f"listener {tls_port} 127.0.0.1"))
     if os.geteuid() == 0:
         conf += "user root\n"      # else mosquitto drops to "mosquitto", who cannot read tmp_path
     (work / "data").mkdir()
@@ -153,11 +170,11 @@ def broker(tmp_path_factory):
     proc = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")], stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 10
-    while not port_open(port) and time.monotonic() < deadline:
+    while not (port_open(port) and port_open(tls_port)) and time.monotonic() < deadline:
         assert proc.poll() is None, (work / "mosquitto.log").read_text()
         time.sleep(0.05)
     try:
-        yield port, logins
+        yield ShippedBroker(port, tls_port, certs, logins)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -181,7 +198,7 @@ def _client(port, username=None, password=None):
 
 
 def test_mosquitto_runs_the_shipped_config_and_enforces_the_acl(broker):
-    port, logins = broker
+    port, logins = broker.port, broker.logins
     anon, rc = _client(port)
     assert rc is not None and rc.is_failure, "anonymous login must be refused"
     anon.loop_stop()
@@ -216,6 +233,51 @@ def test_mosquitto_runs_the_shipped_config_and_enforces_the_acl(broker):
     # matrix, TLS included: tests/test_access_broker.py)
     assert sorted(received) == sorted(["spinewise/dev/h10-1/imu", "spinewise/dev/h10-1/status",
                                        "spinewise/user/alex/cmd"])
+
+
+def _tls_client(broker, login, *, ca_file, host="localhost"):
+    from spinewise.config import MqttConfig
+    from spinewise.mqtt import MqttClient
+    cfg = MqttConfig(host=host, port=broker.tls_port, username=login,
+                     password=broker.logins[login], tls=True, ca_file=str(ca_file),
+                     prefix="spinewise", reconnect_max_s=1)
+    return MqttClient(cfg, f"t-tls-{login}-{time.monotonic_ns()}", clean_session=True)
+
+
+def test_the_shipped_tls_listener_verifies_with_the_scripts_own_ca(broker):
+    """The 8883 listener of the shipped mosquitto.conf, with the certificate setup-secrets.sh
+    made: a client verifying against deploy/mosquitto/certs/ca.crt connects and its messages
+    pass the same ACL; a throwaway CA that did not sign it is refused with one message."""
+    received: list[str] = []
+    pipeline = _tls_client(broker, "spinewise-pipeline", ca_file=broker.certs / "ca.crt")
+    pipeline.subscribe("spinewise/user/+/cmd", lambda topic, payload: received.append(topic))
+    sensor = _tls_client(broker, "h10-1", ca_file=broker.certs / "ca.crt")
+    app = _tls_client(broker, "alex", ca_file=broker.certs / "ca.crt")
+    try:
+        assert pipeline.connect(10) and sensor.connect(10) and app.connect(10), \
+            pipeline.failure() or sensor.failure() or app.failure()
+        time.sleep(0.3)
+        assert app.publish("spinewise/user/alex/cmd", b"x")
+        assert app.publish("spinewise/user/bob/cmd", b"x")      # acked, dropped by the ACL
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert received == ["spinewise/user/alex/cmd"]
+    finally:
+        for c in (pipeline, sensor, app):
+            c.close()
+
+    from tests.servers import make_test_ca
+    if shutil.which("openssl") is None:
+        missing("openssl is not installed")
+    stranger = make_test_ca(broker.certs.parent.parent.parent / "stranger-ca")
+    c = _tls_client(broker, "alex", ca_file=stranger.ca_cert)
+    try:
+        assert not c.connect(5)
+        assert "certificate failed verification" in (c.failure() or ""), c.failure()
+    finally:
+        c.close()
 
 
 @pytest.mark.parametrize("exported_id", [True, False])
