@@ -45,6 +45,8 @@ new_secret influxdb-admin-password
 new_secret influxdb-token
 new_secret grafana-admin-password
 new_secret mqtt-pipeline-password
+new_secret influxdb-pipeline-password     # write-only InfluxDB login of the pipeline
+new_secret influxdb-grafana-password      # read-only InfluxDB login of Grafana
 
 # The ACL and password file come from the access model (spinewise/access.py): an installed
 # spinewise, else this checkout with the system Python (the model is stdlib only). Passwords

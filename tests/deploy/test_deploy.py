@@ -62,7 +62,10 @@ def test_grafana_provisioning_matches_the_dashboards_and_compose(compose):
     (source,) = ds["datasources"]
     assert source["uid"] == DATASOURCE_UID and source["type"] == "influxdb"
     assert source["jsonData"]["dbName"] == "spinewise"
-    assert "$__file{/run/secrets/influxdb-token}" in source["secureJsonData"]["httpHeaderValue1"]
+    # Grafana reads as the read-only login the compose init creates, never with the operator token
+    assert source["user"] == "spinewise-grafana"
+    assert source["secureJsonData"] == {"password": "$__file{/run/secrets/influxdb-grafana-password}"}
+    assert "influxdb-token" not in (DEPLOY / "grafana/provisioning/datasources/spinewise.yaml").read_text()
     prov = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/spinewise.yaml").read_text())
     path = prov["providers"][0]["options"]["path"]
     assert f"./grafana/dashboards:{path}:ro" in compose["services"]["grafana"]["volumes"]
@@ -72,13 +75,15 @@ def test_grafana_provisioning_matches_the_dashboards_and_compose(compose):
 
 
 def test_shipped_config_loads_with_secrets_from_files(tmp_path):
-    token = tmp_path / "token"
-    token.write_text("s3cret-token\n")
+    influx_pw = tmp_path / "influx-pw"
+    influx_pw.write_text("s3cret-influx\n")
     pw = tmp_path / "pw"
     pw.write_text("mqtt-pass")
-    cfg = load(DEPLOY / "spinewise.toml", env={"SPINEWISE_INFLUX__TOKEN_FILE": str(token),
+    cfg = load(DEPLOY / "spinewise.toml", env={"SPINEWISE_INFLUX__PASSWORD_FILE": str(influx_pw),
                                                "SPINEWISE_MQTT__PASSWORD_FILE": str(pw)})
-    assert cfg.influx.backend == "v2" and cfg.influx.token == "s3cret-token"
+    # the write-only login of 20-scoped-logins.sh, not the operator token
+    assert cfg.influx.backend == "v1" and cfg.influx.username == "spinewise-pipeline"
+    assert cfg.influx.password == "s3cret-influx" and not cfg.influx.token
     assert cfg.mqtt.password == "mqtt-pass" and cfg.mqtt.username == "spinewise-pipeline"
     assert "s3cret" not in repr(cfg.redacted()) and "mqtt-pass" not in repr(cfg.redacted())
     assert cfg.devices and cfg.devices[0].profile == "polar_h10"
@@ -130,7 +135,7 @@ def broker(tmp_path_factory):
     secrets = work / "deploy/secrets"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
     for name in ("influxdb-admin-password", "influxdb-token", "grafana-admin-password",
-                 "mqtt-pipeline-password"):
+                 "mqtt-pipeline-password", "influxdb-pipeline-password", "influxdb-grafana-password"):
         assert len((secrets / name).read_text()) == 48
     # the committed ACL is what the generator makes from the shipped config (no drift)
     assert (work / "deploy/mosquitto/acl").read_text() == (DEPLOY / "mosquitto/acl").read_text()
@@ -315,6 +320,50 @@ def test_setup_secrets_help_prints_usage_and_creates_nothing(tmp_path):
 def _expand(value: str) -> str:
     """Compose's ${VAR:-default} with the variables unset."""
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_services_get_scoped_influxdb_logins_not_the_operator_token(compose):
+    """Least privilege (issue 16/17): only InfluxDB itself holds the operator token; the
+    pipeline writes as spinewise-pipeline, Grafana reads as spinewise-grafana."""
+    services = compose["services"]
+    holders = {name for name, svc in services.items() if "influxdb-token" in svc.get("secrets", [])}
+    assert holders == {"influxdb"}
+    pipeline = services["pipeline"]
+    assert pipeline["secrets"] == ["mqtt-pipeline-password", "influxdb-pipeline-password"]
+    assert pipeline["environment"]["SPINEWISE_INFLUX__PASSWORD_FILE"] == \
+        "/run/secrets/influxdb-pipeline-password"
+    assert not any("TOKEN" in key for key in pipeline["environment"])
+    assert "influxdb-grafana-password" in services["grafana"]["secrets"]
+    assert {"influxdb-pipeline-password", "influxdb-grafana-password"} <= \
+        set(services["influxdb"]["secrets"])
+    assert "./influxdb/init:/docker-entrypoint-initdb.d:ro" in services["influxdb"]["volumes"]
+
+
+def test_influxdb_init_script_creates_a_write_only_and_a_read_only_login(tmp_path):
+    """Run 20-scoped-logins.sh against a stand-in `influx` CLI: the pipeline's login may only
+    write the bucket, Grafana's only read it, each with the password of its Docker secret."""
+    fake = tmp_path / "bin" / "influx"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$*" >> "$CALLS"\n')
+    fake.chmod(0o755)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "influxdb-pipeline-password").write_text("pw-pipeline")
+    (secrets / "influxdb-grafana-password").write_text("pw-grafana")
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"),
+           "SPINEWISE_SECRETS_DIR": str(secrets), "DOCKER_INFLUXDB_INIT_BUCKET": "spinewise",
+           "DOCKER_INFLUXDB_INIT_ORG": "spinewise", "DOCKER_INFLUXDB_INIT_BUCKET_ID": "feedbeef"}
+    script = DEPLOY / "influxdb/init/20-scoped-logins.sh"
+    assert sorted(p.name for p in script.parent.iterdir()) == ["10-dbrp.sh", script.name]  # order
+    res = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    pipeline, grafana = (tmp_path / "calls").read_text().splitlines()
+    assert pipeline.startswith("v1 auth create --org spinewise --username spinewise-pipeline "
+                               "--password pw-pipeline --write-bucket feedbeef ")
+    assert "--read-bucket" not in pipeline
+    assert grafana.startswith("v1 auth create --org spinewise --username spinewise-grafana "
+                              "--password pw-grafana --read-bucket feedbeef ")
+    assert "--write-bucket" not in grafana
 
 
 def test_images_are_versioned_and_ours_carry_the_package_version(compose):
