@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +219,7 @@ class InfluxD(ServerProcess):
 
     name = "influxdb"
     binary = "/usr/bin/influxd"
+    auth_enabled = False          # InfluxDBWithAuth: logins and grants are enforced
 
     def command(self) -> list[str]:
         conf = self.data_dir / "influxdb.conf"
@@ -230,7 +232,8 @@ class InfluxD(ServerProcess):
             f'[data]\n  dir = "{d}/data"\n  wal-dir = "{d}/wal"\n  query-log-enabled = false\n'
             '[monitor]\n  store-enabled = false\n'
             '[continuous_queries]\n  enabled = false\n'
-            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n')
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            + ("  auth-enabled = true\n" if self.auth_enabled else ""))
         return [self.binary, "-config", str(conf)]
 
     def ready(self) -> bool:
@@ -255,6 +258,30 @@ class InfluxD(ServerProcess):
 
     def create_database(self, db: str) -> None:
         self.query(f'CREATE DATABASE "{db}"', method="POST")
+
+
+class InfluxDBWithAuth(InfluxD):
+    """InfluxDB 1.x with ``auth-enabled``: the first user created must be an admin; then every
+    query and write needs a login, and a user's grants (READ / WRITE per database) apply."""
+
+    name = "influxdb-auth"
+    auth_enabled = True
+
+    def request(self, path: str, params: dict, *, login: tuple[str, str] | None = None,
+                body: bytes | None = None) -> tuple[int, str]:
+        """(HTTP status, body) of a POST to ``path`` as ``login`` (Basic auth)."""
+        import base64
+        from urllib.parse import urlencode
+        headers = {}
+        if login:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(login).encode()).decode()
+        req = urllib.request.Request(f"{self.url}{path}?{urlencode(params)}", data=body or b"",
+                                     headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
 
 
 class Victoria(ServerProcess):

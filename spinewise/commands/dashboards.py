@@ -11,8 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "that Grafana provisions.")
     p.add_argument("--out", default="deploy/grafana/dashboards",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--tz", default="UTC",
-                   help="default time zone for daily/weekly totals, IANA name (default: %(default)s)")
+    p.add_argument("--tz", default=None,
+                   help="default time zone for daily/weekly totals, IANA name (default: the "
+                        "config's coaching.timezone, UTC without a config)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if the files in --out are not up to date")
     p.set_defaults(func=run)
@@ -26,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from spinewise.config import ConfigError
     from spinewise.storage.grafana import DASHBOARDS, render, write_dashboards
 
+    if args.tz is None:      # the time zone the coaching uses for "today" (issue 16)
+        from spinewise import config as config_mod
+        args.tz = config_mod.load(getattr(args, "config", None)).coaching.timezone
     try:
         ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):

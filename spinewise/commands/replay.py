@@ -8,7 +8,7 @@ import sys
 def register(sub) -> None:
     p = sub.add_parser("replay", help="publish a recording to MQTT through the gateway publisher",
                        description=__doc__.splitlines()[0])
-    p.add_argument("file", help="CSV recording (t,ax,ay,az,gx,gy,gz)")
+    p.add_argument("file", help="CSV recording (t,ax,ay,az,gx,gy,gz), .csv.gz, or - for stdin")
     p.add_argument("--device", required=True, help="device id to publish as (<prefix>/dev/<ID>/imu)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="event-time acceleration: 1 = real time, 50 = 50x, 0 = as fast as possible")
@@ -41,6 +41,21 @@ def parse_start(text: str | None, first_t_s: float | None, now_s: float) -> floa
 
 
 def run(args) -> int:
+    if args.file != "-":
+        return _run(args)
+    # The file is read twice (probe for rate and units, then the samples): standard input is
+    # copied once to a private temporary file (gzip bytes stay gzip) and replayed from there.
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="spinewise-replay-") as tmp:
+        path = f"{tmp}/stdin"
+        with open(path, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        args.file = path
+        return _run(args)
+
+
+def _run(args) -> int:
     import signal
     import threading
     import time

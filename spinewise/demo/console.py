@@ -83,8 +83,10 @@ class LiveView:
         elif kind == "hold_running":
             ex, el = str(d.get("exercise")), float(d.get("elapsed_s") or 0.0)
             if el - self._hold_printed.get(ex, 0.0) >= HOLD_PRINT_EVERY_S:
+                # on the print grid: a hold is confirmed (and its first running tick sent)
+                # up to 12 s in, with its start backdated to the arrival
                 self._hold_printed[ex] = el - el % HOLD_PRINT_EVERY_S
-                self._print(t, f"  {ex} holding ... {el:.0f} s")
+                self._print(t, f"  {ex} holding ... {self._hold_printed[ex]:.0f} s")
         elif kind == "hold_finished":
             self.holds.append(d)
             stab = d.get("stability") or {}

@@ -186,6 +186,12 @@ class Pipeline:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, connect_timeout_s: float = 10.0) -> None:
+        if self.cfg.pipeline.unknown_devices == "accept":
+            # said once at start, not only when a stranger shows up: a sensor missing from
+            # [[devices]] (a typo, a gateway's other id) files its data under user = its id
+            log.warning("pipeline.unknown_devices = \"accept\": a sensor not in [[devices]] is "
+                        "analysed and its data filed under user = its device id; set \"reject\" "
+                        "(counted as rejected.unknown_device) or add it to [[devices]]")
         self._restore()
         for kind, scope in INTAKE.items():
             filt = self.topics.device(ANY, kind) if scope == "device" else self.topics.user(ANY, kind)

@@ -402,55 +402,108 @@ def squat(pl: Planner, scale: float) -> None:
             pause_range=(0.3, 1.5), tremor_scale=0.3)
 
 
-def plank_hold(pl: Planner, variant: str, side: str | None = None, hold_s: float | None = None) -> None:
-    """Lift into the plank, hold (sway, breathing, rising tremor, optional sag / breath hold), lower."""
+# Plank and side plank as other people do them (field recordings, docs/exercise.md "Holds"):
+# the pelvis from level (0-5 deg) to sagging below it and up to ~18 deg, side planks -3..+4;
+# most get into position straight from standing or kneeling, others lift out of lying prone
+# and rest prone between holds, at an angle a few degrees off the hold's. Holding shakes the
+# trunk with fast small corrections: 3-12 Hz gyro RMS 1.3-4.3 deg/s in field holds. Priors
+# are drawn wider than that.
+PLANK_ELEVATION_DEG = (-6.0, 22.0)        # at the hold, sag included
+SIDE_PLANK_ELEVATION_DEG = (-6.0, 25.0)
+PRONE_REST_TILT_DEG = (-3.0, 8.0)         # head-up tilt of a prone rest between holds
+EFFORT_DPS = (0.8, 8.0)                   # person's 3-12 Hz gyro RMS while holding (log-uniform)
+EFFORT_BAND_HZ = (3.0, 12.0)
+PLANK_ENTRIES = ("lift", "stand", "kneel")  # lift out of lying / get down into it from standing, kneeling
+
+
+def _effort_dps(pl: Planner, hr: np.random.Generator) -> float:
+    """This person's effort shaking (drawn at their first hold, kept for the session)."""
+    e = getattr(pl, "plank_effort_dps", None)
+    if e is None:
+        e = float(np.exp(hr.uniform(*np.log(EFFORT_DPS))))
+        pl.plank_effort_dps = e
+    return e
+
+
+def _effort(hr: np.random.Generator, start_s: float, end_s: float, dps0: float, dps1: float) -> Wiggle:
+    """Rotational 3-12 Hz shaking whose angular-rate RMS (vector) goes from dps0 to dps1."""
+    lo, hi = EFFORT_BAND_HZ
+    f_rms = np.sqrt((hi ** 3 - lo ** 3) / (3.0 * (hi - lo)))     # RMS frequency of the band
+    k = np.radians(1.0) / (2.0 * np.pi * f_rms) / np.sqrt(3.0)   # rad per (deg/s) per axis
+    return Wiggle("rot", SmoothNoise(hr, lo, hi, n_terms=12), np.full(3, k),
+                  Envelope.window(start_s, end_s, 0.3, value=dps0, end_value=dps1))
+
+
+def plank_hold(pl: Planner, variant: str, side: str | None = None, hold_s: float | None = None,
+               entry: str = "lift") -> None:
+    """Get into the plank (``entry``: lift out of lying, or down from standing / kneeling), hold
+    (sway, breathing, effort shaking, rising tremor, optional sag / breath hold), lower to lying
+    (prone: at a head-up tilt of PRONE_REST_TILT_DEG)."""
     rng, p = pl.rng, pl.person
     fault = _fault(pl, ["sag", "shaking", "breath_hold"])
-    base_rot, base_pos = pl.rot, pl.pos.copy()
+    hr = np.random.default_rng(int(rng.integers(2 ** 62)))    # this hold's own draws
+    sag = hr.uniform(6.0, 12.0) if fault == "sag" else hr.uniform(0.0, 2.5)
+    x = pl.pos[0]
     if variant in ("forearm", "knee"):
-        incline = p.plank_incline_deg if variant == "forearm" else p.knee_plank_incline_deg
-        up_rot = base_rot * rot_y(-incline)
-        rise = 0.14 if variant == "forearm" else 0.10
         exercise = "plank"
-        if hold_s is None:   # guide: knee plank 15-30 s, build forearm plank to 60 s
-            hold_s = rng.uniform(15, 30) if variant == "knee" else rng.uniform(20, 60)
-    else:
-        incline = rng.uniform(15.0, 25.0)
-        s = 1.0 if side == "right" else -1.0
-        up_rot = base_rot * rot_x(-s * incline)
-        rise = 0.16
-        exercise = "side_plank"
-        hold_s = rng.uniform(15, 40) if hold_s is None else hold_s
-    sag = rng.uniform(6.0, 12.0) if fault == "sag" else rng.uniform(0.0, 2.5)
-    if variant in ("forearm", "knee"):
+        # elevation at the hold (the sag tips the pelvis's head end further up, see below)
+        elev = hr.uniform(PLANK_ELEVATION_DEG[0], PLANK_ELEVATION_DEG[1] - sag)
+        level = PRONE
+        up_rot = level * rot_y(-elev)
         sag_rot = up_rot * rot_y(-sag)    # hips drop: the segment's head end rises further
+        rise = 0.14 if variant == "forearm" else 0.10
+        lower_rot = level * rot_y(-hr.uniform(*PRONE_REST_TILT_DEG))
+        if hold_s is None:   # guide (Plank): knee 15-30 s, full plank once 45 s on knees, up to 60 s
+            hold_s = hr.uniform(12, 45) if variant == "knee" else hr.uniform(15, 75)
     else:
+        exercise = "side_plank"
+        s = 1.0 if side == "right" else -1.0
+        elev = hr.uniform(SIDE_PLANK_ELEVATION_DEG[0] + sag, SIDE_PLANK_ELEVATION_DEG[1])
+        level = lying(90.0 if side == "right" else -90.0)
+        up_rot = level * rot_x(-s * elev)
         sag_rot = up_rot * rot_x(s * sag)  # side plank: hips drop back toward the floor
-    lift, lower = rng.uniform(1.0, 2.0), rng.uniform(1.0, 2.0)
-    up_pos = base_pos + [0.0, 0.0, rise]
+        rise = 0.16
+        lower_rot = level
+        hold_s = hr.uniform(12, 45) if hold_s is None else hold_s
+    frames = []
+    if entry in ("stand", "kneel"):
+        # straight down into position: from standing through kneeling, or from kneeling
+        if entry == "stand":
+            frames.append((hr.uniform(0.8, 1.4), kneeling(pl), [x + 0.15, 0, Z_KNEEL]))
+        lift = hr.uniform(1.2, 2.5)
+        floor_pos = np.array([x + 0.3, 0.0, Z_FLOOR])
+    else:
+        lift = hr.uniform(1.0, 2.0)
+        floor_pos = pl.pos.copy()
+    lower = hr.uniform(1.0, 2.0)
+    up_pos = floor_pos + [0.0, 0.0, rise]
     sag_pos = up_pos - [0.0, 0.0, 0.01 * sag]
-    frames = [(lift, up_rot, up_pos), (hold_s, sag_rot, sag_pos), (lower, base_rot, base_pos)]
-    duration = lift + hold_s + lower
-    t_a, t_b = lift, lift + hold_s
-    tremor0 = p.tremor_mg * rng.uniform(0.8, 1.2)
-    tremor1 = tremor0 * (1.0 + p.fatigue * rng.uniform(0.8, 2.0) * min(1.0, hold_s / 30.0))
+    t_a = sum(f[0] for f in frames) + lift
+    t_b = t_a + hold_s
+    frames += [(lift, up_rot, up_pos), (hold_s, sag_rot, sag_pos), (lower, lower_rot, floor_pos)]
+    duration = t_b + lower
+    tremor0 = p.tremor_mg * hr.uniform(0.8, 1.2)
+    tremor1 = tremor0 * (1.0 + p.fatigue * hr.uniform(0.8, 2.0) * min(1.0, hold_s / 30.0))
     if fault == "shaking":
-        tremor1 = max(tremor1 * 3.0, rng.uniform(30, 50))
+        tremor1 = max(tremor1 * 3.0, hr.uniform(30, 50))
+    effort0 = _effort_dps(pl, hr) * hr.uniform(0.8, 1.25)
+    effort1 = effort0 * (1.0 + hr.uniform(0.0, 0.8) * min(1.0, hold_s / 30.0))   # tiring
     breath_hold = 0.0
-    wig = [Wiggle("rot", SmoothNoise(rng, 0.05, 0.8), np.radians([0.4, 0.6, 0.3]) * p.sway_deg,
+    wig = [Wiggle("rot", SmoothNoise(hr, 0.05, 0.8), np.radians([0.4, 0.6, 0.3]) * p.sway_deg,
                   Envelope.window(t_a - 0.3, t_b + 0.3, 1.0))]
     bh = p.breath_hz * 1.3
-    breath = SmoothNoise(rng, bh * 0.93, bh * 1.07, n_terms=3)
+    breath = SmoothNoise(hr, bh * 0.93, bh * 1.07, n_terms=3)
     gains = np.radians([0.3, 0.8, 0.0]) * p.breath_deg
     if fault == "breath_hold" and hold_s > 25:
-        breath_hold = rng.uniform(10.0, min(20.0, hold_s - 10))
-        bh0 = t_a + rng.uniform(3.0, hold_s - breath_hold - 3.0)
+        breath_hold = hr.uniform(10.0, min(20.0, hold_s - 10))
+        bh0 = t_a + hr.uniform(3.0, hold_s - breath_hold - 3.0)
         env = Envelope(np.array([0, 0.5, bh0, bh0 + 1.0, bh0 + breath_hold - 1.0, bh0 + breath_hold,
                                  duration - 0.5, duration]), np.array([0, 1, 1, 0, 0, 1, 1, 0.0]))
     else:
         env = Envelope.window(0.0, duration, 0.5)
     wig.append(Wiggle("rot", breath, gains, env))
     wig += _tremor(pl, duration, tremor0, tremor1, start_s=t_a - 0.2, end_s=t_b + 0.2)
+    wig.append(_effort(hr, t_a - 0.2, t_b + 0.2, effort0, effort1))
     seg = pl.pose("exercise", exercise, frames, wiggles=wig)
     flags = []
     if sag > SAG_DEG:
@@ -461,11 +514,35 @@ def plank_hold(pl: Planner, variant: str, side: str | None = None, hold_s: float
         flags.append("breath_hold")
     pl.holds.append({"exercise": exercise, "start_s": _r(seg.start_s + t_a), "end_s": _r(seg.start_s + t_b),
                      "duration_s": _r(hold_s), "variant": variant if exercise == "plank" else "forearm",
-                     "side": side, "incline_deg": _r(incline), "sag_deg": _r(sag),
+                     "side": side, "incline_deg": _r(elev), "sag_deg": _r(sag), "entry": entry,
+                     "effort_dps": [_r(effort0), _r(effort1)],
                      "tremor_mg_start": _r(tremor0), "tremor_mg_end": _r(tremor1),
                      "tremor_rising": bool(tremor1 > 1.3 * tremor0), "breath_hold_s": _r(breath_hold),
                      "fault": fault, "flags": flags,
                      "set_start_s": _r(seg.start_s), "set_end_s": _r(seg.end_s)})
+
+
+def _to_hold_entry(pl: Planner, entry: str) -> None:
+    """Where a hold's ``entry`` starts: standing, or kneeling upright (from the floor: up
+    through hands and knees)."""
+    standing = (pl.rot.inv() * pl.standing()).magnitude() < np.radians(30)
+    if entry == "stand" and not standing:
+        get_up(pl)
+        pl.still("standing", "rest", pl.rng.uniform(2, 8))
+    elif entry == "kneel":
+        rng = pl.rng
+        if standing:
+            pl.pose("transition", "kneel_down",
+                    [(rng.uniform(1.0, 1.6), pl.standing(rng.uniform(30, 50)), [pl.pos[0] + 0.1, 0, -0.2]),
+                     (rng.uniform(0.8, 1.4), kneeling(pl), [pl.pos[0] + 0.2, 0, Z_KNEEL])],
+                    hold_s=rng.uniform(1, 4), ends_in="exercise")
+        else:
+            if (pl.rot.inv() * PRONE).magnitude() > np.radians(30) and not on_all_fours(pl):
+                roll_over(pl, PRONE)
+            pl.pose("transition", "to_kneeling",
+                    [(rng.uniform(1.0, 1.8), quadruped(pl), [pl.pos[0], 0, Z_QUADRUPED]),
+                     (rng.uniform(0.8, 1.4), kneeling(pl), [pl.pos[0] - 0.05, 0, Z_KNEEL])],
+                    hold_s=rng.uniform(1, 4), ends_in="exercise")
 
 
 # ---- the session -----------------------------------------------------------------------------
@@ -497,6 +574,14 @@ def exercise_session(pl: Planner, exercises: list[str], sets_scale: float = 1.0)
 
     n_sets = max(1, int(pl.sets_per_exercise))
 
+    def _plank(pl: Planner, variant: str, side: str | None = None) -> None:
+        entry = str(rng.choice(PLANK_ENTRIES))
+        if entry == "lift":
+            _floor_pose(pl, PRONE if side is None else lying(90.0 if side == "right" else -90.0))
+        else:
+            _to_hold_entry(pl, entry)
+        plank_hold(pl, variant, side=side, entry=entry)
+
     def one_set(e: str, k: int) -> None:
         if e in ("knee_to_chest", "spinal_rotation", "dead_bug", "bridge"):
             _floor_pose(pl, SUPINE)
@@ -507,16 +592,14 @@ def exercise_session(pl: Planner, exercises: list[str], sets_scale: float = 1.0)
             prone_press_up(pl, sets_scale)
         elif e == "plank":
             # guide: start with the modified plank on knees, progress to the full plank
-            _floor_pose(pl, PRONE)
             if k == 0:
-                plank_hold(pl, "knee")
+                _plank(pl, "knee")
                 rest(pl, rest_s())
-            plank_hold(pl, "forearm")
+            _plank(pl, "forearm")
         elif e == "side_plank":
             first = str(rng.choice(["left", "right"]))
             for i, side in enumerate((first, "right" if first == "left" else "left")):
-                _floor_pose(pl, lying(90.0 if side == "right" else -90.0))
-                plank_hold(pl, "side", side=side)
+                _plank(pl, "side", side=side)
                 if i == 0:
                     rest(pl, rng.uniform(8, 20))
         elif e == "bird_dog":

@@ -10,8 +10,9 @@ Conventions used in the queries:
 - Weeks start on Monday: InfluxQL buckets are aligned to the Unix epoch (a Thursday), so
   weekly groups use ``time(1w, 4d)``.
 - Calendar groupings (hours, days, weeks) run in the dashboard's ``$tz`` variable
-  (InfluxQL ``tz()``), so a day starts at local midnight; ``spinewise dashboards --tz
-  Europe/London`` sets its default (UTC otherwise). Points are stored in UTC.
+  (InfluxQL ``tz()``), so a day starts at local midnight; its default is the config's
+  ``coaching.timezone`` (``spinewise dashboards``; ``--tz`` overrides it, UTC without a
+  config). Points are stored in UTC.
 """
 from __future__ import annotations
 

@@ -285,7 +285,10 @@ def test_dashboard_json_is_sane_and_committed_files_are_current(tmp_path):
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
     from grafana_foundation_sdk.models.dashboard import Dashboard
 
-    paths = write_dashboards(tmp_path)
+    import tomllib
+    # the provisioned dashboards default to the shipped config's time zone
+    shipped_tz = tomllib.loads((ROOT / "deploy/spinewise.toml").read_text())["coaching"]["timezone"]
+    paths = write_dashboards(tmp_path, shipped_tz)
     for path in paths:
         d = json.loads(path.read_text())
         # the Foundation SDK's dashboard model reads it back unchanged (schema-shaped JSON)
@@ -303,7 +306,7 @@ def test_dashboard_json_is_sane_and_committed_files_are_current(tmp_path):
                 assert '"user" =~ /^$user$/' in t["query"], f"{p['title']}: not filtered by user"
         committed = ROOT / "deploy" / "grafana" / "dashboards" / path.name
         assert committed.exists() and committed.read_text() == path.read_text(), (
-            f"{committed} is stale: run `spinewise dashboards --out deploy/grafana/dashboards`")
+            f"{committed} is stale: run `spinewise --config deploy/spinewise.toml dashboards`")
 
 
 def test_interval_rounding_matches_grafana_for_the_ranges_used():
@@ -451,3 +454,23 @@ def test_devices_panels_show_what_the_gateway_publishes_through_the_pipeline(inf
     assert pts(panel("Sample rate")) and all(approx(v, 50.0) for v in pts(panel("Sample rate")))
     assert approx(pts(panel("Data lost to gaps")), [10.0]) and pts(panel("Data lost to gaps", "B")) == [2]
     assert [r[1:] for r in panel("Connection gaps")[0]["values"]] == [[4.0, 200], [6.0, 300]]
+
+
+def test_the_dashboards_take_the_configs_time_zone(tmp_path):
+    """Without --tz the dashboards default to coaching.timezone (issue 16); the provisioned
+    ones are those of the shipped deploy/spinewise.toml."""
+    import tomllib
+
+    from spinewise.cli import main
+    from spinewise.storage.grafana import render
+
+    config = tmp_path / "spinewise.toml"
+    config.write_text('[coaching]\ntimezone = "Asia/Tokyo"\n')
+    out = tmp_path / "dash"
+    assert main(["--config", str(config), "dashboards", "--out", str(out)]) == 0
+    d = json.loads((out / "spinewise-today.json").read_text())
+    tz = next(v for v in d["templating"]["list"] if v["name"] == "tz")
+    assert tz["query"] == "Asia/Tokyo" and tz["current"]["value"] == "Asia/Tokyo"
+    assert main(["--config", str(config), "dashboards", "--out", str(out), "--check"]) == 0
+    assert main(["--config", str(config), "dashboards", "--out", str(out), "--tz", "UTC",
+                 "--check"]) == 1                                # --tz overrides the config

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -48,7 +49,7 @@ def test_compose_parses_and_wires_secrets_and_mounts(compose):
                 assert str(value).startswith("/run/secrets/"), f"{name}: {key}={value}"
         for volume in svc.get("volumes", []):
             src = volume.split(":")[0]
-            if src.startswith("./") and src not in ("./mosquitto/passwd", "./gateway.toml"):  # user-made
+            if src.startswith("./") and src not in ("./mosquitto/passwd", "./mosquitto/certs", "./gateway.toml"):  # user-made
                 assert (DEPLOY / src).exists(), f"{name}: mounts missing {src}"
     for secret in compose["secrets"].values():
         assert secret["file"].startswith("./secrets/")
@@ -61,7 +62,10 @@ def test_grafana_provisioning_matches_the_dashboards_and_compose(compose):
     (source,) = ds["datasources"]
     assert source["uid"] == DATASOURCE_UID and source["type"] == "influxdb"
     assert source["jsonData"]["dbName"] == "spinewise"
-    assert "$__file{/run/secrets/influxdb-token}" in source["secureJsonData"]["httpHeaderValue1"]
+    # Grafana reads as the read-only login the compose init creates, never with the operator token
+    assert source["user"] == "spinewise-grafana"
+    assert source["secureJsonData"] == {"password": "$__file{/run/secrets/influxdb-grafana-password}"}
+    assert "influxdb-token" not in (DEPLOY / "grafana/provisioning/datasources/spinewise.yaml").read_text()
     prov = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/spinewise.yaml").read_text())
     path = prov["providers"][0]["options"]["path"]
     assert f"./grafana/dashboards:{path}:ro" in compose["services"]["grafana"]["volumes"]
@@ -71,13 +75,15 @@ def test_grafana_provisioning_matches_the_dashboards_and_compose(compose):
 
 
 def test_shipped_config_loads_with_secrets_from_files(tmp_path):
-    token = tmp_path / "token"
-    token.write_text("s3cret-token\n")
+    influx_pw = tmp_path / "influx-pw"
+    influx_pw.write_text("s3cret-influx\n")
     pw = tmp_path / "pw"
     pw.write_text("mqtt-pass")
-    cfg = load(DEPLOY / "spinewise.toml", env={"SPINEWISE_INFLUX__TOKEN_FILE": str(token),
+    cfg = load(DEPLOY / "spinewise.toml", env={"SPINEWISE_INFLUX__PASSWORD_FILE": str(influx_pw),
                                                "SPINEWISE_MQTT__PASSWORD_FILE": str(pw)})
-    assert cfg.influx.backend == "v2" and cfg.influx.token == "s3cret-token"
+    # the write-only login of 20-scoped-logins.sh, not the operator token
+    assert cfg.influx.backend == "v1" and cfg.influx.username == "spinewise-pipeline"
+    assert cfg.influx.password == "s3cret-influx" and not cfg.influx.token
     assert cfg.mqtt.password == "mqtt-pass" and cfg.mqtt.username == "spinewise-pipeline"
     assert "s3cret" not in repr(cfg.redacted()) and "mqtt-pass" not in repr(cfg.redacted())
     assert cfg.devices and cfg.devices[0].profile == "polar_h10"
@@ -98,6 +104,14 @@ def test_systemd_units_verify_cleanly(unit, tmp_path):
                          timeout=60)
     # unknown keys and bad values are only warnings: any output is a failure
     assert res.returncode == 0 and not res.stderr.strip() and not res.stdout.strip(), res.stderr
+
+
+@dataclass
+class ShippedBroker:
+    port: int                 # the plain listener (1883 in compose)
+    tls_port: int             # the TLS listener (8883 in compose)
+    certs: Path               # deploy/mosquitto/certs as setup-secrets.sh made it
+    logins: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +135,7 @@ def broker(tmp_path_factory):
     secrets = work / "deploy/secrets"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
     for name in ("influxdb-admin-password", "influxdb-token", "grafana-admin-password",
-                 "mqtt-pipeline-password"):
+                 "mqtt-pipeline-password", "influxdb-pipeline-password", "influxdb-grafana-password"):
         assert len((secrets / name).read_text()) == 48
     # the committed ACL is what the generator makes from the shipped config (no drift)
     assert (work / "deploy/mosquitto/acl").read_text() == (DEPLOY / "mosquitto/acl").read_text()
@@ -131,6 +145,7 @@ def broker(tmp_path_factory):
     assert set(logins) == {"h10-1", "alex", "spinewise-pipeline", "spinewise-monitor"}
     # re-running keeps existing secrets and passwords
     token, alex = (secrets / "influxdb-token").read_text(), logins["alex"]
+    server_crt = (work / "deploy/mosquitto/certs/server.crt").read_bytes()
     subprocess.run(["sh", str(work / "deploy/setup-secrets.sh")], env=env, check=True,
                    capture_output=True)
     assert (secrets / "influxdb-token").read_text() == token
@@ -140,11 +155,18 @@ def broker(tmp_path_factory):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "spinewise.toml" in res.stderr
 
-    port = free_port()
+    # the broker's TLS certificate: an own CA made by the script, kept on a re-run
+    certs = work / "deploy/mosquitto/certs"
+    assert (certs / "server.crt").read_bytes() == server_crt
+    assert stat.S_IMODE((secrets / "tls-ca.key").stat().st_mode) == 0o600
+
+    port, tls_port = free_port(), free_port()
     conf = (DEPLOY / "mosquitto/mosquitto.conf").read_text()
+    assert "listener 8883" in conf and "listener 1883" in conf
     conf = (conf.replace("/mosquitto/config/", f"{work}/deploy/mosquitto/")
                 .replace("/mosquitto/data/", f"{work}/data/")
-                .replace("listener 1883", f"listener {port} 127.0.0.1"))
+                .replace("listener 1883", f"listener {port} 127.0.0.1")
+                .replace("listener 8883", f"listener {tls_port} 127.0.0.1"))
     if os.geteuid() == 0:
         conf += "user root\n"      # else mosquitto drops to "mosquitto", who cannot read tmp_path
     (work / "data").mkdir()
@@ -153,11 +175,11 @@ def broker(tmp_path_factory):
     proc = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")], stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 10
-    while not port_open(port) and time.monotonic() < deadline:
+    while not (port_open(port) and port_open(tls_port)) and time.monotonic() < deadline:
         assert proc.poll() is None, (work / "mosquitto.log").read_text()
         time.sleep(0.05)
     try:
-        yield port, logins
+        yield ShippedBroker(port, tls_port, certs, logins)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -181,7 +203,7 @@ def _client(port, username=None, password=None):
 
 
 def test_mosquitto_runs_the_shipped_config_and_enforces_the_acl(broker):
-    port, logins = broker
+    port, logins = broker.port, broker.logins
     anon, rc = _client(port)
     assert rc is not None and rc.is_failure, "anonymous login must be refused"
     anon.loop_stop()
@@ -216,6 +238,51 @@ def test_mosquitto_runs_the_shipped_config_and_enforces_the_acl(broker):
     # matrix, TLS included: tests/test_access_broker.py)
     assert sorted(received) == sorted(["spinewise/dev/h10-1/imu", "spinewise/dev/h10-1/status",
                                        "spinewise/user/alex/cmd"])
+
+
+def _tls_client(broker, login, *, ca_file, host="localhost"):
+    from spinewise.config import MqttConfig
+    from spinewise.mqtt import MqttClient
+    cfg = MqttConfig(host=host, port=broker.tls_port, username=login,
+                     password=broker.logins[login], tls=True, ca_file=str(ca_file),
+                     prefix="spinewise", reconnect_max_s=1)
+    return MqttClient(cfg, f"t-tls-{login}-{time.monotonic_ns()}", clean_session=True)
+
+
+def test_the_shipped_tls_listener_verifies_with_the_scripts_own_ca(broker):
+    """The 8883 listener of the shipped mosquitto.conf, with the certificate setup-secrets.sh
+    made: a client verifying against deploy/mosquitto/certs/ca.crt connects and its messages
+    pass the same ACL; a throwaway CA that did not sign it is refused with one message."""
+    received: list[str] = []
+    pipeline = _tls_client(broker, "spinewise-pipeline", ca_file=broker.certs / "ca.crt")
+    pipeline.subscribe("spinewise/user/+/cmd", lambda topic, payload: received.append(topic))
+    sensor = _tls_client(broker, "h10-1", ca_file=broker.certs / "ca.crt")
+    app = _tls_client(broker, "alex", ca_file=broker.certs / "ca.crt")
+    try:
+        assert pipeline.connect(10) and sensor.connect(10) and app.connect(10), \
+            pipeline.failure() or sensor.failure() or app.failure()
+        time.sleep(0.3)
+        assert app.publish("spinewise/user/alex/cmd", b"x")
+        assert app.publish("spinewise/user/bob/cmd", b"x")      # acked, dropped by the ACL
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert received == ["spinewise/user/alex/cmd"]
+    finally:
+        for c in (pipeline, sensor, app):
+            c.close()
+
+    from tests.servers import make_test_ca
+    if shutil.which("openssl") is None:
+        missing("openssl is not installed")
+    stranger = make_test_ca(broker.certs.parent.parent.parent / "stranger-ca")
+    c = _tls_client(broker, "alex", ca_file=stranger.ca_cert)
+    try:
+        assert not c.connect(5)
+        assert "certificate failed verification" in (c.failure() or ""), c.failure()
+    finally:
+        c.close()
 
 
 @pytest.mark.parametrize("exported_id", [True, False])
@@ -253,6 +320,50 @@ def test_setup_secrets_help_prints_usage_and_creates_nothing(tmp_path):
 def _expand(value: str) -> str:
     """Compose's ${VAR:-default} with the variables unset."""
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_services_get_scoped_influxdb_logins_not_the_operator_token(compose):
+    """Least privilege (issue 16/17): only InfluxDB itself holds the operator token; the
+    pipeline writes as spinewise-pipeline, Grafana reads as spinewise-grafana."""
+    services = compose["services"]
+    holders = {name for name, svc in services.items() if "influxdb-token" in svc.get("secrets", [])}
+    assert holders == {"influxdb"}
+    pipeline = services["pipeline"]
+    assert pipeline["secrets"] == ["mqtt-pipeline-password", "influxdb-pipeline-password"]
+    assert pipeline["environment"]["SPINEWISE_INFLUX__PASSWORD_FILE"] == \
+        "/run/secrets/influxdb-pipeline-password"
+    assert not any("TOKEN" in key for key in pipeline["environment"])
+    assert "influxdb-grafana-password" in services["grafana"]["secrets"]
+    assert {"influxdb-pipeline-password", "influxdb-grafana-password"} <= \
+        set(services["influxdb"]["secrets"])
+    assert "./influxdb/init:/docker-entrypoint-initdb.d:ro" in services["influxdb"]["volumes"]
+
+
+def test_influxdb_init_script_creates_a_write_only_and_a_read_only_login(tmp_path):
+    """Run 20-scoped-logins.sh against a stand-in `influx` CLI: the pipeline's login may only
+    write the bucket, Grafana's only read it, each with the password of its Docker secret."""
+    fake = tmp_path / "bin" / "influx"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$*" >> "$CALLS"\n')
+    fake.chmod(0o755)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "influxdb-pipeline-password").write_text("pw-pipeline")
+    (secrets / "influxdb-grafana-password").write_text("pw-grafana")
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"),
+           "SPINEWISE_SECRETS_DIR": str(secrets), "DOCKER_INFLUXDB_INIT_BUCKET": "spinewise",
+           "DOCKER_INFLUXDB_INIT_ORG": "spinewise", "DOCKER_INFLUXDB_INIT_BUCKET_ID": "feedbeef"}
+    script = DEPLOY / "influxdb/init/20-scoped-logins.sh"
+    assert sorted(p.name for p in script.parent.iterdir()) == ["10-dbrp.sh", script.name]  # order
+    res = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    pipeline, grafana = (tmp_path / "calls").read_text().splitlines()
+    assert pipeline.startswith("v1 auth create --org spinewise --username spinewise-pipeline "
+                               "--password pw-pipeline --write-bucket feedbeef ")
+    assert "--read-bucket" not in pipeline
+    assert grafana.startswith("v1 auth create --org spinewise --username spinewise-grafana "
+                              "--password pw-grafana --read-bucket feedbeef ")
+    assert "--write-bucket" not in grafana
 
 
 def test_images_are_versioned_and_ours_carry_the_package_version(compose):

@@ -90,7 +90,13 @@ def test_calibrate_cli_reaches_the_pipeline(mqtt_server, tmp_path, capsys):
     assert wait_until(lambda: pipeline.counters.get("commands") == 1, 1)
 
 
-def test_replay_cli_drives_the_pipeline_to_the_analyze_result(mqtt_server, tmp_path, capsys, fixtures_dir):
+@pytest.mark.parametrize("source", ["file", "stdin-gzip"])
+def test_replay_cli_drives_the_pipeline_to_the_analyze_result(mqtt_server, tmp_path, capsys, fixtures_dir,
+                                                              monkeypatch, source):
+    """``replay FILE`` and ``replay -`` (standard input, here gzip: read twice, so buffered
+    once) give the pipeline what ``analyze`` gives."""
+    import gzip
+    import io
     import json
 
     from tests.pipeline.conftest import START_ISO
@@ -104,8 +110,12 @@ def test_replay_cli_drives_the_pipeline_to_the_analyze_result(mqtt_server, tmp_p
                     f'[gateway]\nspool_dir = "{tmp_path}/gw"\n')
     pipeline = Pipeline(cfg)
     pipeline.start()
+    arg = str(rec)
+    if source == "stdin-gzip":
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(rec.read_bytes()))))
+        arg = "-"
     try:
-        rc = cli.main(["--config", str(toml), "replay", str(rec), "--device", "back1", "--speed", "0",
+        rc = cli.main(["--config", str(toml), "replay", arg, "--device", "back1", "--speed", "0",
                        "--start", START_ISO, "--encoding", "binary"])
         out = capsys.readouterr().out
         assert rc == 0, out

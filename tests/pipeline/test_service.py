@@ -55,6 +55,19 @@ def test_unknown_devices_accepted_with_user_equal_to_device(tmp_path):
             TOPICS.pipeline("stats")} <= topics
 
 
+@pytest.mark.parametrize("policy", ["accept", "reject"])
+def test_accepting_unknown_devices_is_warned_at_start(tmp_path, caplog, policy):
+    """unknown_devices = accept files a stranger's data under user = its device id: the log
+    says so when the pipeline starts, before any such sensor appears (issue 16)."""
+    with caplog.at_level("WARNING", logger="spinewise.pipeline.service"):
+        make(tmp_path, unknown_devices=policy).stop()
+    warned = [r.getMessage() for r in caplog.records if "unknown_devices" in r.getMessage()]
+    if policy == "accept":
+        assert len(warned) == 1 and "user = its device id" in warned[0], warned
+    else:
+        assert warned == []
+
+
 def test_unknown_devices_rejected_when_configured(tmp_path):
     pl = make(tmp_path, unknown_devices="reject")
     try:

@@ -37,7 +37,15 @@ FUSION_CUTOFF_HZ = 0.3
 FUSION_GATE_DPS = 10.0       # the offset is followed only while turning slower than this...
 FUSION_QUIET_FRAMES = 5      # ...for this many frames
 FUSION_REANCHOR_DEG = 15.0   # turned further than this from where it was followed: start again
-N_SUMS = 12                  # per-frame sums: up(3), dyn^2, tremor^2, n, acc up(3), gyro up(3)
+# Effort of an isometric hold: holding a plank against gravity shakes the trunk with small
+# fast corrections. Measured in the 3-12 Hz band of the gyro (field recordings: 2.6-6x the
+# recording's quietest windows inside planks, 1.0-1.6x lying relaxed) and, without a gyro,
+# of the accelerometer (a weaker cue: 1.2-2x against 1.1-1.3x, the sensor noise dominates).
+# The band stops below Nyquist at low rates (25 Hz: 3-10 Hz).
+EFFORT_BAND_HZ = (3.0, 12.0)
+EFFORT_MIN_WIDTH = 1.5         # the band's top must be at least 1.5x its bottom
+N_SUMS = 13                  # per-frame sums: up(3), dyn^2, tremor^2, n, acc up(3), gyro up(3),
+                             # effort^2
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +55,8 @@ class Frames:
     dyn_mg: np.ndarray       # (F,) RMS |acc - up| within the frame, mg (motion energy)
     tremor_g2: np.ndarray    # (F,) mean square of 8-12 Hz band acc, g^2; NaN = unavailable
     n: np.ndarray            # (F,) samples in the frame
+    effort2: np.ndarray | None = None  # (F,) mean square of the EFFORT_BAND_HZ band: gyro
+                                       # (dps^2) when there is one, else acc (mg^2)
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -65,6 +75,13 @@ class FrameBuilder:
         self._sos = (sps.butter(2, TREMOR_BAND_HZ, btype="bandpass", fs=self.rate_hz, output="sos")
                      if self.has_tremor else None)
         self._zi: np.ndarray | None = None
+        # below ~11 Hz the band has no room under Nyquist: effort stays unknown (NaN), and
+        # holds fall back to the classic rules, as without a gyro's effort
+        hi = min(EFFORT_BAND_HZ[1], 0.4 * self.rate_hz)
+        self._effort_sos = (sps.butter(2, (EFFORT_BAND_HZ[0], hi), btype="bandpass",
+                                       fs=self.rate_hz, output="sos")
+                            if hi >= EFFORT_MIN_WIDTH * EFFORT_BAND_HZ[0] else None)
+        self._effort_zi: np.ndarray | None = None
         self._lp = sps.butter(2, min(ACC_ONLY_UP_CUTOFF_HZ, 0.4 * self.rate_hz), fs=self.rate_hz,
                               output="sos")
         self._lp_zi: np.ndarray | None = None
@@ -79,7 +96,8 @@ class FrameBuilder:
                 "acc": self._acc.tolist(),
                 "lp_zi": None if self._lp_zi is None else self._lp_zi.tolist(),
                 "glp_zi": None if self._glp_zi is None else self._glp_zi.tolist(),
-                "fusion": copy.deepcopy(self._fusion), "has_gyro": self._has_gyro}
+                "fusion": copy.deepcopy(self._fusion), "has_gyro": self._has_gyro,
+                "effort_zi": None if self._effort_zi is None else self._effort_zi.tolist()}
 
     def set_state(self, state: dict) -> None:
         self._zi = None if state["zi"] is None else np.asarray(state["zi"], dtype=np.float64)
@@ -90,6 +108,8 @@ class FrameBuilder:
         self._glp_zi = None if glp is None else np.asarray(glp, dtype=np.float64)
         self._fusion = copy.deepcopy(state.get("fusion"))
         self._has_gyro = bool(state.get("has_gyro", False))
+        ez = state.get("effort_zi")
+        self._effort_zi = None if ez is None else np.asarray(ez, dtype=np.float64)
         if len(self._acc) != N_SUMS:
             self._acc = np.r_[self._acc, np.zeros(N_SUMS - len(self._acc))]
 
@@ -114,8 +134,17 @@ class FrameBuilder:
             trem2 = np.sum(band ** 2, axis=1)
         else:
             trem2 = np.full(n, np.nan)
+        # the gyro when there is one (bias and slow turns fall outside the band), else acc in mg
+        src = (np.asarray(body.gyro_body_dps, dtype=np.float64) if body.has_gyro else 1000.0 * acc)
+        if self._effort_sos is None:
+            eff2 = np.full(n, np.nan)
+        else:
+            if self._effort_zi is None:
+                self._effort_zi = np.zeros((self._effort_sos.shape[0], 2, 3))
+            eband, self._effort_zi = sosfilt_step(self._effort_sos, src, self._effort_zi)
+            eff2 = np.sum(eband ** 2, axis=1)
         bins = np.floor(np.asarray(body.t_s, dtype=np.float64) / FRAME_S).astype(np.int64)
-        vals = np.column_stack([up, dyn2, trem2, np.ones(n), up_acc, g_lp])
+        vals = np.column_stack([up, dyn2, trem2, np.ones(n), up_acc, g_lp, eff2])
         # Samples whose bin is older than the open one (clock jitter) join the open bin.
         if self._bin is not None:
             bins = np.maximum(bins, self._bin)
@@ -197,9 +226,9 @@ def _frames(ids: np.ndarray, sums: np.ndarray) -> Frames:
     cnt = sums[:, 5]
     up = sums[:, :3] / np.linalg.norm(sums[:, :3], axis=1, keepdims=True).clip(1e-12)
     return Frames(t_s=(ids + 0.5) * FRAME_S, up=up, dyn_mg=1000.0 * np.sqrt(sums[:, 3] / cnt),
-                  tremor_g2=sums[:, 4] / cnt, n=cnt)
+                  tremor_g2=sums[:, 4] / cnt, n=cnt, effort2=sums[:, 12] / cnt)
 
 
 def _empty() -> Frames:
     z = np.zeros(0)
-    return Frames(z, np.zeros((0, 3)), z, z, z)
+    return Frames(z, np.zeros((0, 3)), z, z, z, z)

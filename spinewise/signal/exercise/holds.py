@@ -17,7 +17,8 @@ from spinewise.signal.exercise.frames import FRAME_S
 TREMOR_WINDOW_S = 5.0
 BREATH_BAND_HZ = (0.1, 0.7)
 BREATH_WINDOW_S = 2.0
-ROLL_TAU_S = 0.5            # smoothing of the roll before its swing is taken (sway, tremor)
+ROLL_TAU_S = 2.0            # smoothing of the roll before its swing is taken (sway, tremor):
+                           # bird dog rolls hold 5-10 s, plank effort shakes at 3-12 Hz
 
 
 _BREATH_SOS = sps.butter(2, BREATH_BAND_HZ, btype="bandpass", fs=1.0 / FRAME_S, output="sos")

@@ -55,8 +55,12 @@ DEAD_BUG_MAX_TILT_DEG = 10.0            # dead bug tilts <= ~8 deg, knee-to-ches
 MISSED_GAP_TILT = 0.5                   # see _missed_side_between
 MISSED_GAP_REP_FRACTION = 0.7
 SHARED_AXIS_FRACTION = 0.5             # see same_direction
-PLANK_ELEVATION_DEG = (7.5, 50.0)        # forearm plank 10-15, on knees 20-30
-SIDE_PLANK_ELEVATION_DEG = (7.5, 50.0)
+PLANK_ELEVATION_DEG = (7.5, 35.0)        # classic rules (no gyro): a head-up incline
+SIDE_PLANK_ELEVATION_DEG = (7.5, 35.0)
+# Judged by effort (tracker._hold_step), a hold may sit at any angle real ones do: field
+# planks -2..+18 deg (level pelvis common, sagging below), side planks -3..+4; the simulator
+# draws -6..+22 / -6..+25. Leaning on a desk sitting reads prone only beyond ~40 deg.
+HOLD_ELEVATION_DEG = (-12.0, 35.0)
 KNEE_PLANK_MIN_ELEVATION_DEG = 17.5      # midway: forearm plank 10-15, on knees 20-30
 
 
@@ -300,16 +304,19 @@ def hold_variant(exercise: str, up) -> dict:
     return {}
 
 
-def hold_exercise(up, announced: str | None) -> str | None:
-    """plank / side_plank if ``up`` is a plausible hold position, else None."""
+def hold_exercise(up, announced: str | None, by_effort: bool = False) -> str | None:
+    """plank / side_plank if ``up`` is a plausible hold position, else None. ``by_effort``:
+    the caller tells holds from lying by effort, so any angle a real plank takes will do."""
     post = classify1(up)
     elev = math.degrees(math.asin(min(1.0, max(-1.0, float(up[2])))))
     if announced is not None:
         if announced not in HOLDS or post == UPRIGHT:
             return None
         return announced
-    if post == PRONE and PLANK_ELEVATION_DEG[0] <= elev <= PLANK_ELEVATION_DEG[1]:
+    plank_deg = HOLD_ELEVATION_DEG if by_effort else PLANK_ELEVATION_DEG
+    side_deg = HOLD_ELEVATION_DEG if by_effort else SIDE_PLANK_ELEVATION_DEG
+    if post == PRONE and plank_deg[0] <= elev <= plank_deg[1]:
         return "plank"
-    if post in (SIDE_LEFT, SIDE_RIGHT) and SIDE_PLANK_ELEVATION_DEG[0] <= elev <= SIDE_PLANK_ELEVATION_DEG[1]:
+    if post in (SIDE_LEFT, SIDE_RIGHT) and side_deg[0] <= elev <= side_deg[1]:
         return "side_plank"
     return None

@@ -26,6 +26,7 @@ from spinewise.config import SignalConfig
 from spinewise.events import Event
 from spinewise.signal.body import BodySamples
 from spinewise.signal.exercise import form, recognise
+from spinewise.signal.exercise.effort import FRAMES_PER_BLOCK, EffortFloor
 from spinewise.signal.exercise.frames import FRAME_S, FrameBuilder
 from spinewise.signal.exercise.holds import HoldMeter
 from spinewise.signal.exercise.posture import body_rotation1_deg, body_rotation_deg, classify, classify1
@@ -72,6 +73,27 @@ SHIFT_MAX_DEG = 6.0
 NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
 ROLL_NOISE_MAX_DEG = 1.2   # bounded so a threshold cannot feed on the motion it ignores
 NOISE_K = 3.0              # unrecognised reps must stand this far above the rest wobble (RMS)
+# Effort (see effort.py): a hold candidate's 1 s blocks of effort-band RMS against the
+# recording's quiet floor. Field recordings with a gyro: planks and side planks 2.6-6x,
+# lying relaxed 1.0-1.6x (p90 of 1 s blocks). Without a gyro the accelerometer band is a
+# weak cue (holds 1.2-2x, lying blocks 1.0-1.4x: the sensor noise dominates), so there a
+# hold is confirmed by clear effort or by the classic rules (head-up incline 7.5-35 deg,
+# entered from upright or lifted out of lying), and only motion ends it.
+EFFORT_MIN_RATIO = {True: 2.0, False: 1.6}      # by has_gyro: median of the candidate's blocks
+EFFORT_RESTART_RATIO = {True: 1.5, False: None}  # two blocks in a row under this: not holding
+                                                 # (yet): the candidate starts again from here
+EFFORT_BLOCKS_KEPT = 8
+EFFORT_DROP_FRACTION = 0.35  # a running hold's effort falling under this x its own: let go
+                             # (field: 4-8x the floor holding, 1-2.2x lying after: out of breath)
+PLANK_MIN_S = 12.0         # unannounced, a hold counts from this long: the guide's planks
+                           # hold 15-60 s (Plank), a bird dog rep on hands and knees (at a
+                           # plank's angle, with effort) 5-10 s (Bird Dog)
+HOLD_ARRIVE_LOOKBACK_S = 2.0  # see _arrived_s
+HOLD_ARRIVE_DEG = 1.5
+HOLD_LEAVE_WINDOW_S = 2.0  # see _left_hold_pose
+HOLD_LEAVE_DEG = 4.0
+HOLD_NEAR_DEG = 1.0
+HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
 
@@ -97,6 +119,8 @@ class ExerciseTracker:
         self._roll.keep_history = True
         self._roll.end_debounce_s = ROLL_END_DEBOUNCE_S
         self._s = self._fresh_state()
+        self._floor = EffortFloor()      # the recording's quiet effort floor (effort.py)
+        self._eff2 = math.nan            # effort-band power of the frame being stepped
         self.rejected = 0          # body samples ignored (non-finite / degenerate)
 
     @staticmethod
@@ -189,12 +213,14 @@ class ExerciseTracker:
 
     def get_state(self) -> dict:
         return {"frames": self._frames.get_state(), "det": self._det.get_state(),
-                "roll": self._roll.get_state(), "s": copy.deepcopy(self._s)}
+                "roll": self._roll.get_state(), "s": copy.deepcopy(self._s),
+                "effort_floor": self._floor.get_state()}
 
     def set_state(self, state: dict) -> None:
         self._frames.set_state(state["frames"])
         self._det.set_state(state["det"])
         self._roll.set_state(state["roll"])
+        self._floor = EffortFloor.from_state(state.get("effort_floor"))
         # keys added since the state was saved start fresh
         self._s = {**self._fresh_state(), **copy.deepcopy(state["s"])}
 
@@ -202,6 +228,8 @@ class ExerciseTracker:
     def _run(self, fr) -> list[Event]:
         events: list[Event] = []
         for i in range(len(fr)):
+            self._eff2 = float(fr.effort2[i]) if fr.effort2 is not None else math.nan
+            self._floor.update(float(fr.t_s[i]), self._eff2)
             events += self._step(float(fr.t_s[i]), fr.up[i], float(fr.dyn_mg[i]),
                                  float(fr.tremor_g2[i]))
         return events
@@ -223,6 +251,7 @@ class ExerciseTracker:
         if dyn_mg < QUIET_DYN_MG:
             s["quiet_t"] = t
         still = s["speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
+        hold_still = self._hold_still(t, up)
 
         # rest pose: the first still second of an episode
         if self._det.rest is None:
@@ -245,13 +274,13 @@ class ExerciseTracker:
                         ev += self._catch_up()
             else:
                 s["still_run"] = []
-            ev += self._hold_step(t, up, still, trem_g2)
+            ev += self._hold_step(t, up, hold_still, trem_g2)
             return ev
 
         hold = s["hold"]
         if hold and hold["confirmed"]:
             # a running hold owns the frames; the rest pose is re-taken once it ends
-            ev += self._hold_step(t, up, still, trem_g2)
+            ev += self._hold_step(t, up, hold_still, trem_g2)
             if s["hold"] is None:
                 self._det.rest = None
             return ev
@@ -279,7 +308,7 @@ class ExerciseTracker:
             salvaged, self._det.salvaged = self._det.salvaged, None
             if s["set"] is not None and salvaged is not None:
                 ev += self._on_rep(t, Rep(**salvaged))     # the set's last rep
-            ev += self._end_episode(t)
+            ev += self._end_episode(t, keep_hold=True)
         elif self._det.active:
             # a small shift held long without coming back (prone -> hands and knees, a
             # shuffle on the mat) is a new rest pose, not a rep
@@ -291,11 +320,11 @@ class ExerciseTracker:
             if still and classify1(up) != s["posture"]:
                 s["settle_since"] = s["settle_since"] or t
                 if t - s["settle_since"] >= self._settle_s(up):
-                    ev += self._end_episode(t)
+                    ev += self._end_episode(t, keep_hold=True)
             else:
                 s["settle_since"] = None
         # a hold may start at rest or as an excursion from it (prone -> lifted into a plank)
-        ev += self._hold_step(t, up, still, trem_g2)
+        ev += self._hold_step(t, up, hold_still, trem_g2)
         if s["hold"] and s["hold"]["confirmed"]:
             self._det.active = False
         ev += self._expire(t)
@@ -764,9 +793,13 @@ class ExerciseTracker:
             s["cand"] = []
         return []
 
-    def _end_episode(self, t: float) -> list[Event]:
+    def _end_episode(self, t: float, keep_hold: bool = False) -> list[Event]:
+        """``keep_hold``: a hold candidate not confirmed yet goes on (they got down from
+        standing straight into a plank: the standing episode ends while they hold it)."""
         s = self._s
-        ev = self._end_set(t) + self._end_hold(t)
+        h = s["hold"]
+        keep = keep_hold and h is not None and not h["confirmed"]
+        ev = self._end_set(t) + ([] if keep else self._end_hold(t))
         self._det.rest = None
         self._det.active = False
         s["cand"], s["still_run"], s["settle_since"], s["posture"] = [], [], None, None
@@ -785,21 +818,32 @@ class ExerciseTracker:
             veto = s.get("hold_veto_up")
             if veto is not None and _angle_deg(veto, up) > HOLD_MAX_TILT_DEG:
                 s["hold_veto_up"] = veto = None     # they left that pose
-            if not still or s["set"] is not None or s["cand"] or (
+            if not still or s["set"] is not None or (
                     self._det.active and self._det.excursion_s(t) < 1.0):
                 return []
-            exercise = recognise.hold_exercise(up, s["announced"])
+            # effort against the recording's quiet floor tells a plank from lying at the same
+            # angle (effort.py; a candidate waits for the floor to be known). Without an
+            # effort signal (never: the accelerometer band stands in for a missing gyro) the
+            # classic rules: a head-up incline, lifted out of lying
+            by_effort = s["announced"] is None and math.isfinite(self._eff2)
+            exercise = recognise.hold_exercise(up, s["announced"], by_effort=by_effort)
             if exercise is None or (veto is not None and s["announced"] is None):
                 return []
             rest = self._det.rest
-            if (s["announced"] is None and rest is not None
-                    and recognise.hold_exercise(rest, None) is None
-                    and _angle_deg(rest, up) < HOLD_LIFT_DEG):
-                # a plank is a lift out of lying (or where they settled); holding a bird
-                # dog a few degrees off hands-and-knees is not
+            # reps of something else under way (the shaking of a plank makes small "reps"
+            # too: effort tells those apart), or a pose a few degrees off lying (or off
+            # hands-and-knees, holding a bird dog): not a plank by the classic rules
+            classic = (s["announced"] is None and not s["cand"]
+                       and recognise.hold_exercise(up, None) is not None
+                       and not (rest is not None and recognise.hold_exercise(rest, None) is None
+                                and _angle_deg(rest, up) < HOLD_LIFT_DEG))
+            if not by_effort and s["announced"] is None and not classic:
                 return []
-            s["hold"] = {"exercise": exercise, "start_s": t, "up0": up.tolist(), "last_still_s": t,
-                         "confirmed": False, "running_s": 0,
+            s["hold"] = {"exercise": exercise, "start_s": self._arrived_s(t), "up0": up.tolist(),
+                         "last_still_s": t, "found_s": t,
+                         "confirmed": False, "running_s": 0, "by_effort": by_effort,
+                         "classic": classic,
+                         "eff": [0.0, 0], "blocks": [], "last_effort_s": t,
                          "meter": HoldMeter(t, up).get_state()}
             return []
         meter = HoldMeter.from_state(h["meter"])
@@ -808,13 +852,47 @@ class ExerciseTracker:
         if still:
             h["last_still_s"] = t
         if moved or t - h["last_still_s"] > HOLD_BREAK_S or classify1(up) == "upright":
-            return self._end_hold(h["last_still_s"])
+            return self._end_hold(min(h["last_still_s"], self._began_leaving_s(h, t)))
+        if self._left_hold_pose(t, h):
+            return self._end_hold(min(h["last_still_s"], h["last_near_s"]))
         meter.add(t, rot, trem_g2)
         h["meter"] = meter.get_state()
         elapsed = t - h["start_s"]
-        confirming = not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s
-        swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if confirming else PLANK_MAX_ROLL_SWING_DEG
-        if (h["exercise"] == "plank" and s["announced"] is None
+        if h.get("by_effort") and not self._effort_step(t, h):
+            if h["confirmed"]:
+                # they let go: lying down from a level plank barely turns the pelvis, but
+                # the effort stops (field recordings: from 4-6x to 1-1.5x the floor at once)
+                return self._end_hold(min(h["last_still_s"], h["last_effort_s"]))
+            # two quiet seconds in a row: lying in that position, not holding it (yet);
+            # a hold, if one comes, starts from here
+            s["hold"] = None
+            ev = self._hold_step(t, up, still, trem_g2)
+            if s["hold"] is not None:
+                s["hold"]["after_quiet"] = True
+            return ev
+        # confirmed after exercise_hold_min_s of stillness found (the start is backdated to
+        # the arrival; a bird dog's roll needs that long to show, see the veto below)
+        found_for = t - h.get("found_s", h["start_s"])
+        min_s = cfg.exercise_hold_min_s if s["announced"] else max(cfg.exercise_hold_min_s, PLANK_MIN_S)
+        confirming = not h["confirmed"] and found_for >= min_s
+        if confirming and h.get("by_effort"):
+            if not self._effortful(h) and not (h.get("classic") and not self._s["has_gyro"]):
+                return []
+            if h.get("after_quiet") and h.get("effort_on_s") is not None:
+                # lifted slowly out of lying at that angle: the hold began with the effort
+                h["start_s"] = max(h["start_s"], h["effort_on_s"])
+                elapsed = t - h["start_s"]
+        # the bird dog check at exercise_hold_min_s (once), later the running limit
+        # (not for a candidate lying without effort: the veto would block a plank lifted
+        # from that pose later)
+        eligible = h["confirmed"] or not h.get("by_effort") or self._effortful(h) or (
+            h.get("classic") and not s["has_gyro"])
+        first_check = (eligible and not h["confirmed"] and not h.get("swing_checked")
+                       and found_for >= cfg.exercise_hold_min_s)
+        if first_check:
+            h["swing_checked"] = True
+        swing_max = PLANK_CONFIRM_ROLL_SWING_DEG if first_check else PLANK_MAX_ROLL_SWING_DEG
+        if (eligible and h["exercise"] == "plank" and s["announced"] is None
                 and meter.roll_swing_deg() > swing_max):
             # rolling side to side on all fours: a bird dog set, not a plank; no plank
             # from this pose until they leave it, so the set's reps are counted
@@ -822,7 +900,7 @@ class ExerciseTracker:
             s["hold_veto_up"] = h["up0"]
             return self._end_hold(h["last_still_s"])
         ev: list[Event] = []
-        if not h["confirmed"] and elapsed >= cfg.exercise_hold_min_s:
+        if confirming:
             h["confirmed"] = True
             ev.append(self._event("hold_started", t, {"exercise": h["exercise"],
                                                       "start_s": round(h["start_s"], 2)}))
@@ -831,6 +909,117 @@ class ExerciseTracker:
             ev.append(self._event("hold_running", t, {"exercise": h["exercise"],
                                                       "elapsed_s": h["running_s"]}))
         return ev
+
+    def _arrived_s(self, t: float) -> float:
+        """When they reached the pose now found still: the smoothed stillness lags arrival
+        by ~0.5-1 s, so look back over the last frames while they stay within
+        HOLD_ARRIVE_DEG of the low-passed pose (a hold runs from reaching the position)."""
+        s = self._s
+        lp = s.get("hold_up_lp")
+        start = t
+        if lp is None:
+            return t
+        for f in reversed(s.get("hold_lp_ring", [])):
+            if _angle_deg(f[1:], lp) > HOLD_ARRIVE_DEG:
+                break
+            start = f[0]
+        return start
+
+    def _left_hold_pose(self, t: float, h: dict) -> bool:
+        """Lowering out of a plank to the floor can be slower than "moving" (field and
+        simulated rests prone sit a few degrees off the hold): the low-passed direction
+        turning HOLD_LEAVE_DEG within HOLD_LEAVE_WINDOW_S ends it (a sag drifts 12 deg over
+        a hold at most, ~1.3 deg/s at its fastest), from the last moment it was within
+        HOLD_NEAR_DEG of where that turn began (h["last_near_s"])."""
+        lp = self._s.get("hold_up_lp")
+        if lp is None:
+            return False
+        ring = h.setdefault("lp_ring", [])
+        ring.append([t] + list(lp))
+        n_keep = int(round(HOLD_LEAVE_WINDOW_S / FRAME_S)) + 1
+        del ring[:-n_keep]
+        if _angle_deg(lp, ring[0][1:]) <= HOLD_LEAVE_DEG:
+            return False
+        h["last_near_s"] = self._began_leaving_s(h, t)
+        return True
+
+    @staticmethod
+    def _began_leaving_s(h: dict, t: float) -> float:
+        """The last frame of the recent ones (h["lp_ring"]) still within HOLD_NEAR_DEG of
+        where they were HOLD_LEAVE_WINDOW_S ago: where leaving the pose began."""
+        ring = h.get("lp_ring")
+        if not ring:
+            return t
+        out = ring[0][0]
+        for f in ring[1:]:
+            if _angle_deg(f[1:], ring[0][1:]) > HOLD_NEAR_DEG:
+                # the low-passed direction trails the body by about its time constant
+                return max(ring[0][0], out - HOLD_STILL_TAU_S)
+            out = f[0]
+        return out
+
+    def _hold_still(self, t: float, up: np.ndarray) -> bool:
+        """Stillness for holds: the tilt speed of the gravity direction low-passed first
+        (HOLD_STILL_TAU_S). Holding a plank shakes the trunk at 3-12 Hz (field recordings: a
+        frame-to-frame tilt speed of 5-9 deg/s with the gyro's direction, over the 6 deg/s
+        that means "moving"), yet the pose stays put; getting into and out of it is a
+        turn of tens of deg/s for a second or more, which the low-pass keeps."""
+        s = self._s
+        lp = s.get("hold_up_lp")
+        if lp is None or t - s.get("hold_lp_t", t) > 2.0:
+            s["hold_up_lp"], s["hold_lp_t"], s["hold_speed_dps"] = up.tolist(), t, 0.0
+            return s["dyn_mg"] < MOVING_DYN_MG
+        dt = max(t - s["hold_lp_t"], FRAME_S)
+        a = min(1.0, dt / HOLD_STILL_TAU_S)
+        new = [lp[k] + a * (float(up[k]) - lp[k]) for k in range(3)]
+        n = math.sqrt(sum(v * v for v in new)) or 1.0
+        new = [v / n for v in new]
+        c = min(1.0, max(-1.0, sum(new[k] * lp[k] for k in range(3))))
+        speed = math.degrees(math.acos(c)) / dt
+        s["hold_speed_dps"] += min(1.0, dt / SPEED_TAU_S) * (speed - s["hold_speed_dps"])
+        s["hold_up_lp"], s["hold_lp_t"] = new, t
+        ring = s.setdefault("hold_lp_ring", [])
+        ring.append([t, float(up[0]), float(up[1]), float(up[2])])
+        del ring[:-int(round(HOLD_ARRIVE_LOOKBACK_S / FRAME_S))]
+        return s["hold_speed_dps"] < self.cfg.exercise_hold_still_dps and s["dyn_mg"] < MOVING_DYN_MG
+
+    def _effort_step(self, t: float, h: dict) -> bool:
+        """Add this frame's effort to the candidate's 1 s blocks; False once its last two
+        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor) or, in
+        a running hold, under EFFORT_DROP_FRACTION of its own effort. Keeps the last moment
+        the smoothed effort was above that (the hold's end if it stops) and the first after
+        the candidate began (its start after a quiet spell)."""
+        e = h["eff"]
+        floor = self._floor.floor()
+        restart = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])]
+        lim = None if floor is None or restart is None else max(restart * floor, h.get("eff_drop", 0.0))
+        if math.isfinite(self._eff2):
+            e[0] += self._eff2
+            e[1] += 1
+            # the frame's own power: a smoothed one would trail the let-go by ~0.5 s
+            if lim is not None and self._eff2 >= lim * lim:
+                h["last_effort_s"] = t
+                if h.get("effort_on_s") is None:
+                    h["effort_on_s"] = t
+        if e[1] < FRAMES_PER_BLOCK:
+            return True
+        h["blocks"].append(math.sqrt(e[0] / e[1]))
+        del h["blocks"][:-EFFORT_BLOCKS_KEPT]
+        h["eff"] = [0.0, 0]
+        if lim is None:
+            return True
+        quiet = len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim
+        if h["confirmed"] and not quiet and len(h["blocks"]) >= 4:
+            h["eff_drop"] = EFFORT_DROP_FRACTION * statistics.median(h["blocks"])
+        return not quiet
+
+    def _effortful(self, h: dict) -> bool:
+        """The candidate's recent blocks stand EFFORT_MIN_RATIO above the quiet floor."""
+        blocks = h["blocks"][1:] or h["blocks"]      # the first may carry the way in
+        if not blocks or self._floor.floor() is None:
+            return False            # the recording's floor not known yet: wait for it
+        ratio = statistics.median(blocks) / self._floor.floor()
+        return ratio >= EFFORT_MIN_RATIO[bool(self._s["has_gyro"])]
 
     def _end_hold(self, t: float) -> list[Event]:
         s = self._s

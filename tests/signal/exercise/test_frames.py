@@ -49,3 +49,12 @@ def test_tremor_availability():
     trem = _run(_body(rate=104.0, n=3000), 100)[2]
     # 20 mg sine per axis at 10 Hz: band power ~ 3 * 0.02^2 / 2
     assert np.isclose(np.median(trem[20:]), 3 * 0.02 ** 2 / 2, rtol=0.3)
+
+
+def test_effort_unknown_where_the_rate_leaves_no_band():
+    """A 6 Hz stream (fuzzed or a slow sensor) has no 3-12 Hz band: effort is NaN, never an error."""
+    fb = FrameBuilder(6.0)
+    frames = fb.update(_body(n=120, rate=6.0))
+    assert len(frames) > 0 and np.all(np.isnan(frames.effort2))
+    ok = FrameBuilder(25.0).update(_body(n=500, rate=25.0))
+    assert np.all(np.isfinite(ok.effort2))
