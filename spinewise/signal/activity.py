@@ -195,16 +195,28 @@ class ActivityClassifier:
         lo, hi = k - n + 1, k + n
         # upright too: squats and other in-place exercise bob at gait-like rates with the
         # trunk leaning well forward
-        g = [False] * max(0, -lo) + [r[GAIT] > 0.5 and abs(r[FLEX]) < WALK_MAX_TILT_DEG
-                                     for r in rows[max(lo, 0):hi]]
-        g += [False] * (2 * n - 1 - len(g))
+        win = rows[max(lo, 0):hi]
+        pad = [False] * max(0, -lo), [False] * (2 * n - 1 - max(0, -lo) - len(win))
+        gait = pad[0] + [r[GAIT] > 0.5 for r in win] + pad[1]
+        tilt = [0.0] * len(pad[0]) + [abs(r[FLEX]) for r in win] + [0.0] * len(pad[1])
+        g = [gi and t < WALK_MAX_TILT_DEG for gi, t in zip(gait, tilt)]
         c = n - 1                                   # index of k in g
-        if not g[c]:
-            # the hole must sit inside a walk: a full look-back or look-ahead of gait on one
-            # side (squat reps alternate 2 upright gait-like epochs with a deep one: no walk)
-            return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
-                    and (all(g[:c]) or all(g[c + 1:])))
-        return any(all(g[i:i + n]) for i in range(0, n))
+        if gait[c]:
+            # upright on average over the run, not in every epoch: with a gyro the epoch's
+            # mean gravity direction is exact, and a walker's trunk pitches past 15 deg for a
+            # second in a turn or a halting step (mobgap MS walker: 18-23 deg epochs between
+            # 2-4 deg ones; the accelerometer-only filter smooths them under 15 deg, so the
+            # gyro run lost whole walks); a squat leans forward in every rep
+            if any(all(gait[i:i + n]) and sum(tilt[i:i + n]) < n * WALK_MAX_TILT_DEG
+                   for i in range(0, n)):
+                return True
+        if g[c]:
+            return False
+        # a hole (not gait-like, or leaning) must sit inside a walk: a full look-back or
+        # look-ahead of gait on one side (squat reps alternate 2 upright gait-like epochs
+        # with a deep one: no walk)
+        return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
+                and (all(g[:c]) or all(g[c + 1:])))
 
     def _transition(self, k: int, stand0: float) -> int:
         """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward
