@@ -202,16 +202,19 @@ class ActivityClassifier:
         g = [gi and t < WALK_MAX_TILT_DEG for gi, t in zip(gait, tilt)]
         c = n - 1                                   # index of k in g
         if gait[c]:
-            # upright on average over the run, not in every epoch: with a gyro the epoch's
-            # mean gravity direction is exact, and a walker's trunk pitches past 15 deg for a
-            # second in a turn or a halting step (mobgap MS walker: 18-23 deg epochs between
-            # 2-4 deg ones; the accelerometer-only filter smooths them under 15 deg, so the
-            # gyro run lost whole walks); a squat leans forward in every rep
-            if any(all(gait[i:i + n]) and sum(tilt[i:i + n]) < n * WALK_MAX_TILT_DEG
-                   for i in range(0, n)):
+            # one epoch leaning past the limit among the 2n - 1 around may start or end a run,
+            # never lie inside it: with a gyro the epoch's mean gravity direction is exact, and
+            # a walker's trunk pitches past 15 deg for a second in a turn or a halting step
+            # (mobgap MS walker: 18-23 deg epochs between 2-4 deg ones; the accelerometer-only
+            # tilt, smoothed, stays under 15 deg, so only the gyro run lost those walks). An
+            # isolated pitched epoch ends one window and starts the next, so the walk goes on
+            # through it. Squats lean in every rep, 2-3 s apart: two or more leaning epochs.
+            lean = [t >= WALK_MAX_TILT_DEG for t in tilt]
+            if sum(lean) <= 1 and any(all(gait[i:i + n]) and not any(lean[i + 1:i + n - 1])
+                                      for i in range(0, n)):
                 return True
         if g[c]:
-            return False
+            return any(all(g[i:i + n]) for i in range(0, n))
         # a hole (not gait-like, or leaning) must sit inside a walk: a full look-back or
         # look-ahead of gait on one side (squat reps alternate 2 upright gait-like epochs
         # with a deep one: no walk)
