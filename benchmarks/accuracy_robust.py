@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import parse_seeds  # noqa: E402
+from real_data import _group as real_group  # noqa: E402
 
 from spinewise.sim import simulate  # noqa: E402
 from spinewise.sim.field_truth import to_field_truth  # noqa: E402
@@ -131,7 +132,7 @@ def real_summary(files: list[dict]) -> dict[str, dict]:
     """Per data set: files, files within 5 % of the reference steps, total and worst step error."""
     groups: dict[str, list[dict]] = {}
     for r in files:
-        groups.setdefault(r["file"].split("_")[0], []).append(r)
+        groups.setdefault(real_group(r["file"]), []).append(r)
     out = {}
     for name, rows in groups.items():
         errs = [r["steps_err"] for r in rows if r["steps_err"] is not None]

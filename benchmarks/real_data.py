@@ -367,7 +367,7 @@ def analyze_inprocess(csv: Path, candidates: bool = False, acc_only: bool = Fals
                 grav = GravityEstimator(chunk.rate_hz, chunk.has_gyro)
                 steps = StepDetector(chunk.rate_hz)
             up = grav.update(chunk.acc_g, chunk.gyro_dps)
-            bp, flag = steps.update(chunk.acc_g, up)
+            bp, flag = steps.update(chunk.acc_g, up, chunk.t_s)
             cand_t.append(chunk.t_s[flag])
             bp_all.append(bp)
             t_all.append(chunk.t_s)

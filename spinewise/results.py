@@ -33,7 +33,10 @@ def split_sedentary(activity: dict, spans: list[tuple[float, float]]) -> None:
     """Sedentary bouts minus the exercise sets and holds inside them (in place).
 
     A bout is the pieces left over; pieces keep the bout's other fields. ``sedentary_s``
-    already counts exercise epochs as exercise, so it stays as it is.
+    already counts exercise epochs as exercise, so it stays as it is. The DayTracker already
+    ends its bouts at every set and hold it was told of (live events agree); this catches the
+    ones it could not mark: recognised before the first mounting calibration, on epochs it
+    classed as walking, or later than its exercise lag.
     """
     bouts = activity.get("sedentary_bouts")
     if not bouts or not spans:

@@ -195,16 +195,31 @@ class ActivityClassifier:
         lo, hi = k - n + 1, k + n
         # upright too: squats and other in-place exercise bob at gait-like rates with the
         # trunk leaning well forward
-        g = [False] * max(0, -lo) + [r[GAIT] > 0.5 and abs(r[FLEX]) < WALK_MAX_TILT_DEG
-                                     for r in rows[max(lo, 0):hi]]
-        g += [False] * (2 * n - 1 - len(g))
+        win = rows[max(lo, 0):hi]
+        pad = [False] * max(0, -lo), [False] * (2 * n - 1 - max(0, -lo) - len(win))
+        gait = pad[0] + [r[GAIT] > 0.5 for r in win] + pad[1]
+        tilt = [0.0] * len(pad[0]) + [abs(r[FLEX]) for r in win] + [0.0] * len(pad[1])
+        g = [gi and t < WALK_MAX_TILT_DEG for gi, t in zip(gait, tilt)]
         c = n - 1                                   # index of k in g
-        if not g[c]:
-            # the hole must sit inside a walk: a full look-back or look-ahead of gait on one
-            # side (squat reps alternate 2 upright gait-like epochs with a deep one: no walk)
-            return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
-                    and (all(g[:c]) or all(g[c + 1:])))
-        return any(all(g[i:i + n]) for i in range(0, n))
+        if gait[c]:
+            # one epoch leaning past the limit among the 2n - 1 around may start or end a run,
+            # never lie inside it: with a gyro the epoch's mean gravity direction is exact, and
+            # a walker's trunk pitches past 15 deg for a second in a turn or a halting step
+            # (mobgap MS walker: 18-23 deg epochs between 2-4 deg ones; the accelerometer-only
+            # tilt, smoothed, stays under 15 deg, so only the gyro run lost those walks). An
+            # isolated pitched epoch ends one window and starts the next, so the walk goes on
+            # through it. Squats lean in every rep, 2-3 s apart: two or more leaning epochs.
+            lean = [t >= WALK_MAX_TILT_DEG for t in tilt]
+            if sum(lean) <= 1 and any(all(gait[i:i + n]) and not any(lean[i + 1:i + n - 1])
+                                      for i in range(0, n)):
+                return True
+        if g[c]:
+            return any(all(g[i:i + n]) for i in range(0, n))
+        # a hole (not gait-like, or leaning) must sit inside a walk: a full look-back or
+        # look-ahead of gait on one side (squat reps alternate 2 upright gait-like epochs
+        # with a deep one: no walk)
+        return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
+                and (all(g[:c]) or all(g[c + 1:])))
 
     def _transition(self, k: int, stand0: float) -> int:
         """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward

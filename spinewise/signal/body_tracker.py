@@ -142,7 +142,7 @@ class BodyTracker:
             gyro_for_body = gyro
         up_s = self._grav.update(acc, gyro)
         self._last_up_s = up_s[-1].copy()
-        bp, steps = self._steps.update(acc, up_s)
+        bp, steps = self._steps.update(acc, up_s, t)
         changes = self._calib.update(t, up_s, acc, bp, steps,
                                      gyro if gyro is not None or not self.has_gyro else np.zeros_like(acc))
         events = []

@@ -46,6 +46,7 @@ UP_COLS = [F["up_x"], F["up_y"], F["up_z"]]
 VEC_COLS = [UP_COLS, [F[c] for c in DIR_COLS[:3]], [F[c] for c in DIR_COLS[3:]]]   # body-frame vectors
 # record layout after classification (plain list: cheap and JSON/pickle-friendly)
 R_T0, R_DT, R_CLS, R_FLEX, R_LAT, R_INCL, R_ENMO, R_STEPS, R_SIT0, R_STAND0, R_CAND = range(11)
+R_EX0, R_EX1 = 11, 12                               # an exercise epoch's mark edges (appended)
 HOUR_COLS = CLASSES + ("sedentary", "slouch", "steps")
 
 
@@ -232,11 +233,12 @@ class DayTracker:
         elif prev[R_CLS] == "walking" and rec[R_CLS] == "standing":
             rec[R_STEPS] = rec[R_CAND]
 
-    def _in_mark(self, t0: float, t1: float) -> bool:
+    def _in_mark(self, t0: float, t1: float) -> list | None:
+        """The mark [start_s, end_s | None] holding this epoch's middle, if any."""
         def end(m):
             return m[1] if m[1] is not None else m[0] + MAX_OPEN_MARK_S
         mid = 0.5 * (t0 + t1)
-        hit = any(m[0] <= mid < end(m) for m in self._marks)
+        hit = next((list(m) for m in self._marks if m[0] <= mid < end(m)), None)
         self._marks = [m for m in self._marks if end(m) > t0]   # later epochs only move on
         return hit
 
@@ -245,9 +247,12 @@ class DayTracker:
         # before the first mounting calibration the exercise tracker saw guessed axes: its
         # marks there are not trusted; and a recognised walk is never an exercise set (gait
         # is the most reliable class; the guide's exercises are done in place)
-        if (self._marks and self._in_mark(t0, t0 + self.epoch_s) and t0 >= self._calib_from_s
-                and rec[R_CLS] != "walking"):
+        mark = self._in_mark(t0, t0 + self.epoch_s) if self._marks else None
+        if mark is not None and t0 >= self._calib_from_s and rec[R_CLS] != "walking":
             rec[R_CLS], rec[R_STEPS] = "exercise", 0.0
+            # the set's own edges (within the epoch next to it), so a sedentary bout ends
+            # exactly where the exercise began, not at the epoch boundary after it
+            rec[R_EX0:] = [mark[0], t0 + dt if mark[1] is None else mark[1]]
         cls, flex = rec[R_CLS], rec[R_FLEX]
         thr = self.cfg.slouch_threshold_deg
         like = ((cls == "sitting" and flex < rec[R_SIT0] - thr)
@@ -291,7 +296,8 @@ class DayTracker:
         elif cls in ("standing", "walking"):
             events += self.sedentary.span(t0, t0 + dt, "upright")
         elif cls == "exercise":
-            events += self.sedentary.span(t0, t0 + dt, "other")
+            ex0, ex1 = (rec[R_EX0], rec[R_EX1]) if len(rec) > R_EX1 else (t0, t0 + dt)
+            events += self.sedentary.span(min(t0, ex0), max(t0 + dt, ex1), "exercise")
         self.totals[cls] += dt
         self.totals["steps"] += rec[R_STEPS]
         self.totals["enmo_sum"] += rec[R_ENMO]

@@ -70,7 +70,7 @@ class EpochFeatures:
             return self._features(self._split.push(np.zeros(0), **self._empty_arrays()))
         acc = body.acc_body_g
         norm = np.sqrt(np.add.reduce(acc * acc, axis=1))      # = np.linalg.norm, minus its checks
-        bp, steps = self._steps.update(acc, body.up_body)
+        bp, steps = self._steps.update(acc, body.up_body, body.t_s)
         travel, self._zi = sosfilt_step(self._sos, (norm - 1.0) * GRAVITY_M_S2, self._zi)
         dyn2 = np.sum((acc - body.up_body) ** 2, axis=1)
         a_dt = (norm - 1.0) * (GRAVITY_M_S2 / self.rate_hz)

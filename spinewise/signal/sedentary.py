@@ -6,11 +6,16 @@ Definitions (identical to the simulator's truth, spinewise/sim/truth.py):
   bed; a continuous half hour lying down is where activity guidelines stop counting it as
   sedentary behaviour). The DayTracker resolves a lying run before passing it on.
 - bout: maximal sedentary run; interruptions shorter than ``tolerance_s`` are bridged (inside
-  the span, not counted as sedentary time); bouts shorter than ``MIN_BOUT_S`` are not listed.
+  the span, not counted as sedentary time), except exercise: exercising is not sedentary
+  behaviour however short the set or hold, so a bout ends where exercise begins and a new one
+  starts after it (issue 16: live bouts spanned planks and squat sets). Bouts shorter than
+  ``MIN_BOUT_S`` are not listed.
 - break: maximal continuous standing/walking run of at least ``break_min_s`` that starts
   right after sedentary time.
 """
 from __future__ import annotations
+
+import math
 
 from spinewise.events import Event
 
@@ -27,18 +32,26 @@ class SedentaryTracker:
         self.bout: list[float] | None = None      # [start, end of last sedentary time]
         self.upright: list[float] | None = None   # candidate break [start, end]
         self._prev_kind: str | None = None
+        self.exercise_end_s = -math.inf       # the latest exercise end (bouts start after it)
         self.bouts: list[list[float]] = []
         self.breaks: list[list[float]] = []
 
     def span(self, start_s: float, end_s: float, kind: str) -> list[Event]:
-        """kind: 'sedentary' | 'upright' (standing/walking) | 'other' (exercise, sleep)."""
+        """kind: 'sedentary' | 'upright' (standing/walking) | 'exercise' | 'other' (sleep)."""
         out: list[Event] = []
-        if kind == "sedentary":
+        if kind == "exercise":
+            # the span may reach past the epoch to the set's own edges: a bout ends where
+            # the exercise began and the next one starts after it ended
+            if self.bout is not None:
+                self.bout[1] = max(self.bout[0], min(self.bout[1], start_s))
+            out += self._close_bout()
+            self.exercise_end_s = max(self.exercise_end_s, end_s)
+        elif kind == "sedentary":
             if self.bout is not None and start_s - self.bout[1] < self.tolerance_s:
                 self.bout[1] = end_s
             else:
                 out += self._close_bout()
-                self.bout = [start_s, end_s]
+                self.bout = [min(max(start_s, self.exercise_end_s), end_s), end_s]
         elif self.bout is not None and end_s - self.bout[1] >= self.tolerance_s:
             out += self._close_bout()
         if kind == "upright":
@@ -78,11 +91,14 @@ class SedentaryTracker:
 
     def get_state(self) -> dict:
         return {"bout": self.bout, "upright": self.upright, "prev_kind": self._prev_kind,
+                "exercise_end_s": None if math.isinf(self.exercise_end_s) else self.exercise_end_s,
                 "bouts": [list(b) for b in self.bouts], "breaks": [list(b) for b in self.breaks]}
 
     def set_state(self, s: dict) -> None:
         self.bout = None if s["bout"] is None else list(s["bout"])
         self.upright = None if s["upright"] is None else list(s["upright"])
         self._prev_kind = s["prev_kind"]
+        end = s.get("exercise_end_s")               # absent in states saved before it existed
+        self.exercise_end_s = -math.inf if end is None else float(end)
         self.bouts = [list(b) for b in s["bouts"]]
         self.breaks = [list(b) for b in s["breaks"]]

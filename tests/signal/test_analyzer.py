@@ -126,3 +126,20 @@ def test_user_calibration_and_never_calibrated_paths():
     s = b.summary()                                   # no walking, no user: mounting assumed
     assert s["calibration"]["calibrated"] is False and s["calibration"]["reason"] == "assumed"
     assert s["duration_s"] == pytest.approx(120.0, abs=0.1)
+
+
+@pytest.mark.parametrize("name", ["ex_supine_25hz_upright", "ex_all_accel_only_25hz"])
+def test_live_sedentary_bouts_end_where_exercise_begins(name):
+    """Issue 16: the live ``sedentary_bout`` events never overlap a set or hold (the fixtures
+    sit between sets shorter than the bout tolerance); chunked and restored alike."""
+    from tests.signal.conftest import fixture_path, read_all
+    chunk = read_all(fixture_path(name))
+    n = len(chunk)
+    chunks = [chunk.slice(i, min(i + 977, n)) for i in range(0, n, 977)]
+    s, events = _run(chunks, exercise=True, restore_at=len(chunks) // 2)
+    spans = [(x["start_s"], x["end_s"]) for x in s["sets"] + s["holds"]]
+    bouts = [(e.data["start_s"], e.data["end_s"]) for e in events if e.kind == "sedentary_bout"]
+    assert spans and bouts
+    for b in bouts:
+        for x in spans:
+            assert min(b[1], x[1]) - max(b[0], x[0]) <= 1e-6, (b, x)

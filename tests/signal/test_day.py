@@ -26,6 +26,24 @@ def test_bouts_bridge_short_interruptions_and_breaks_need_a_minute():
     assert breaks == [(1200.0, 1300.0)]
 
 
+def test_exercise_ends_a_bout_however_short_and_a_new_one_starts_after_it():
+    """Issue 16: a 40 s squat set inside an hour at the desk is not bridged like a 40 s
+    stand-up; the bout ends where the set's own edges say, not at the epoch boundary."""
+    tr = SedentaryTracker(tolerance_s=60, break_min_s=60)
+    ev = []
+    for t in range(0, 600):
+        ev += tr.span(float(t), float(t + 1), "sedentary")
+    ev += tr.span(599.6, 641.0, "exercise")           # set 599.6-640.3 s, epochs 600-640 marked
+    state = tr.get_state()
+    tr = SedentaryTracker(tolerance_s=60, break_min_s=60)
+    tr.set_state(state)
+    for t in range(640, 1200):
+        ev += tr.span(float(t), float(t + 1), "sedentary")
+    ev += tr.finish()
+    bouts = [(e.data["start_s"], e.data["end_s"]) for e in ev if e.kind == "sedentary_bout"]
+    assert bouts == [(0.0, 599.6), (641.0, 1200.0)]
+
+
 def test_slouch_needs_min_duration_and_counts_from_its_start():
     tr = SlouchTracker(min_s=30)
     flags, events = [], []
