@@ -23,7 +23,8 @@ def register(sub) -> None:
         p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
         p.add_argument("--json", action="store_true", help="print the reply as JSON")
 
-    p = sub.add_parser("today", help="today's sitting, walking, exercise and nudges (MQTT or store)",
+    p = sub.add_parser("today", aliases=["status"],     # issue 14 names it status
+                       help="today's sitting, walking, exercise and nudges (MQTT or store)",
                        description="Today's status from the running service over MQTT, or from "
                                    "the coaching store (--db; coaching.state_db when the broker "
                                    "cannot be reached).")
