@@ -47,7 +47,7 @@ tab = pc.read_csv(sys.argv[1])
 t = tab.column("t").to_numpy() + 1.7e9
 acc = np.column_stack([tab.column(c).to_numpy() for c in ("ax", "ay", "az")])
 gait = skdh.gait.GaitLumbar() if hasattr(skdh.gait, "GaitLumbar") else skdh.gait.Gait()
-res = gait.predict(time=t, accel=acc, fs=50.0)
+res = gait.predict(time=t, accel=acc, fs=50.0, height=1.75)
 print(type(res))
 """
 
