@@ -29,18 +29,12 @@ from spinewise.ingest.payload import encode_binary  # noqa: E402
 from spinewise.stream import ImuChunk  # noqa: E402
 from spinewise.topics import Topics  # noqa: E402
 
+from fuzz_pipeline import rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 RATE_HZ = 50.0
 CHUNK = 25
 PREFIX = "soak"
 START_EPOCH_S = 1772445600.0
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def source() -> tuple[np.ndarray, np.ndarray]:
