@@ -25,6 +25,8 @@ sim = pytest.importorskip("spinewise.sim")
 pytestmark = pytest.mark.servers
 
 
+@pytest.mark.xfail(strict=False, reason="issue 14, open: under load a nudge can arrive twice on "
+                   "an MQTT channel or a channel stays busy past 30 s (seen in clean-clone CI runs)")
 def test_replayed_office_day_nudges_arrive_once_on_every_channel(http_recorder, mqtt_server, tmp_path):
     if not SessionBus.available():
         missing("dbus-daemon is not installed")
