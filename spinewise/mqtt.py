@@ -107,10 +107,12 @@ class MqttClient:
         """Start the network loop and connect; with ``wait`` block until connected, refused
         (bad login, TLS failure: see :meth:`failure`) or timeout. Reconnects happen
         automatically afterwards."""
-        if not self._started:
-            self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
-            self._client.loop_start()
-            self._started = True
+        with self._lock:                    # one network loop, whoever calls first
+            if not self._started:
+                self._client.connect_async(self.cfg.host, self.cfg.port,
+                                           keepalive=self.cfg.keepalive_s)
+                self._client.loop_start()
+                self._started = True
         if wait:
             end = time.monotonic() + timeout_s
             while not self.connected.is_set() and not self._failed.is_set():

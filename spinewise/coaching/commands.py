@@ -97,6 +97,7 @@ def _object(v: Any) -> dict:
 # cmd -> field -> (validator, required)
 SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], bool]]] = {
     "snooze": {"minutes": (_number(1, 24 * 60), False)},
+    "done": {"nudge": (_text(64), False)},
     "pain": {"score": (_integer(0, 10), True), "leg": (_boolean, False),
              "numbness": (_boolean, False), "weakness": (_boolean, False),
              "note": (_text(500), False)},

@@ -2,7 +2,8 @@
 
 Single-component discovery: ``<discovery_prefix>/<component>/spinewise_<user>/<object_id>/config``,
 retained (spinewise.topics). Entities read the retained ``<prefix>/user/<user>/coach`` state with
-value templates; the snooze button publishes a snooze command to ``<prefix>/user/<user>/cmd``.
+value templates; the done and snooze buttons publish a done / snooze command to
+``<prefix>/user/<user>/cmd``.
 The person's own broker login may read exactly these (spinewise.access), so Home Assistant
 works with that login and sees nobody else's entities. Keys follow
 home-assistant.io/integrations/sensor.mqtt and button.mqtt (``state_topic``,
@@ -53,6 +54,9 @@ def discovery_messages(user: str, topics: Topics, device_ids: list[str] | None =
                icon="mdi:bell-ring"),
         sensor("nudges_today", "Nudges today", "nudges_today", state_class="total_increasing",
                icon="mdi:bell-badge"),
+        ("button", "done", {"name": "Done (break taken)", "command_topic": topics.user(user, "cmd"),
+                            "payload_press": json.dumps({"v": PROTOCOL_VERSION, "cmd": "done"}),
+                            "icon": "mdi:check"}),
         ("button", "snooze", {"name": "Snooze nudges", "command_topic": topics.user(user, "cmd"),
                               "payload_press": json.dumps({"v": PROTOCOL_VERSION, "cmd": "snooze"}),
                               "icon": "mdi:sleep"}),

@@ -10,7 +10,9 @@ at time t, nudge when
     lying inside the lying-night window,
   - t >= last nudge + min_interval_min, t >= snooze end, and fewer than daily_cap nudges
     were sent on t's local date.
-A nudge followed by a break starting within answered_within_min is answered; otherwise it is
+A nudge followed by a break starting within answered_within_min is answered; so is one the
+person answers "done" (a ``done`` reply: the desktop's Done button, a single tap of the DIY
+sensor's button, Home Assistant's button; ``via: "reply"`` on the outcome); otherwise it is
 ignored, decided at the first sedentary minute after the window plus a grace for reporting
 (breaks are reported when they end, so a long walk is not settled while it runs).
 """
@@ -56,6 +58,21 @@ class NudgePolicy:
         minutes = self.settings.snooze_min if minutes is None else float(minutes)
         self._s["snooze_until_s"] = max(self._s["snooze_until_s"] or -1e18, t_s + minutes * 60.0)
         return self._s["snooze_until_s"]
+
+    def done(self, t_s: float, nudge_id: str | None = None) -> list[Event]:
+        """The person answered "done" at event time t_s: the nudge ``nudge_id`` (default: the
+        latest one still open) is answered. Nothing when no such nudge is open (already settled,
+        or a redelivered reply)."""
+        pending = self._s["pending"]
+        match = [p for p in pending if nudge_id is None or p[0] == nudge_id]
+        if not match:
+            return []
+        nid, t = match[-1]
+        self._s["pending"] = [p for p in pending if p[0] != nid]
+        self._s["counts"]["answered"] += 1
+        return [Event("nudge_outcome", t_s, {"user": self.user, "id": nid, "outcome": "answered",
+                                            "via": "reply", "nudge_t_s": t,
+                                            "response_s": max(0.0, t_s - t)})]
 
     def announce_exercise(self, active: bool, t_s: float | None = None) -> None:
         """An announced set silences nudges until set_stop, or _ANNOUNCE_MAX_S after t_s (a

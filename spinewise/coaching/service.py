@@ -274,6 +274,13 @@ class CoachService:
                             snoozed_until_iso=iso_local(until, st.policy.settings.timezone)),
                 self._state_message(user, st)]
 
+    def _cmd_done(self, user, st, cmd, t):
+        events = st.policy.done(t - self.t0_epoch_s, cmd.args.get("nudge"))
+        out = [o for ev in events for o in self._policy_event(user, st, ev)]
+        self._persist(user, st)
+        return [self._reply(user, cmd, t, answered=events[0].data["id"] if events else None),
+                *out, self._state_message(user, st)]
+
     def _cmd_pain(self, user, st, cmd, t):
         a = cmd.args
         report = PainReport(t, a["score"], a.get("leg", False), a.get("numbness", False),

@@ -162,7 +162,7 @@ class SensorLink:
         return None
 
     def on_button(self, data: bytes | bytearray) -> None:
-        """The sensor's button (a double tap answers a buzz): a ``button`` event on ``link``."""
+        """The sensor's button (a tap or a double tap answers a buzz): a ``button`` event on ``link``."""
         taps = self.profile.decode_button(bytes(data))
         if taps is None:
             self.stats["decode_errors"] += 1

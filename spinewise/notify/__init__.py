@@ -10,6 +10,8 @@ them off the hot path with bounded retries and deduplication. docs/notify.md exp
 """
 from __future__ import annotations
 
+import threading
+
 from spinewise.notify.channel import Channel, DeliveryError, RejectedError
 from spinewise.notify.dispatcher import Notifier
 from spinewise.notify.notice import Notice
@@ -44,18 +46,25 @@ def make_channel(cfg, ch, mqtt=None, replies=None) -> Channel:
 
 
 class _SharedMqtt:
-    """One broker connection for every MQTT channel, opened on first use."""
+    """One broker connection for every MQTT channel, opened on first use.
+
+    The channels' worker threads ask for it at the same moment (a nudge goes to Home Assistant
+    and the buzz at once), hence the lock: two clients with one client id would take the
+    session from each other in turn, and every takeover resends the messages in flight, which
+    is how a nudge arrived twice (issue 14)."""
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
         self._client = None
+        self._lock = threading.Lock()
 
     def __call__(self):
-        if self._client is None:
-            from spinewise.mqtt import MqttClient
-            self._client = MqttClient(self.cfg.mqtt, f"{self.cfg.pipeline.client_id}-notify",
-                                      clean_session=True)
-        return self._client
+        with self._lock:
+            if self._client is None:
+                from spinewise.mqtt import MqttClient
+                self._client = MqttClient(self.cfg.mqtt, f"{self.cfg.pipeline.client_id}-notify",
+                                          clean_session=True)
+            return self._client
 
     def close(self) -> None:
         if self._client is not None:

@@ -4,9 +4,9 @@ The Desktop Notifications Specification's call: ``Notify(app_name s, replaces_id
 app_icon s, summary s, body s, actions as, hints a{sv}, expire_timeout i) -> id u``. Urgency
 hint from the priority (1-2 low, 3-4 normal, 5 critical), category ``x-spinewise.nudge``;
 each nudge replaces the previous one still on screen (``replaces_id``), so a desk that was
-away for an hour shows one nudge, not a stack. A "Snooze" action button: when the person
-clicks it the server emits ``ActionInvoked(id, "snooze")`` and the channel hands a ``snooze``
-command for that user to its reply sink (the pipeline takes it like one from
+away for an hour shows one nudge, not a stack. "Done" and "Snooze" action buttons: when the
+person clicks one the server emits ``ActionInvoked(id, key)`` and the channel hands a ``done``
+(that nudge answered) or ``snooze`` command for that user to its reply sink (the pipeline takes it like one from
 ``<prefix>/user/<user>/cmd``). The bus connection stays open in a thread of its own, since
 servers forget the actions of a client that left. Uses dbus-fast (installed with bleak on
 Linux). The pipeline must reach the person's session bus: run it in their session, or point
@@ -32,7 +32,7 @@ OBJECT_PATH = "/org/freedesktop/Notifications"
 APP_NAME = "spinewise"
 URGENCY = {1: 0, 2: 0, 3: 1, 4: 1, 5: 2}
 EXPIRE_MS = 60_000
-ACTIONS = ["snooze", "Snooze"]          # key, label (the spec's flat list)
+ACTIONS = ["done", "Done", "snooze", "Snooze"]     # key, label (the spec's flat list)
 _SHOWN_MAX = 64
 # errors that a retry cannot fix (no notification server is not one: it may start later)
 _REFUSALS = ("org.freedesktop.DBus.Error.AccessDenied", "org.freedesktop.DBus.Error.InvalidArgs",
@@ -112,10 +112,12 @@ class DesktopChannel:
             return None
         shown, key = msg.body
         nudge_id = self._shown.get(shown)
-        if nudge_id is None or key != "snooze" or self.replies is None:
+        if nudge_id is None or key not in ("done", "snooze") or self.replies is None:
             return None
-        cmd = {"v": 1, "cmd": "snooze", "id": f"desktop:{nudge_id}"}
-        log.info("notify %s: snooze chosen on nudge %s", self.name, nudge_id)
+        cmd = {"v": 1, "cmd": key, "id": f"desktop:{key}:{nudge_id}"}
+        if key == "done":
+            cmd["nudge"] = nudge_id
+        log.info("notify %s: %s chosen on nudge %s", self.name, key, nudge_id)
         # off the bus loop: the sink may wait for room in the pipeline's queue
         self._loop.run_in_executor(None, self._pass_on, json.dumps(cmd).encode())
         return None
@@ -124,7 +126,7 @@ class DesktopChannel:
         try:
             self.replies(self.cfg.user, payload)
         except Exception:
-            log.exception("notify %s: could not pass the snooze on", self.name)
+            log.exception("notify %s: could not pass the answer on", self.name)
 
     def close(self) -> None:
         if self._loop is None:

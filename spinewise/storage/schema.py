@@ -126,8 +126,9 @@ MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in [
     )),
     Measurement("nudge_outcome", "nudge_outcome", "time of the nudge it answers", _UD, (
         _f("outcome", "str", "", "answered|ignored"),
-        _f("answered", "int", "0/1", "1 when a break followed within the answer window"),
-        _f("response_s", "float", "s", "nudge to break start (answered only)"),
+        _f("answered", "int", "0/1", "1 when a break followed within the answer window, or a done reply came"),
+        _f("response_s", "float", "s", "nudge to break start, or to the done reply (answered only)"),
+        _f("via", "str", "", "break|reply: a break followed, or the person answered done"),
     )),
     Measurement("pain", "pain", "report time", _UD, (
         _f("score", "float", "0-10", "pain on the numeric rating scale"),
@@ -340,8 +341,9 @@ def points_from_event(event: Event, user: str, device: str, *, epoch_s: float = 
     if kind == "nudge_outcome":
         outcome = _str(d, "outcome") or ""
         t_nudge = _num(d, "nudge_t_s", kind)
+        via = _str(d, "via") or ("break" if outcome == "answered" else None)
         return one("nudge_outcome", {"outcome": outcome, "answered": int(outcome == "answered"),
-                                     "response_s": _num(d, "response_s", kind)},
+                                     "response_s": _num(d, "response_s", kind), "via": via},
                    event.t_s if t_nudge is None else t_nudge)
     if kind in ("pain", "pain_report"):
         def flag(k):

@@ -83,9 +83,10 @@ def test_nudge_buzzes_the_sensor_once(ble_emulator, mqtt_server, tmp_path, monke
     assert notifier.stats()["haptic:ann"]["delivered"] == 1
 
 
-def test_a_double_tap_on_the_sensor_snoozes(ble_emulator, mqtt_server, tmp_path, monkeypatch):
-    """The buzz's answer: the emulated sensor's button -> gateway (a `button` event on link) ->
-    the running pipeline -> the coach's snooze, replied on cmd/reply."""
+def test_taps_on_the_sensor_answer_done_and_snooze(ble_emulator, mqtt_server, tmp_path, monkeypatch):
+    """The buzz's answers: the emulated sensor's button -> gateway (a `button` event on link) ->
+    the running pipeline -> the coach's done (one tap) and snooze (a double tap), replied on
+    cmd/reply."""
     from spinewise.pipeline import Pipeline
     from tests.pipeline.conftest import Collector as JsonCollector, make_config
 
@@ -105,9 +106,10 @@ def test_a_double_tap_on_the_sensor_snoozes(ble_emulator, mqtt_server, tmp_path,
                               acc, np.zeros((n, 3)))
         async with gateway_running(cfg, clip):
             await until(lambda: len(clip.sent.seq) > 100, 30, "streaming")
-            await until(lambda: clip.press(1), 10, "the button notifying")   # one tap: nothing
+            await until(lambda: clip.press(1), 10, "the button notifying")   # one tap: done
+            await until(lambda: replies.messages, 20, "the done reply")
             assert clip.press(2)
-            await until(lambda: replies.messages, 20, "the snooze reply")
+            await until(lambda: len(replies.messages) >= 2, 20, "the snooze reply")
             await asyncio.sleep(0.5)
 
     try:
@@ -115,6 +117,8 @@ def test_a_double_tap_on_the_sensor_snoozes(ble_emulator, mqtt_server, tmp_path,
     finally:
         pipeline.stop()
         replies.client.close()
-    (topic, reply), = replies.messages
-    assert reply["ok"] and reply["cmd"] == "snooze" and reply["id"].startswith("button:clip:")
+    (_, done), (topic, reply) = replies.messages
+    # no nudge was open to answer: accepted, nothing answered
+    assert done["ok"] and done["cmd"] == "done" and done["answered"] is None
+    assert reply["ok"] and reply["cmd"] == "snooze" and reply["id"].startswith("button:snooze:clip:")
     assert reply["snoozed_until_s"] > time.time() + 25 * 60      # the default 30 minutes

@@ -92,6 +92,19 @@ def test_answered_and_ignored():
     assert p.counts == {"sent": 2, "answered": 1, "ignored": 1}
 
 
+def test_a_done_reply_answers_the_open_nudge_once():
+    p = policy()
+    p.update(minutes(NINE, 52))
+    assert p.done(NINE + 53 * 60, "ann-9") == []                  # no such nudge open
+    [ev] = p.done(NINE + 53 * 60)                                 # the latest open one
+    assert ev.kind == "nudge_outcome" and ev.data["id"] == "ann-1" and ev.data["via"] == "reply"
+    assert ev.data["outcome"] == "answered" and ev.data["response_s"] == 180.0
+    assert p.done(NINE + 54 * 60, "ann-1") == []                  # a redelivered reply: nothing
+    out = p.update([brk(NINE + 55 * 60, NINE + 58 * 60)] + minutes(NINE + 58 * 60, 30))
+    assert not [e for e in out if e.kind == "nudge_outcome"]      # settled once, not again
+    assert p.counts == {"sent": 1, "answered": 1, "ignored": 0}
+
+
 def test_a_long_walk_after_a_nudge_is_answered_when_it_ends():
     p = policy()
     evs = minutes(NINE, 52) + minutes(NINE + 52 * 60, 30, "walking")

@@ -52,6 +52,24 @@ def test_snooze_command_delays_the_next_nudge():
     assert [round((o.payload["t_s"] - NINE) / 60) for o in by_suffix(outs, "nudge")] == [115]
 
 
+def test_done_command_answers_the_nudge_and_stores_the_outcome():
+    store = CoachStore()
+    svc = CoachService(config(), store)
+    nudge_id = by_suffix(svc.on_events("ann", minutes(NINE, 51)), "nudge")[0].payload["id"]
+    outs = svc.on_command("ann", cmd(cmd="done", id="d1"))
+    reply = outs[0]
+    assert reply.payload["ok"] and reply.payload["id"] == "d1" and reply.payload["answered"] == nudge_id
+    [outcome] = [o.event for o in outs if o.event is not None]
+    assert outcome.kind == "nudge_outcome" and outcome.data["via"] == "reply"
+    assert outcome.data["nudge_t_s"] == NINE + 50 * 60            # epoch time, like the nudge's
+    assert by_suffix(outs, "coach")[-1].payload["nudges_answered_today"] == 1
+    assert store.nudges("ann")[0]["outcome"] == "answered"
+    again = svc.on_command("ann", cmd(cmd="done", id="d1"))[0]     # redelivered: nothing more
+    assert again.payload["ok"] and again.payload["answered"] is None
+    [bad] = svc.on_command("ann", cmd(cmd="done", nudge=["x"]))
+    assert bad.payload["error"]["field"] == "nudge"
+
+
 def test_bad_command_gets_an_error_reply_naming_the_field():
     svc = CoachService(config(), CoachStore())
     [reply] = svc.on_command("ann", cmd(cmd="pain", score=12), t_s=NINE)

@@ -62,7 +62,7 @@ def test_no_bus_at_all_is_a_counted_failure(tmp_path):
     assert n.stats()["desktop:ann"]["failed"] == 1
 
 
-def test_the_snooze_button_comes_back_as_a_snooze_command(session_bus):
+def test_the_done_and_snooze_buttons_come_back_as_commands(session_bus):
     import json
     import time
 
@@ -78,13 +78,15 @@ def test_the_snooze_button_comes_back_as_a_snooze_command(session_bus):
     replies.sink = lambda user, payload: got.append((user, json.loads(payload)))
     n.submit(notice(2))
     assert n.wait_idle(10)
-    assert service.calls[0]["actions"] == [] and service.calls[1]["actions"] == ["snooze", "Snooze"]
+    assert service.calls[0]["actions"] == [] and service.calls[1]["actions"] == ["done", "Done", "snooze", "Snooze"]
     session_bus.click(102, "other")           # another action key: ignored
     session_bus.click(999, "snooze")          # someone else's notification: ignored
     session_bus.click(102, "snooze")
+    session_bus.click(102, "done")
     deadline = time.monotonic() + 5
-    while not got and time.monotonic() < deadline:
+    while len(got) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)
     n.close()
-    assert got == [("ann", {"v": 1, "cmd": "snooze", "id": "desktop:ann-2"})]
+    assert got == [("ann", {"v": 1, "cmd": "snooze", "id": "desktop:snooze:ann-2"}),
+                   ("ann", {"v": 1, "cmd": "done", "id": "desktop:done:ann-2", "nudge": "ann-2"})]

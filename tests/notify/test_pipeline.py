@@ -50,7 +50,7 @@ def test_pipeline_nudge_reaches_the_webhook_once(mqtt_server, http_recorder, tmp
     assert json.loads(http_recorder.requests[0].body)["device"] == "back1"
 
 
-def test_snooze_clicked_on_the_desktop_reaches_the_coach(mqtt_server, tmp_path):
+def test_done_and_snooze_clicked_on_the_desktop_reach_the_coach(mqtt_server, tmp_path):
     from tests.notify.dbus_notifications import SessionBus
     from tests.servers import missing
 
@@ -77,11 +77,17 @@ def test_snooze_clicked_on_the_desktop_reaches_the_coach(mqtt_server, tmp_path):
         deadline = time.monotonic() + 10
         while not desktop.calls and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert desktop.calls[0]["actions"] == ["snooze", "Snooze"]
+        assert desktop.calls[0]["actions"] == ["done", "Done", "snooze", "Snooze"]
+        nudge_id = nudge[1]["id"]
+        bus.click(101, "done")
+        reply = msgs.wait_for(lambda t, d: t.endswith("/cmd/reply") and d.get("id") == f"desktop:done:{nudge_id}", 10)
+        assert reply is not None and reply[1]["ok"] and reply[1]["answered"] == nudge_id
         bus.click(101, "snooze")
-        reply = msgs.wait_for(lambda t, d: t.endswith("/cmd/reply") and d.get("id") == f"desktop:{nudge[1]['id']}", 10)
+        reply = msgs.wait_for(lambda t, d: t.endswith("/cmd/reply") and d.get("id") == f"desktop:snooze:{nudge_id}", 10)
         assert reply is not None and reply[1]["ok"] and reply[1]["cmd"] == "snooze"
         assert reply[1]["snoozed_until_s"] > sitting[-1].t_s[-1]
+        state = msgs.wait_for(lambda t, d: t.endswith("/coach") and d.get("nudges_answered_today") == 1, 10)
+        assert state is not None
     finally:
         pub.close()
         pipeline.stop()

@@ -5,8 +5,8 @@ Service 5e1f0000-7370-696e-6577-697365000000 ("spinewise" in the UUID), characte
   5e1f0002-... write:  ``01 <u16 rate_hz LE>`` set the sample rate; ``02`` stop; ``03`` start
   5e1f0003-... write:  optional vibration motor: ``01 <u8 pulses> <u16 on_ms LE> <u16 off_ms LE>``
                        plays the pattern (firmware without a motor leaves the characteristic out)
-  5e1f0004-... notify: optional button: ``01 <u8 taps>`` after a press sequence (2 = double tap,
-                       which snoozes nudges)
+  5e1f0004-... notify: optional button: ``01 <u8 taps>`` after a press sequence (1 = a tap:
+                       done, break taken; 2 = a double tap: snooze nudges)
 
 Packet (little-endian)::
 
