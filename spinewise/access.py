@@ -180,6 +180,43 @@ def write_broker_files(cfg: Config, out_dir: str | os.PathLike, secrets_dir: str
     return BrokerFiles(acl, passwd, created, files)
 
 
+def carer_store_name(base: str, carer_id: str) -> str:
+    """The database (bucket) holding carer ``carer_id``'s copy of their people's points
+    (``influx.carer_copies``, spinewise.storage.carers)."""
+    return f"{base}_carer_{carer_id}"
+
+
+def carer_influx_passwords(cfg: Config, secrets_dir: str | os.PathLike) -> dict[str, str]:
+    """Each carer's InfluxDB password, kept in ``<secrets_dir>/influxdb/<carer id>`` (0600,
+    created when missing, else kept, like the broker's)."""
+    sdir = Path(secrets_dir) / "influxdb"
+    sdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(sdir, 0o700)
+    out = {}
+    for c in cfg.carers:
+        path = sdir / c.id
+        if not path.exists() or not path.read_text().strip():
+            _write_private(path, new_password())
+        out[c.id] = path.read_text().strip()
+    return out
+
+
+def carer_influxql(cfg: Config, passwords: dict[str, str],
+                   pipeline_user: str = PIPELINE_LOGIN) -> list[str]:
+    """InfluxQL (1.x, run as the admin) for ``influx.carer_copies``: per carer a database with
+    their people's copy, the pipeline's login may write it, the carer's login (named like its
+    broker login) may read it and nothing else. Safe to run again: CREATE is idempotent there
+    and SET PASSWORD keeps a re-created secret in step."""
+    out = []
+    for c in cfg.carers:
+        db = carer_store_name(cfg.influx.database, c.id)
+        pw = passwords[c.id].replace("\\", "\\\\").replace("'", "\\'")
+        out += [f'CREATE DATABASE "{db}"', f'GRANT WRITE ON "{db}" TO "{pipeline_user}"',
+                f"CREATE USER \"{c.id}\" WITH PASSWORD '{pw}'",
+                f"SET PASSWORD FOR \"{c.id}\" = '{pw}'", f'GRANT READ ON "{db}" TO "{c.id}"']
+    return out
+
+
 def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
     """Write atomically with ``mode`` from the start (never briefly world-readable)."""
     tmp = path.with_name(f".{path.name}.tmp")

@@ -57,6 +57,7 @@ class InfluxConfig:
     raw_imu: bool = False
     local_path: str = "~/.local/state/spinewise/local.sqlite"   # backend "none"/"local"
     timeout_s: float = 10.0                                     # per HTTP write
+    carer_copies: bool = False     # also each carer's people to <database|bucket>_carer_<id>
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
     spinewise --config deploy/spinewise.toml acl --out deploy/mosquitto --secrets deploy/secrets
     spinewise --config deploy/spinewise.toml acl --print        # the ACL only, on stdout
+    spinewise --config deploy/spinewise.toml acl --influxql | influx -username admin -password ...
+                                  # InfluxDB 1.x: each carer's database and read-only login
     python3 -m spinewise.commands.acl --config deploy/spinewise.toml   # stdlib only, from a checkout
 
 Every login of spinewise.access gets a line in ``<out>/passwd`` (Mosquitto 2's hash format) and
@@ -30,6 +32,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-password-file", default=None,
                    help="use this file's password for spinewise-pipeline (e.g. a compose secret)")
     p.add_argument("--print", action="store_true", help="print the ACL and write nothing")
+    p.add_argument("--influxql", action="store_true",
+                   help="print the InfluxQL that makes each carer's database and read-only login "
+                        "(influx.carer_copies; passwords kept in <secrets>/influxdb/)")
 
 
 def run(args) -> int:
@@ -39,6 +44,13 @@ def run(args) -> int:
     from spinewise.access import PIPELINE_LOGIN, acl_text, logins, write_broker_files
 
     cfg = config_mod.load(getattr(args, "config", None))
+    if args.influxql:
+        from spinewise.access import carer_influx_passwords, carer_influxql
+        if not cfg.carers:
+            print("no [[carers]] in the config: nothing to make", file=sys.stderr)
+            return 1
+        sys.stdout.write("\n".join(carer_influxql(cfg, carer_influx_passwords(cfg, args.secrets))) + "\n")
+        return 0
     if args.print:
         sys.stdout.write(acl_text(cfg))
         return 0

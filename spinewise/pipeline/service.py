@@ -142,7 +142,7 @@ class Pipeline:
         self.snapshots = SnapshotStore(state_dir)          # each shard keeps its own
         if storage is None:
             from spinewise.storage import open_storage
-            storage = open_storage(cfg.influx)
+            storage = open_storage(cfg.influx, carers=cfg.carers)
         self.storage = storage
         self._own_coach_store = None
         if coach is None:

@@ -26,8 +26,9 @@ class Storage(Protocol):
     def stats(self) -> dict: ...
 
 
-def open_storage(cfg, *, background: bool = True) -> Storage:
-    """The Storage that ``cfg`` (an InfluxConfig) asks for."""
+def open_storage(cfg, *, background: bool = True, carers=()) -> Storage:
+    """The Storage that ``cfg`` (an InfluxConfig) asks for; with ``cfg.carer_copies`` also a copy
+    per carer of ``carers`` (the config's CarerConfig list, spinewise.storage.carers)."""
     from spinewise.config import ConfigError
 
     backend = (cfg.backend or "none").lower()
@@ -40,21 +41,38 @@ def open_storage(cfg, *, background: bool = True) -> Storage:
         return LocalStore(cfg.local_path)
     if backend not in BACKENDS:
         raise ConfigError(f"influx.backend: {cfg.backend!r} is not one of {', '.join(BACKENDS)}")
+    if cfg.carer_copies and not carers:
+        raise ConfigError("influx.carer_copies: no [[carers]] configured")
+    main = _buffered(cfg, cfg.spool_dir, cfg.bucket, cfg.database, background)
+    if not cfg.carer_copies:
+        return main
+    from spinewise.storage.carers import CarerCopies, carer_store_name
+
+    spool_root = cfg.spool_dir.rstrip("/")
+    return CarerCopies(main, [
+        (c.id, c.users, _buffered(cfg, f"{spool_root}/carer-{c.id}", carer_store_name(cfg.bucket, c.id),
+                                  carer_store_name(cfg.database, c.id), background))
+        for c in carers])
+
+
+def _buffered(cfg, spool_dir: str, bucket: str, database: str, background: bool) -> Storage:
+    """One InfluxDB target behind its own buffer and disk spool."""
+    from spinewise.config import ConfigError
     from spinewise.storage.backends import InfluxV1Backend, InfluxV2Backend
     from spinewise.storage.buffered import BufferedStorage
     from spinewise.storage.spool import Spool, SpoolBusyError
 
     try:
-        spool = Spool(cfg.spool_dir, max_bytes=int(cfg.spool_max_mb) * 1024 * 1024)
+        spool = Spool(spool_dir, max_bytes=int(cfg.spool_max_mb) * 1024 * 1024)
     except SpoolBusyError as exc:
         raise ConfigError(f"influx.spool_dir: {exc}") from None
     except OSError as exc:           # not a folder, not writable: say which key to fix
-        raise ConfigError(f"influx.spool_dir: cannot use {cfg.spool_dir}: "
+        raise ConfigError(f"influx.spool_dir: cannot use {spool_dir}: "
                           f"{exc.strerror or exc}") from None
-    if backend == "v2":
-        sink = InfluxV2Backend(cfg.url, cfg.token, cfg.org, cfg.bucket, timeout_s=cfg.timeout_s)
+    if cfg.backend.lower() == "v2":
+        sink = InfluxV2Backend(cfg.url, cfg.token, cfg.org, bucket, timeout_s=cfg.timeout_s)
     else:
-        sink = InfluxV1Backend(cfg.url, cfg.database, cfg.retention_policy, cfg.username,
+        sink = InfluxV1Backend(cfg.url, database, cfg.retention_policy, cfg.username,
                                cfg.password, timeout_s=cfg.timeout_s)
     return BufferedStorage(sink, spool, batch_size=cfg.batch_size,
                            flush_interval_s=cfg.flush_interval_s, background=background)
