@@ -746,6 +746,8 @@ class Pipeline:
                   "points_dropped", "write_errors"):
             if k in st:
                 self.counters.set(f"storage_{k}" if not k.startswith("points") else k, st[k])
+            if f"carer_{k}" in st:                 # influx.carer_copies: the copies' sums
+                self.counters.set(f"storage_carer_{k}", st[f"carer_{k}"])
         notifier = getattr(self.coach, "notifier", None)     # spinewise.notify: per-channel sums
         if notifier is not None:
             for k, v in notifier.totals().items():

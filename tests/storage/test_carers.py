@@ -139,3 +139,15 @@ def test_a_carers_login_reads_exactly_their_people(influx, tmp_path):
     status, body = influx.request("/write", {"db": "spinewise_carer_physio-jo"}, login=jo,
                                   body=b"posture,user=mallory pitch_deg=9 1772445600000000000")
     assert status == 403, body
+
+
+def test_the_pipelines_stats_carry_the_copies_sums(tmp_path):
+    from spinewise.pipeline import Pipeline
+    from tests.pipeline.conftest import make_config
+
+    main, jo = Memory(), Memory()
+    store = CarerCopies(main, [("jo", ["alex"], jo)])
+    store.write([posture("alex", 1), posture("kim", 2)])
+    pipeline = Pipeline(make_config(tmp_path, 1), storage=store)
+    stats = pipeline.stats()
+    assert stats["points_written"] == 2 and stats["storage_carer_points_written"] == 1
