@@ -284,6 +284,27 @@ class InfluxDBWithAuth(InfluxD):
             return exc.code, exc.read().decode()
 
 
+def influx_with_auth(data_dir, admin: tuple[str, str], statements=()):
+    """A generator for a fixture: an auth-enabled influxd whose first user is the admin
+    ``admin`` (login, password), then ``statements`` run as that admin; missing() without one."""
+    if not InfluxDBWithAuth.available():
+        missing(f"influxd is not installed ({InfluxDBWithAuth.binary})")
+    server = InfluxDBWithAuth(None, data_dir)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        missing(f"influxd could not be started: {exc}")
+    try:
+        # with auth on and no users, the only statement allowed is creating the admin
+        first = f"CREATE USER {admin[0]} WITH PASSWORD '{admin[1]}' WITH ALL PRIVILEGES"
+        for q, login in ((first, None), *((q, admin) for q in statements)):
+            status, body = server.request("/query", {"q": q}, login=login)
+            assert status == 200 and "error" not in body, (q, body)
+        yield server
+    finally:
+        server.cleanup()
+
+
 class Victoria(ServerProcess):
     """VictoriaMetrics: accepts influxdb-client v2 writes at /api/v2/write."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spinewise.storage.backends import InfluxV1Backend, TransientWriteError
-from tests.servers import InfluxDBWithAuth, missing
+from tests.servers import influx_with_auth
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 ADMIN = ("admin", "admin-pw")
@@ -30,24 +30,7 @@ def documented_statements() -> list[str]:
 
 @pytest.fixture(scope="module")
 def influx(tmp_path_factory):
-    if not InfluxDBWithAuth.available():
-        missing(f"influxd is not installed ({InfluxDBWithAuth.binary})")
-    server = InfluxDBWithAuth(None, tmp_path_factory.mktemp("influx-auth"))
-    try:
-        server.start()
-    except RuntimeError as exc:
-        missing(f"influxd could not be started: {exc}")
-    try:
-        # with auth on and no users, the only statement allowed is creating the admin
-        status, body = server.request("/query", {"q": f"CREATE USER {ADMIN[0]} WITH PASSWORD "
-                                                      f"'{ADMIN[1]}' WITH ALL PRIVILEGES"})
-        assert status == 200 and "error" not in body, body
-        for q in documented_statements():
-            status, body = server.request("/query", {"q": q}, login=ADMIN)
-            assert status == 200 and "error" not in body, (q, body)
-        yield server
-    finally:
-        server.cleanup()
+    yield from influx_with_auth(tmp_path_factory.mktemp("influx-auth"), ADMIN, documented_statements())
 
 
 def _select(server, login) -> tuple[int, str]:

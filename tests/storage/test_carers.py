@@ -13,7 +13,7 @@ from spinewise.access import carer_influx_passwords, carer_influxql
 from spinewise.config import ConfigError, from_dict
 from spinewise.storage import make_point, open_storage
 from spinewise.storage.carers import CarerCopies
-from tests.servers import InfluxDBWithAuth, missing
+from tests.servers import influx_with_auth
 
 ADMIN = ("admin", "admin-pw")
 PIPELINE = ("spinewise-pipeline", "pw-pipeline")
@@ -84,23 +84,9 @@ def test_carer_passwords_are_private_and_kept(tmp_path):
 
 @pytest.fixture(scope="module")
 def influx(tmp_path_factory):
-    if not InfluxDBWithAuth.available():
-        missing(f"influxd is not installed ({InfluxDBWithAuth.binary})")
-    server = InfluxDBWithAuth(None, tmp_path_factory.mktemp("influx-carers"))
-    try:
-        server.start()
-    except RuntimeError as exc:
-        missing(f"influxd could not be started: {exc}")
-    try:
-        for q, login in ((f"CREATE USER {ADMIN[0]} WITH PASSWORD '{ADMIN[1]}' WITH ALL PRIVILEGES", None),
-                         ('CREATE DATABASE "spinewise"', ADMIN),
-                         (f"CREATE USER \"{PIPELINE[0]}\" WITH PASSWORD '{PIPELINE[1]}'", ADMIN),
-                         (f'GRANT WRITE ON "spinewise" TO "{PIPELINE[0]}"', ADMIN)):
-            status, body = server.request("/query", {"q": q}, login=login)
-            assert status == 200 and "error" not in body, (q, body)
-        yield server
-    finally:
-        server.cleanup()
+    yield from influx_with_auth(tmp_path_factory.mktemp("influx-carers"), ADMIN, (
+        'CREATE DATABASE "spinewise"', f"CREATE USER \"{PIPELINE[0]}\" WITH PASSWORD '{PIPELINE[1]}'",
+        f'GRANT WRITE ON "spinewise" TO "{PIPELINE[0]}"'))
 
 
 def _users_in(server, db: str, login) -> tuple[int, set[str]]:
