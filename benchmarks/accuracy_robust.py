@@ -20,7 +20,9 @@ families side by side with the field cases' own scorer (`../shared/field-cases/s
 Development seeds are 0-8999; report on 9000 and above. Targets (issue 12): sets found >= 95 %,
 label >= 95 %, reps exact >= 90 %, within +-1 >= 97 %, holds found >= 95 % with median error
 <= 1 s, spurious reps <= 0.5 / h, form flag precision and recall >= 90 %, sedentary within 5 % on
-every office day, steps within 5 % on every real walking recording.
+every office day, steps within 5 % on every real walking recording, forward axis within 30 deg
+whenever calibration confidence is high (the truth's mounting against `analyze --json`'s
+`calibration`, kept beside each recording as `<csv>.analysis.json`).
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ from _common import parse_seeds  # noqa: E402
 from real_data import _group as real_group  # noqa: E402
 
 from spinewise.sim import simulate  # noqa: E402
-from spinewise.sim.field_truth import to_field_truth  # noqa: E402
+from spinewise.signal.forward_cues import HIGH_CONFIDENCE  # noqa: E402
+from spinewise.sim.field_truth import forward_axis_error_deg, to_field_truth  # noqa: E402
 
 DEFAULT_FIELD = ROOT.parent / "shared" / "field-cases"
 DEFAULT_CMD = f"{ROOT / '.venv/bin/spinewise'} analyze {{csv}} --json"
@@ -63,8 +66,40 @@ ROWS = (
     ("sedentary error, worst day", "sed_max_err_pct", "{:.1f} %", "<= 5 %"),
     ("walking time error, mean", "walk_err_pct", "{:.1f} %", ""),
     ("steps error, mean", "steps_err_pct", "{:.1f} %", "<= 5 %"),
+    ("mounting committed with high confidence", "fwd_high_pct", "{:.0f} %", ""),
+    ("forward axis error, high confidence, worst", "fwd_high_worst_deg", "{:.0f} deg", "<= 30 deg"),
+    ("forward axis error, any committed, worst", "fwd_any_worst_deg", "{:.0f} deg", ""),
     ("hours scored", "hours", "{:.1f}", ""),
 )
+ANALYSIS_SUFFIX = ".analysis.json"
+
+
+def keeping_output(cmd: str) -> str:
+    """The analysis command, also leaving its JSON beside the recording (exit status kept)."""
+    return f"{cmd} > {{csv}}{ANALYSIS_SUFFIX} && cat {{csv}}{ANALYSIS_SUFFIX}"
+
+
+def mounting_figures(suite: Path) -> dict:
+    """Forward-axis error of the committed mounting against the truth's, per confidence."""
+    high, every, n = [], [], 0
+    for truth_path in sorted(suite.glob("*.truth.json")):
+        out = truth_path.with_name(truth_path.name.replace(".truth.json", ".csv") + ANALYSIS_SUFFIX)
+        if not out.exists():
+            continue
+        n += 1
+        try:
+            calib = json.loads(out.read_text()).get("calibration") or {}
+        except ValueError:
+            continue
+        err = forward_axis_error_deg(json.loads(truth_path.read_text()).get("mount"), calib)
+        if err is None:
+            continue
+        every.append(err)
+        if (calib.get("confidence") or 0.0) >= HIGH_CONFIDENCE:
+            high.append(err)
+    return {"fwd_high_pct": 100.0 * len(high) / n if n else float("nan"),
+            "fwd_high_worst_deg": max(high, default=float("nan")),
+            "fwd_any_worst_deg": max(every, default=float("nan"))}
 
 
 def seed_plan(seed: int, office_hours: float) -> dict:
@@ -113,11 +148,14 @@ def unpack_field(src: Path, out: Path) -> int:
 
 
 def run_scorer(scorer: Path, suite: Path, cmd: str, json_out: Path) -> dict:
-    """score.py on one suite; its per-file table goes to our stdout, its aggregate is returned."""
+    """score.py on one suite; its per-file table goes to our stdout, its aggregate is returned
+    with the mounting figures added."""
     print(f"\n## {suite.name}\n", flush=True)
-    subprocess.run([sys.executable, str(scorer), "--suite", str(suite), "--cmd", cmd,
+    subprocess.run([sys.executable, str(scorer), "--suite", str(suite), "--cmd", keeping_output(cmd),
                     "--json-out", str(json_out)], check=True)
-    return json.loads(json_out.read_text())
+    result = json.loads(json_out.read_text())
+    result["aggregate"].update(mounting_figures(suite))
+    return result
 
 
 def run_real(data: Path, cmd: str | None, json_out: Path) -> list[dict]:

@@ -9,11 +9,15 @@ conventions (benchmarks/accuracy_robust.py):
   threshold the true value lies too near to be judged (the scorer's convention: within 0.3 s of
   too_fast, 0.5 s of short_hold, 0.5 deg of hip_rotation), so a rep of 2.05 s counts for neither
   side of the too_fast rule;
-- ``steps`` moves to the top level, ``sample_rate_hz`` is the nominal rate.
+- ``steps`` moves to the top level, ``sample_rate_hz`` is the nominal rate;
+- ``mount``: ``{"kind", "R_BS"}`` with v_body = R_BS v_sensor, as the field cases give it (the
+  transpose of the simulator's ``R_sensor_from_body``).
 """
 from __future__ import annotations
 
 import copy
+
+import numpy as np
 
 from spinewise.config import SignalConfig
 
@@ -46,4 +50,23 @@ def to_field_truth(truth: dict, cfg: SignalConfig | None = None) -> dict:
             rep["ambiguous"] = ambiguous_flags(s["exercise"], rep, cfg)
     out["sample_rate_hz"] = truth["rate_hz"]
     out["steps"] = truth["activity"].get("steps", 0)
+    mounting = truth.get("mounting")
+    if mounting:
+        r_sb = mounting["R_sensor_from_body"]
+        out["mount"] = {"kind": mounting["name"],
+                        "R_BS": [[r_sb[j][i] for j in range(3)] for i in range(3)]}
     return out
+
+
+def forward_axis_error_deg(mount: dict, calibration: dict) -> float | None:
+    """The angle between the true body forward axis and the one ``analyze --json`` committed,
+    both in sensor coordinates: ``mount`` a field truth's (``R_BS``: row 0 is body x in the
+    sensor frame), ``calibration`` the analysis's (``R_sensor_from_body``: column 0). None when
+    the analysis committed no mounting."""
+    r_sb = calibration.get("R_sensor_from_body") if calibration else None
+    if not mount or not r_sb:
+        return None
+    true_x = np.asarray(mount["R_BS"], float)[0]
+    est_x = np.asarray(r_sb, float)[:, 0]
+    cos = float(true_x @ est_x / (np.linalg.norm(true_x) * np.linalg.norm(est_x)))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))

@@ -8,7 +8,9 @@ import pytest
 
 from spinewise.config import SignalConfig
 from spinewise.sim import simulate
-from spinewise.sim.field_truth import ambiguous_flags, to_field_truth
+import numpy as np
+
+from spinewise.sim.field_truth import ambiguous_flags, forward_axis_error_deg, to_field_truth
 
 SCORER = Path(__file__).resolve().parents[3] / "shared" / "field-cases" / "score.py"
 
@@ -33,6 +35,17 @@ def test_export_keeps_the_truth_and_adds_the_field_keys():
     assert out["steps"] == truth["activity"]["steps"]
     assert out["sample_rate_hz"] == 25.0
     assert all(isinstance(r["ambiguous"], list) for s in out["sets"] for r in s["reps_detail"])
+    r_sb = np.asarray(truth["mounting"]["R_sensor_from_body"])
+    assert np.allclose(np.asarray(out["mount"]["R_BS"]) @ r_sb, np.eye(3), atol=1e-6)
+
+
+def test_forward_axis_error_against_the_committed_mounting():
+    truth = to_field_truth(simulate("exercise_session", seed=3, rate_hz=25.0).truth)
+    r_sb = np.asarray(truth["mounting"]["R_sensor_from_body"])
+    assert forward_axis_error_deg(truth["mount"], {"R_sensor_from_body": r_sb.tolist()}) < 1e-3
+    flipped = r_sb @ np.diag([-1.0, -1.0, 1.0])            # forward and left reversed
+    assert abs(forward_axis_error_deg(truth["mount"], {"R_sensor_from_body": flipped.tolist()}) - 180) < 1e-3
+    assert forward_axis_error_deg(truth["mount"], {"calibrated": False}) is None
 
 
 @pytest.mark.skipif(not SCORER.exists(), reason="../shared/field-cases/score.py is not beside the checkout")
