@@ -1,4 +1,4 @@
-"""The daily CLI without Grafana: ``today``, ``pain``, ``snooze``, ``patients``.
+"""The daily CLI without Grafana: ``today``, ``pain``, ``snooze``, ``done``, ``patients``.
 
 They talk to the running service over MQTT with the coach's command protocol
 (``<prefix>/user/<user>/cmd``, reply on ``.../cmd/reply``; spinewise.coaching.commands), as a
@@ -49,6 +49,13 @@ def register(sub) -> None:
     p.add_argument("minutes", type=float, nargs="?", default=None, metavar="MINUTES")
     common(p)
     p.set_defaults(func=run_snooze)
+
+    p = sub.add_parser("done", help="answer the latest movement nudge: break taken",
+                       description="Tell the coach you took the break a nudge asked for (it "
+                                   "counts as answered).")
+    p.add_argument("--nudge", default=None, help="the nudge id (default: the latest open one)")
+    common(p)
+    p.set_defaults(func=run_done)
 
     p = sub.add_parser("patients", help="a carer's people and their day (MQTT or store)",
                        description="The people a carer login may follow ([[carers]] in the "
@@ -138,49 +145,56 @@ def run_today(args) -> int:
     return 0
 
 
-def run_pain(args) -> int:
+def _run_command(args, name: str, cmd: dict, say) -> int:
+    """Send ``cmd`` for the user of ``args`` and print the reply (``say(user, reply)`` the
+    human sentence): the skeleton of pain, snooze and done."""
     from spinewise import config as config_mod
 
     cfg = config_mod.load(getattr(args, "config", None))
     user = _default_user(cfg, args)
     if user is None:
-        return _fail("pain", "no user: pass --user or configure a device", 2)
+        return _fail(name, "no user: pass --user or configure a device", 2)
+    try:
+        reply = _ask(cfg, user, cmd, args.timeout)
+    except (ValueError, ConnectionError, TimeoutError) as exc:
+        return _fail(name, str(exc))
+    if args.json:
+        print(json.dumps(reply, indent=2))
+    else:
+        print(say(user, reply))
+    return 0
+
+
+def run_pain(args) -> int:
     cmd = {"cmd": "pain", "score": args.score, "leg": args.leg, "numbness": args.numbness,
            "weakness": args.weakness}
     if args.note:
         cmd["note"] = args.note
-    try:
-        reply = _ask(cfg, user, cmd, args.timeout)
-    except (ValueError, ConnectionError, TimeoutError) as exc:
-        return _fail("pain", str(exc))
-    if args.json:
-        print(json.dumps(reply, indent=2))
-        return 0
-    print(f"pain {args.score}/10 logged for {user}")
-    if reply.get("advice"):
-        print(reply["advice"])
-    return 0
+
+    def say(user, reply):
+        return f"pain {args.score}/10 logged for {user}" + (
+            f"\n{reply['advice']}" if reply.get("advice") else "")
+    return _run_command(args, "pain", cmd, say)
 
 
 def run_snooze(args) -> int:
-    from spinewise import config as config_mod
-
-    cfg = config_mod.load(getattr(args, "config", None))
-    user = _default_user(cfg, args)
-    if user is None:
-        return _fail("snooze", "no user: pass --user or configure a device", 2)
     cmd = {"cmd": "snooze"}
     if args.minutes is not None:
         cmd["minutes"] = args.minutes
-    try:
-        reply = _ask(cfg, user, cmd, args.timeout)
-    except (ValueError, ConnectionError, TimeoutError) as exc:
-        return _fail("snooze", str(exc))
-    if args.json:
-        print(json.dumps(reply, indent=2))
-        return 0
-    print(f"nudges for {user} snoozed until {reply.get('snoozed_until_iso')}")
-    return 0
+    return _run_command(args, "snooze", cmd, lambda user, reply:
+                        f"nudges for {user} snoozed until {reply.get('snoozed_until_iso')}")
+
+
+def run_done(args) -> int:
+    cmd = {"cmd": "done"}
+    if args.nudge:
+        cmd["nudge"] = args.nudge
+
+    def say(user, reply):
+        if reply.get("answered"):
+            return f"nudge {reply['answered']} answered: break taken ({user})"
+        return f"no open nudge for {user} to answer"
+    return _run_command(args, "done", cmd, say)
 
 
 def run_patients(args) -> int:

@@ -1,4 +1,4 @@
-"""The daily CLI (``today``, ``pain``, ``snooze``, ``patients``) against the running pipeline
+"""The daily CLI (``today``, ``pain``, ``snooze``, ``done``, ``patients``) against the running pipeline
 over real Mosquitto, and ``today`` / ``coach`` against the coaching store."""
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def test_today_pain_snooze_patients_over_mosquitto(mqtt_server, tmp_path, capsys
         assert cli.main(["--config", toml, "snooze", "30"]) == 0
         out = capsys.readouterr().out
         assert out.startswith("nudges for ann snoozed until ")
+        assert cli.main(["--config", toml, "done"]) == 0          # no nudge was sent yet
+        assert capsys.readouterr().out == "no open nudge for ann to answer\n"
 
         assert cli.main(["--config", toml, "pain", "4"]) == 0
         assert "pain 4/10 logged for ann" in capsys.readouterr().out
@@ -50,7 +52,7 @@ def test_today_pain_snooze_patients_over_mosquitto(mqtt_server, tmp_path, capsys
         out = capsys.readouterr().out
         assert "carer physio: 2 people" in out and "- ann -" in out and "- bob -" in out
         assert "red_flag" in out                                  # bob's flag shows
-        assert wait_until(lambda: (pipeline.counters.get("commands") or 0) >= 7, 5)
+        assert wait_until(lambda: (pipeline.counters.get("commands") or 0) >= 8, 5)
     finally:
         pipeline.stop()
     # the store the pipeline wrote: today/coach read it without a broker
