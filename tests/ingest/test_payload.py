@@ -102,6 +102,19 @@ def test_binary_nan_sample_rejected():
     assert exc.value.reason == "nan"
 
 
+def test_binary_signalling_nan_is_rejected_without_a_warning():
+    import warnings
+
+    raw = bytearray(encode(_chunk(n=3), "binary"))
+    i = raw.rfind(struct.pack("<f", float(_chunk(n=3).acc_g[-1, -1])))
+    raw[i:i + 4] = struct.pack("<I", 0x7F800001)         # the bit pattern of a signalling NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # a service must not warn on stderr
+        with pytest.raises(PayloadError) as exc:
+            decode(bytes(raw))
+    assert exc.value.reason == "nan"
+
+
 def test_json_encoder_refuses_nan():
     c = _chunk(n=2)
     acc = c.acc_g.copy()
