@@ -165,9 +165,7 @@ class RepDetector:
                     del self._pre_t[0], self._pre_m[0], self._pre_r[0], self._pre_up[0]
                 # follow slow drift of the rest pose, but only really at rest (all axes)
                 if still and m < 0.5 * on and m_full < OFF_FRACTION * max(on, 2.0):
-                    a = 0.1 / REST_TAU_S
-                    rest = (1 - a) * self.rest + a * np.asarray(up_l)
-                    self.rest = rest / np.linalg.norm(rest)
+                    self.rest = drift_rest(self.rest, up_l)
                 return None
             self.active = True
             self._on_t = t_s
@@ -290,6 +288,20 @@ class RepDetector:
                    rot_mean_deg=[round(float(v), 2) for v in rot[i_u:i_d + 1].mean(axis=0)],
                    up_hold=[round(float(v), 5) for v in ups[i_u:i_d + 1].mean(axis=0)],
                    held_from_s=round(t_hi_u, 2), held_to_s=round(t_hi_d, 2))
+
+
+REST_DRIFT_A = 0.1 / REST_TAU_S
+
+
+def drift_rest(rest, up) -> np.ndarray:
+    """One frame of the rest pose's slow drift towards ``up`` (unit result). Plain floats, so
+    the tracker's batched idle path (tracker._idle_upright) does the same arithmetic."""
+    a = REST_DRIFT_A
+    x = (1 - a) * float(rest[0]) + a * float(up[0])
+    y = (1 - a) * float(rest[1]) + a * float(up[1])
+    z = (1 - a) * float(rest[2]) + a * float(up[2])
+    n = math.sqrt(x * x + y * y + z * z)
+    return np.array([x / n, y / n, z / n])
 
 
 def _min_jerk_tau(level: float) -> float:

@@ -94,6 +94,7 @@ HOLD_LEAVE_WINDOW_S = 2.0  # see _left_hold_pose
 HOLD_LEAVE_DEG = 4.0
 HOLD_NEAR_DEG = 1.0
 HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
+IDLE_FAST = True           # idle.py takes runs of idle frames (tests switch it off to compare)
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
 
@@ -227,11 +228,22 @@ class ExerciseTracker:
     # -- per frame ----------------------------------------------------------------------
     def _run(self, fr) -> list[Event]:
         events: list[Event] = []
-        for i in range(len(fr)):
-            self._eff2 = float(fr.effort2[i]) if fr.effort2 is not None else math.nan
-            self._floor.update(float(fr.t_s[i]), self._eff2)
-            events += self._step(float(fr.t_s[i]), fr.up[i], float(fr.dyn_mg[i]),
-                                 float(fr.tremor_g2[i]))
+        n = len(fr)
+        if n == 0:
+            return events
+        t_all, dyn_all, trem_all = fr.t_s.tolist(), fr.dyn_mg.tolist(), fr.tremor_g2.tolist()
+        eff_all = fr.effort2.tolist() if fr.effort2 is not None else [math.nan] * n
+        up_all = fr.up.tolist()
+        i = 0
+        while i < n:
+            if IDLE_FAST:
+                i = idle.idle_run(self, t_all, up_all, dyn_all, eff_all, i)
+                if i >= n:
+                    break
+            self._eff2 = eff_all[i]
+            self._floor.update(t_all[i], self._eff2)
+            events += self._step(t_all[i], fr.up[i], dyn_all[i], trem_all[i])
+            i += 1
         return events
 
     def _step(self, t: float, up: np.ndarray, dyn_mg: float, trem_g2: float) -> list[Event]:
@@ -971,10 +983,12 @@ class ExerciseTracker:
             return s["dyn_mg"] < MOVING_DYN_MG
         dt = max(t - s["hold_lp_t"], FRAME_S)
         a = min(1.0, dt / HOLD_STILL_TAU_S)
-        new = [lp[k] + a * (float(up[k]) - lp[k]) for k in range(3)]
-        n = math.sqrt(sum(v * v for v in new)) or 1.0
-        new = [v / n for v in new]
-        c = min(1.0, max(-1.0, sum(new[k] * lp[k] for k in range(3))))
+        x = lp[0] + a * (float(up[0]) - lp[0])
+        y = lp[1] + a * (float(up[1]) - lp[1])
+        z = lp[2] + a * (float(up[2]) - lp[2])
+        n = math.sqrt(x * x + y * y + z * z) or 1.0
+        new = [x / n, y / n, z / n]
+        c = min(1.0, max(-1.0, new[0] * lp[0] + new[1] * lp[1] + new[2] * lp[2]))
         speed = math.degrees(math.acos(c)) / dt
         s["hold_speed_dps"] += min(1.0, dt / SPEED_TAU_S) * (speed - s["hold_speed_dps"])
         s["hold_up_lp"], s["hold_lp_t"] = new, t
@@ -1044,3 +1058,7 @@ class ExerciseTracker:
 
     def _event(self, kind: str, t: float, data: dict) -> Event:
         return Event(kind=kind, t_s=round(float(t), 3), data=data, device_id=self.device_id)
+
+
+# idle.py mirrors _step with this module's constants: imported once they exist
+from spinewise.signal.exercise import idle  # noqa: E402
