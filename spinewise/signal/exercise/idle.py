@@ -30,7 +30,7 @@ import spinewise.signal.exercise.tracker as _tr
 from spinewise.signal.exercise import effort as _effort
 from spinewise.signal.exercise import reps as _reps
 from spinewise.signal.exercise.frames import FRAME_S
-from spinewise.signal.exercise.posture import UPRIGHT, UPRIGHT_MIN_ELEVATION_DEG
+from spinewise.signal.exercise.posture import SUPINE, UPRIGHT, UPRIGHT_MIN_ELEVATION_DEG
 
 _UNIT = [1.0, 1.0, 1.0]
 _ZERO = [0.0, 0.0, 0.0]
@@ -48,7 +48,12 @@ def _max_ep_frames() -> int:
 
 _EP_KEEP = _max_ep_frames()
 _PRE_REST_KEEP = int(_tr.PRE_REST_S / FRAME_S)   # ep_frames kept before the rest pose is known
-_NONE, _AT_REST, _NO_EPISODE = 0, 1, 2
+_NONE, _AT_REST, _NO_EPISODE, _LYING = 0, 1, 2, 3
+_ROLL_ONLY = [0.0, 0.0, 1.0]        # the tracker's roll detector (tracker.ExerciseTracker)
+_HIST_KEEP = int(_reps.CENTRE_S * 10)
+# lying supine, _step looks for a hold on still frames that classify prone or on the side:
+# this path keeps only frames clearly supine (facing within ~45 deg) or upright
+_SUPINE_TAN = 1.0 - 1e-4
 _DEG = 180.0 / math.pi        # math.degrees(x) is x * _DEG, bit for bit
 # _step looks for a hold on still frames classified off upright (posture.classify1: elevation
 # under UPRIGHT_MIN_ELEVATION_DEG); this path leaves every frame within a hair of that to it
@@ -66,10 +71,18 @@ def _eligible(tr) -> int:
         return _NONE
     if det.rest is None:
         return _NO_EPISODE
-    if (s["posture"] == UPRIGHT and not s["cand"] and not s["cand_roll"]
-            and not det.keep_history and det.weights == _UNIT and det.offset == _ZERO
-            and len(s["ep_frames"]) <= _EP_KEEP and len(det._pre_t) <= _PRE_KEEP):
+    if (s["cand"] or s["cand_roll"] or det.keep_history or det.weights != _UNIT
+            or det.offset != _ZERO or len(s["ep_frames"]) > _EP_KEEP
+            or len(det._pre_t) > _PRE_KEEP):
+        return _NONE
+    if s["posture"] == UPRIGHT:
         return _AT_REST
+    roll = tr._roll
+    if (s["posture"] == SUPINE and s["announced"] is None and roll.rest is not None
+            and not roll.active and roll.keep_history and not roll.track_centre
+            and roll.weights == _ROLL_ONLY and len(roll._pre_t) <= _PRE_KEEP
+            and len(roll._hist) <= _HIST_KEEP):
+        return _LYING
     return _NONE
 
 
@@ -82,21 +95,24 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     mode = _eligible(tr)
     if mode == _NONE:
         return i
-    at_rest = mode == _AT_REST
-    s, det, cfg, fl = tr._s, tr._det, tr.cfg, tr._floor
+    at_rest, lying = mode in (_AT_REST, _LYING), mode == _LYING
+    s, det, cfg, fl, roll = tr._s, tr._det, tr.cfg, tr._floor, tr._roll
     still_dps = cfg.exercise_hold_still_dps
-    rep_floor = cfg.exercise_upright_rep_min_deg
-    too_far = det.too_far_deg
+    rep_floor = cfg.exercise_rep_min_deg if lying else cfg.exercise_upright_rep_min_deg
+    roll_floor = cfg.exercise_roll_rep_min_deg
+    too_far, roll_too_far = det.too_far_deg, roll.too_far_deg
     speed_tau, hold_tau = _tr.SPEED_TAU_S, _tr.HOLD_STILL_TAU_S
     moving, quiet = _tr.MOVING_DYN_MG, _tr.QUIET_DYN_MG
-    noise_k, noise_max = _tr.NOISE_K, _tr.NOISE_MAX_DEG
+    noise_k, noise_max, roll_noise_max = _tr.NOISE_K, _tr.NOISE_MAX_DEG, _tr.ROLL_NOISE_MAX_DEG
     off_frac = _reps.OFF_FRACTION
-    up_min_z = _UP_MIN_Z
+    up_min_z, supine_tan = _UP_MIN_Z, _SUPINE_TAN
     da = _reps.REST_DRIFT_A
     da1 = 1 - da
     block_s, half_block = _effort.BLOCK_S, _effort.FRAMES_PER_BLOCK // 2
     o0, o1, o2 = det.offset
     w0, w1, w2 = det.weights
+    ro0, ro1, ro2 = roll.offset
+    rw0, rw1, rw2 = roll.weights
     acos, atan2, sqrt, isfinite, floor = math.acos, math.atan2, math.sqrt, math.isfinite, math.floor
     deg = _DEG
     frame_s = FRAME_S
@@ -106,13 +122,18 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     speed_dps, dyn_ema, quiet_t = s["speed_dps"], s["dyn_mg"], s["quiet_t"]
     l0, l1, l2 = s["hold_up_lp"]
     hold_speed = s["hold_speed_dps"]
-    rest = det.rest
-    r0, r1, r2 = (float(rest[0]), float(rest[1]), float(rest[2])) if at_rest else (0.0, 0.0, 0.0)
-    rest_moved = False
-    noise2 = s["noise2"]
-    last_m_full = det.last_m_full
+    r0 = r1 = r2 = q0 = q1 = q2 = 0.0
+    if at_rest:
+        r0, r1, r2 = (float(v) for v in det.rest)
+    if lying:
+        q0, q1, q2 = (float(v) for v in roll.rest)
+    rest_moved = roll_moved = False
+    noise2, noise2_roll = s["noise2"], s["noise2_roll"]
+    last_m_full, roll_m_full = det.last_m_full, roll.last_m_full
+    m = m_full = x = y = z = on = 0.0
     f_block, f_sum, f_n = fl.block, fl.sum, fl.n
     stills, ms, xs, ys, zs = [], [], [], [], []     # per frame of the run, for the buffers
+    rms, rxs, rys, rzs = [], [], [], []             # the same for the roll detector
     j = i
     while j < n:
         t = t_all[j]
@@ -121,9 +142,10 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         dt = t - prev_t
         if dt < frame_s:
             dt = frame_s                           # max(t - prev_t, FRAME_S)
-        if dt > 2.0 or u2 < up_min_z:
-            break                   # a gap (_step ends the episode), or near or off upright
-                                    # (a hold could be found there)
+        if dt > 2.0:
+            break                                  # a gap: _step ends the episode
+        if not lying and u2 < up_min_z:
+            break                   # near or off upright: a hold could be found there
         c = u0 * p0 + u1 * p1 + u2 * p2
         c = 1.0 if c > 1.0 else (-1.0 if c < -1.0 else c)
         a = dt / speed_tau
@@ -133,12 +155,29 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         n_speed = speed_dps + a * (acos(c) * deg / dt - speed_dps)
         n_dyn = dyn_ema + a * (dyn - dyn_ema)
         still = n_speed < still_dps and n_dyn < moving
+        # _hold_still (its dt is the same: hold_lp_t == prev_t)
+        a = dt / hold_tau
+        if a > 1.0:
+            a = 1.0
+        hx = l0 + a * (u0 - l0)
+        hy = l1 + a * (u1 - l1)
+        hz = l2 + a * (u2 - l2)
+        hn = sqrt(hx * hx + hy * hy + hz * hz) or 1.0
+        hx, hy, hz = hx / hn, hy / hn, hz / hn
+        c = hx * l0 + hy * l1 + hz * l2
+        c = 1.0 if c > 1.0 else (-1.0 if c < -1.0 else c)
+        a = dt / speed_tau
+        if a > 1.0:
+            a = 1.0
+        n_hold_speed = hold_speed + a * (acos(c) * deg / dt - hold_speed)
+        if lying and n_hold_speed < still_dps and n_dyn < moving and not (
+                u2 >= up_min_z or (u0 > 0.0 and abs(u1) < supine_tan * u0)):
+            break                  # still and not clearly supine: a hold could be found
         if not at_rest:
             if still:
                 break                              # still: a rest pose may be taken
-            m = m_full = x = y = z = on = 0.0      # (unused without an episode)
         else:
-            on = noise_k * sqrt(noise2)                # tracker._on_deg
+            on = noise_k * sqrt(noise2)            # tracker._on_deg
             if on > noise_max:
                 on = noise_max
             if rep_floor >= on:
@@ -154,7 +193,25 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
             wa, wb, wc = (x - o0) * w0, (y - o1) * w1, (z - o2) * w2
             m = sqrt(wa * wa + wb * wb + wc * wc)
             if m >= on:
-                break                                  # a rep onset
+                break                              # a rep onset
+            if lying:
+                # the roll detector (tracker._roll_step), from its own rest
+                on_r = noise_k * sqrt(noise2_roll)
+                if on_r > roll_noise_max:
+                    on_r = roll_noise_max
+                if roll_floor >= on_r:
+                    on_r = roll_floor
+                ax, ay, az = u1 * q2 - u2 * q1, u2 * q0 - u0 * q2, u0 * q1 - u1 * q0
+                sn = sqrt(ax * ax + ay * ay + az * az)
+                k = atan2(sn, u0 * q0 + u1 * q1 + u2 * q2) * deg / (sn if sn > 1e-12 else 1e-12)
+                rx, ry, rz = ax * k, ay * k, az * k
+                rm_full = sqrt(rx * rx + ry * ry + rz * rz)
+                if rm_full > roll_too_far:
+                    break
+                wa, wb, wc = (rx - ro0) * rw0, (ry - ro1) * rw1, (rz - ro2) * rw2
+                rm = sqrt(wa * wa + wb * wb + wc * wc)
+                if rm >= on_r:
+                    break                          # a roll rep onset
         # -- commit the frame, in _step's order
         e = eff_all[j]
         if isfinite(e):                            # effort.EffortFloor.update
@@ -169,28 +226,16 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         prev_t, p0, p1, p2 = t, u0, u1, u2
         if dyn < quiet:
             quiet_t = t
-        # _hold_still (its dt is the same: hold_lp_t == prev_t)
-        a = dt / hold_tau
-        if a > 1.0:
-            a = 1.0
-        hx = l0 + a * (u0 - l0)
-        hy = l1 + a * (u1 - l1)
-        hz = l2 + a * (u2 - l2)
-        hn = sqrt(hx * hx + hy * hy + hz * hz) or 1.0
-        hx, hy, hz = hx / hn, hy / hn, hz / hn
-        c = hx * l0 + hy * l1 + hz * l2
-        c = 1.0 if c > 1.0 else (-1.0 if c < -1.0 else c)
-        a = dt / speed_tau
-        if a > 1.0:
-            a = 1.0
-        hold_speed += a * (acos(c) * deg / dt - hold_speed)
-        l0, l1, l2 = hx, hy, hz
+        l0, l1, l2, hold_speed = hx, hy, hz, n_hold_speed
         stills.append(still)
+        j += 1
+        if not at_rest:
+            continue
         ms.append(m)
-        last_m_full = m_full
         xs.append(x)
         ys.append(y)
         zs.append(z)
+        last_m_full = m_full
         if still:
             if m < 0.5 * on and m_full < off_frac * (on if on >= 2.0 else 2.0):
                 # reps.drift_rest
@@ -202,7 +247,23 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
                 rest_moved = True
             if m_full < noise_max:
                 noise2 += 0.02 * (m_full ** 2 - noise2)
-        j += 1
+        if not lying:
+            continue
+        rms.append(rm)
+        rxs.append(rx)
+        rys.append(ry)
+        rzs.append(rz)
+        roll_m_full = rm_full
+        if still:
+            if rm < 0.5 * on_r and rm_full < off_frac * (on_r if on_r >= 2.0 else 2.0):
+                x = da1 * q0 + da * u0
+                y = da1 * q1 + da * u1
+                z = da1 * q2 + da * u2
+                rn = sqrt(x * x + y * y + z * z)
+                q0, q1, q2 = x / rn, y / rn, z / rn
+                roll_moved = True
+            if rm < roll_noise_max:
+                noise2_roll += 0.02 * (rm ** 2 - noise2_roll)
     if j == i:
         return i
     # write the run's state back, as the frame-by-frame path leaves it
@@ -222,6 +283,25 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     if not at_rest:
         s["still_run"] = []                        # every frame of the run was moving
         return j
+    _pre_roll(det, t_all, up_all, i, j, ms, xs, ys, zs)
+    det.last_m, det.last_m_full = ms[-1], last_m_full
+    if rest_moved:
+        det.rest = np.array([r0, r1, r2])
+    s["noise2"] = noise2
+    if lying:
+        _pre_roll(roll, t_all, up_all, i, j, rms, rxs, rys, rzs)
+        roll._hist += rzs[-_HIST_KEEP:]            # the roll axis (weights [0, 0, 1])
+        del roll._hist[:-_HIST_KEEP]
+        roll.last_m, roll.last_m_full = rms[-1], roll_m_full
+        if roll_moved:
+            roll.rest = np.array([q0, q1, q2])
+        s["noise2_roll"] = noise2_roll
+    return j
+
+
+def _pre_roll(det, t_all, up_all, i, j, ms, xs, ys, zs) -> None:
+    """The detector's idle pre-roll after frames i..j-1 (reps.RepDetector.step keeps 60)."""
+    k = j - i
     q0 = max(0, k - _PRE_KEEP)
     det._pre_t += t_all[i + q0:j]
     det._pre_m += ms[q0:]
@@ -229,8 +309,3 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     det._pre_up += [list(up_all[i + q]) for q in range(q0, k)]
     for buf in (det._pre_t, det._pre_m, det._pre_r, det._pre_up):
         del buf[:-_PRE_KEEP]
-    det.last_m, det.last_m_full = ms[-1], last_m_full
-    if rest_moved:
-        det.rest = np.array([r0, r1, r2])
-    s["noise2"] = noise2
-    return j
