@@ -31,6 +31,9 @@ CENTRE_S = 30.0          # window for the alternating-movement centre
 REST_TAU_S = 8.0         # rest orientation follows drift this slowly, only while at rest
 
 
+_NOT_STATE = ("rest", "_peak_seen")   # rest is saved as a list; _peak_seen is a cache
+
+
 @dataclass
 class Rep:
     start_s: float
@@ -99,19 +102,31 @@ class RepDetector:
 
     # -- state -------------------------------------------------------------------------
     def get_state(self) -> dict:
-        d = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "rest"})
+        d = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in _NOT_STATE})
         d["rest"] = None if self.rest is None else self.rest.tolist()
         return d
 
     def set_state(self, state: dict) -> None:
-        self.__dict__.update(copy.deepcopy({k: v for k, v in state.items() if k != "rest"}))
+        self.__dict__.update(copy.deepcopy({k: v for k, v in state.items() if k not in _NOT_STATE}))
         self.rest = None if state["rest"] is None else np.asarray(state["rest"], dtype=np.float64)
 
     def excursion_peak_deg(self) -> float:
-        """Largest rotation from rest (all axes) in the current excursion."""
+        """Largest rotation from rest (all axes) in the current excursion.
+
+        Asked every frame of a long still excursion (tracker: a small held shift): the
+        excursion's frames only grow by appends to the same list until it is replaced, so
+        the maximum is carried and extended over the new frames only (the same norms)."""
         if not self.active or not self._buf_r:
             return 0.0
-        return float(np.linalg.norm(np.asarray(self._buf_r), axis=1).max())
+        buf = self._buf_r
+        seen = self.__dict__.get("_peak_seen")
+        if seen is None or seen[0] is not buf or seen[1] > len(buf):
+            seen = self._peak_seen = [buf, 0, 0.0]
+        if seen[1] < len(buf):
+            new = float(np.linalg.norm(np.asarray(buf[seen[1]:]), axis=1).max())
+            seen[2] = new if seen[1] == 0 else max(seen[2], new)
+            seen[1] = len(buf)
+        return seen[2]
 
     def excursion_s(self, t_s: float) -> float:
         """How long the current excursion has lasted (0 when idle)."""
