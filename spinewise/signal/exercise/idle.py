@@ -48,7 +48,7 @@ def _max_ep_frames() -> int:
 
 _EP_KEEP = _max_ep_frames()
 _PRE_REST_KEEP = int(_tr.PRE_REST_S / FRAME_S)   # ep_frames kept before the rest pose is known
-_NONE, _AT_REST, _NO_EPISODE, _LYING = 0, 1, 2, 3
+_NONE, _AT_REST, _NO_EPISODE, _LYING, _EXCURSION = 0, 1, 2, 3, 4
 _ROLL_ONLY = [0.0, 0.0, 1.0]        # the tracker's roll detector (tracker.ExerciseTracker)
 _HIST_KEEP = int(_reps.CENTRE_S * 10)
 # lying supine, _step looks for a hold on still frames that classify prone or on the side:
@@ -63,17 +63,25 @@ _UP_MIN_Z = math.sin(math.radians(UPRIGHT_MIN_ELEVATION_DEG)) + 1e-4
 def _eligible(tr) -> int:
     """_AT_REST: an upright episode at rest with nothing under way (no excursion, set,
     candidate reps, hold or its veto; the all-axes detector as it is between sets).
-    _NO_EPISODE: no rest pose yet (moving), nothing under way. Else _NONE."""
+    _NO_EPISODE: no rest pose yet (moving), nothing under way. _LYING: as _AT_REST, supine
+    (the roll detector stepped too). _EXCURSION: upright, the all-axes detector in an
+    excursion (a lean, a shift) with nothing else under way. Else _NONE."""
     s, det = tr._s, tr._det
-    if (det.active or s["prev_up"] is None or s["set"] is not None or s["hold"] is not None
+    if (s["prev_up"] is None or s["set"] is not None or s["hold"] is not None
             or s["hold_veto_up"] is not None or s.get("hold_up_lp") is None
             or s.get("hold_lp_t") != s["prev_t"]):
         return _NONE
     if det.rest is None:
-        return _NO_EPISODE
+        return _NONE if det.active else _NO_EPISODE
     if (s["cand"] or s["cand_roll"] or det.keep_history or det.weights != _UNIT
             or det.offset != _ZERO or len(s["ep_frames"]) > _EP_KEEP
             or len(det._pre_t) > _PRE_KEEP):
+        return _NONE
+    if det.active:
+        if (s["posture"] == UPRIGHT and not det.split_sides and not tr._roll.active
+                and det._peak_key == (tuple(_UNIT), tuple(_ZERO))
+                and det._peak_n == len(det._buf_r)):
+            return _EXCURSION
         return _NONE
     if s["posture"] == UPRIGHT:
         return _AT_REST
@@ -95,7 +103,8 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     mode = _eligible(tr)
     if mode == _NONE:
         return i
-    at_rest, lying = mode in (_AT_REST, _LYING), mode == _LYING
+    at_rest, lying, excursion = mode in (_AT_REST, _LYING), mode == _LYING, mode == _EXCURSION
+    measure = at_rest or excursion             # the all-axes detector is stepped
     s, det, cfg, fl, roll = tr._s, tr._det, tr.cfg, tr._floor, tr._roll
     still_dps = cfg.exercise_hold_still_dps
     rep_floor = cfg.exercise_rep_min_deg if lying else cfg.exercise_upright_rep_min_deg
@@ -123,8 +132,11 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     l0, l1, l2 = s["hold_up_lp"]
     hold_speed = s["hold_speed_dps"]
     r0 = r1 = r2 = q0 = q1 = q2 = 0.0
-    if at_rest:
+    if measure:
         r0, r1, r2 = (float(v) for v in det.rest)
+    on_t, peak, peak_full = det._on_t, det._peak, None
+    shift_s, shift_max = _tr.SHIFT_S, _tr.SHIFT_MAX_DEG + 1e-6
+    max_rep_s, off_edge = det.max_rep_s, _reps.EDGE_FRACTION
     if lying:
         q0, q1, q2 = (float(v) for v in roll.rest)
     rest_moved = roll_moved = False
@@ -173,7 +185,7 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         if lying and n_hold_speed < still_dps and n_dyn < moving and not (
                 u2 >= up_min_z or (u0 > 0.0 and abs(u1) < supine_tan * u0)):
             break                  # still and not clearly supine: a hold could be found
-        if not at_rest:
+        if not measure:
             if still:
                 break                              # still: a rest pose may be taken
         else:
@@ -192,7 +204,24 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
                 break
             wa, wb, wc = (x - o0) * w0, (y - o1) * w1, (z - o2) * w2
             m = sqrt(wa * wa + wb * wb + wc * wc)
-            if m >= on:
+            if excursion:
+                # reps.RepDetector.step in an excursion: it goes on while over the end level
+                if t - on_t > max_rep_s:
+                    break                          # too long: aborted
+                n_peak = peak if peak >= m else m
+                lim = off_frac * on
+                if off_edge * n_peak > lim:
+                    lim = off_edge * n_peak
+                if m < lim:
+                    break                          # back under the end level: it ends
+                if still and t - on_t > shift_s:
+                    # tracker._step: a small shift held long becomes the rest pose
+                    if peak_full is None:
+                        peak_full = max(sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+                                        for v in det._buf_r)
+                    if (peak_full if peak_full >= m_full else m_full) < shift_max:
+                        break
+            elif m >= on:
                 break                              # a rep onset
             if lying:
                 # the roll detector (tracker._roll_step), from its own rest
@@ -229,13 +258,18 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         l0, l1, l2, hold_speed = hx, hy, hz, n_hold_speed
         stills.append(still)
         j += 1
-        if not at_rest:
+        if not measure:
             continue
         ms.append(m)
         xs.append(x)
         ys.append(y)
         zs.append(z)
         last_m_full = m_full
+        if excursion:
+            peak = n_peak
+            if peak_full is not None and m_full > peak_full:
+                peak_full = m_full
+            continue
         if still:
             if m < 0.5 * on and m_full < off_frac * (on if on >= 2.0 else 2.0):
                 # reps.drift_rest
@@ -276,12 +310,20 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     ring = s.setdefault("hold_lp_ring", [])
     ring += [[t_all[q]] + up_all[q] for q in range(max(i, j - _RING_KEEP), j)]
     del ring[:-_RING_KEEP]
-    keep = _EP_KEEP if at_rest else _PRE_REST_KEEP
+    keep = _EP_KEEP if measure else _PRE_REST_KEEP
     ep = s["ep_frames"]
     ep += [[t_all[q]] + up_all[q] + [stills[q - i]] for q in range(max(i, j - keep), j)]
     del ep[:-keep]
-    if not at_rest:
+    if not measure:
         s["still_run"] = []                        # every frame of the run was moving
+        return j
+    if excursion:
+        det._buf_t += t_all[i:j]
+        det._buf_r += [[xs[q], ys[q], zs[q]] for q in range(j - i)]
+        det._buf_up += [list(up_all[q]) for q in range(i, j)]
+        det.last_m, det.last_m_full = ms[-1], last_m_full
+        det._peak, det._peak_n, det._below_since = peak, len(det._buf_r), None
+        s["settle_since"] = None                   # upright all along: not settling elsewhere
         return j
     _pre_roll(det, t_all, up_all, i, j, ms, xs, ys, zs)
     det.last_m, det.last_m_full = ms[-1], last_m_full
