@@ -105,6 +105,24 @@ def _angle_deg(a, b) -> float:
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
+ANGLE_GUARD_DEG = 1e-6   # plain-float and numpy angles differ by < 1e-11 deg at >= 1 deg
+
+
+def _angle_cmp(a, b, limit_deg: float) -> int:
+    """Sign of ``_angle_deg(a, b) - limit_deg``, decided as _angle_deg decides it: in plain
+    floats (numpy's per-call cost on 3-vectors was a quarter of a hold candidate's frame,
+    lying prone or on the side all night), and by _angle_deg itself within ANGLE_GUARD_DEG
+    of the limit (tests/signal/exercise/test_tracker.py)."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    n = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) * math.sqrt(b0 * b0 + b1 * b1 + b2 * b2)
+    c = (a0 * b0 + a1 * b1 + a2 * b2) / max(n, 1e-12)
+    v = math.degrees(math.acos(min(1.0, max(-1.0, c))))
+    if abs(v - limit_deg) <= ANGLE_GUARD_DEG:
+        v = _angle_deg(a, b)
+    return (v > limit_deg) - (v < limit_deg)
+
+
 class ExerciseTracker:
     def __init__(self, cfg: SignalConfig, rate_hz: float, device_id: str = "local") -> None:
         self.cfg = cfg
@@ -828,7 +846,7 @@ class ExerciseTracker:
         cfg = self.cfg
         if h is None:
             veto = s.get("hold_veto_up")
-            if veto is not None and _angle_deg(veto, up) > HOLD_MAX_TILT_DEG:
+            if veto is not None and _angle_cmp(veto, up, HOLD_MAX_TILT_DEG) > 0:
                 s["hold_veto_up"] = veto = None     # they left that pose
             if not still or s["set"] is not None or (
                     self._det.active and self._det.excursion_s(t) < 1.0):
@@ -848,7 +866,7 @@ class ExerciseTracker:
             classic = (s["announced"] is None and not s["cand"]
                        and recognise.hold_exercise(up, None) is not None
                        and not (rest is not None and recognise.hold_exercise(rest, None) is None
-                                and _angle_deg(rest, up) < HOLD_LIFT_DEG))
+                                and _angle_cmp(rest, up, HOLD_LIFT_DEG) < 0))
             if not by_effort and s["announced"] is None and not classic:
                 return []
             s["hold"] = {"exercise": exercise, "start_s": self._arrived_s(t), "up0": up.tolist(),
@@ -932,7 +950,7 @@ class ExerciseTracker:
         if lp is None:
             return t
         for f in reversed(s.get("hold_lp_ring", [])):
-            if _angle_deg(f[1:], lp) > HOLD_ARRIVE_DEG:
+            if _angle_cmp(f[1:], lp, HOLD_ARRIVE_DEG) > 0:
                 break
             start = f[0]
         return start
@@ -950,7 +968,7 @@ class ExerciseTracker:
         ring.append([t] + list(lp))
         n_keep = int(round(HOLD_LEAVE_WINDOW_S / FRAME_S)) + 1
         del ring[:-n_keep]
-        if _angle_deg(lp, ring[0][1:]) <= HOLD_LEAVE_DEG:
+        if _angle_cmp(lp, ring[0][1:], HOLD_LEAVE_DEG) <= 0:
             return False
         h["last_near_s"] = self._began_leaving_s(h, t)
         return True
@@ -964,7 +982,7 @@ class ExerciseTracker:
             return t
         out = ring[0][0]
         for f in ring[1:]:
-            if _angle_deg(f[1:], ring[0][1:]) > HOLD_NEAR_DEG:
+            if _angle_cmp(f[1:], ring[0][1:], HOLD_NEAR_DEG) > 0:
                 # the low-passed direction trails the body by about its time constant
                 return max(ring[0][0], out - HOLD_STILL_TAU_S)
             out = f[0]
