@@ -376,7 +376,7 @@ class ActivityClassifier:
             cls = self.posture
             if row[DYN] < STILL_DYN_MG and row[N] > 0:
                 dur = row[N] / self.rate_hz
-                self.acc_bias.add(np.array([row[D0X], row[D0Y], row[D0Z]]) / dur, row[S0] / dur)
+                self.acc_bias.add((row[D0X] / dur, row[D0Y] / dur, row[D0Z] / dur), row[S0] / dur)
                 if self.noise_var == 0.0:
                     self.noise_var = row[AVAR]
                 self.noise_var += NOISE_EMA * (row[AVAR] - self.noise_var)

@@ -61,6 +61,13 @@ class EffortFloor:
         self.total += 1
 
     def floor(self) -> float | None:
+        # asked every frame of a hold candidate; the histogram changes once a second
+        key = (self.total, id(self.hist))
+        if self.__dict__.get("_floor_key") != key:
+            self._floor_key, self._floor = key, self._floor_uncached()
+        return self._floor
+
+    def _floor_uncached(self) -> float | None:
         if self.total < MIN_BLOCKS:
             return None
         need = FLOOR_PERCENTILE / 100.0 * self.total

@@ -174,34 +174,93 @@ class FrameBuilder:
         the accelerometer's below it. Their difference (the fused direction's slow offset)
         is followed only while the body turns slower than FUSION_GATE_DPS: during and just
         after a big move (getting down on the mat) the two low-passed directions differ
-        for a moment by degrees, which is not an offset."""
+        for a moment by degrees, which is not an offset.
+
+        Frame by frame this is: quiet = frames in a row turning slower than the gate; near =
+        within FUSION_REANCHOR_DEG of the anchor (the direction at the last quiet frame);
+        at a quiet frame the offset follows d (or restarts from it when not near) and the
+        anchor moves there; a near frame's direction is corrected by the offset. All but
+        the offset's running average are vectorised over the chunk, with the same
+        arithmetic (tests/signal/exercise/test_frames.py checks bit equality with the
+        frame-by-frame loop)."""
         fr = _frames(ids, sums)
-        if not has_gyro or len(fr) == 0:
+        n = len(fr)
+        if not has_gyro or n == 0:
             return fr
         f = self._fusion or {"err": None, "prev": None, "quiet": 0, "anchor": None}
         a = 1.0 - math.exp(-2.0 * math.pi * FUSION_CUTOFF_HZ * FRAME_S)
-        # plain floats: numpy's per-call overhead on 3-vectors would dominate this loop
         g = _unit_rows(sums[:, 9:12])
-        g_all, d_all = g.tolist(), (g - _unit_rows(sums[:, 6:9])).tolist()
-        up = fr.up.tolist()
-        for i, (g, d) in enumerate(zip(g_all, d_all)):
-            if f["prev"] is not None:
-                fast = _angle_deg(g, f["prev"]) / FRAME_S > FUSION_GATE_DPS
-                f["quiet"] = 0 if fast else f["quiet"] + 1
-            f["prev"] = g
-            near = f["anchor"] is not None and _angle_deg(g, f["anchor"]) < FUSION_REANCHOR_DEG
-            if f["quiet"] >= FUSION_QUIET_FRAMES:
-                # the offset belongs to a pose: in a new one it is taken afresh
-                e = f["err"]
-                f["err"] = [e[k] + a * (d[k] - e[k]) for k in range(3)] if near else d
-                f["anchor"], near = g, True
-            if near:
-                e = f["err"]
-                u = [up[i][0] - e[0], up[i][1] - e[1], up[i][2] - e[2]]
-                n = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]) or 1.0
-                up[i] = [u[0] / n, u[1] / n, u[2] / n]
+        d = g - _unit_rows(sums[:, 6:9])
+        idx = np.arange(n)
+        # quiet: frames in a row turning slower than the gate (frame 0 counts only with a prev)
+        prev = np.empty_like(g)
+        prev[1:] = g[:-1]
+        have_prev = np.ones(n, dtype=bool)
+        if f["prev"] is None:
+            prev[0] = g[0]
+            have_prev[0] = False
+        else:
+            prev[0] = f["prev"]
+        fast = have_prev & _angles_cmp(g, prev, FRAME_S, FUSION_GATE_DPS, above=True)
+        last_fast = np.maximum.accumulate(np.where(fast, idx, -1))
+        quiet = np.where(last_fast >= 0, idx - last_fast,
+                         int(f["quiet"]) + idx + (1 if f["prev"] is not None else 0))
+        q = quiet >= FUSION_QUIET_FRAMES
+        # the anchor each frame sees: the direction at the last quiet frame before it
+        q_idx = np.flatnonzero(q)
+        last_q = np.maximum.accumulate(np.where(q, idx, -1))
+        src = np.empty(n, dtype=np.int64)
+        src[0] = -1
+        src[1:] = last_q[:-1]
+        has_anchor = (src >= 0) | (f["anchor"] is not None)
+        anchor = g[np.maximum(src, 0)]
+        if f["anchor"] is not None:
+            anchor[src < 0] = f["anchor"]
+        near = has_anchor & _angles_cmp(g, anchor, 1.0, FUSION_REANCHOR_DEG, above=False)
+        # the offset's running average, at quiet frames only (sequential)
+        err_q = np.empty((len(q_idx), 3))
+        e = f["err"]
+        e0, e1, e2 = (0.0, 0.0, 0.0) if e is None else e
+        d_q, near_q = d[q_idx].tolist(), near[q_idx].tolist()
+        for k in range(len(q_idx)):
+            d0, d1, d2 = d_q[k]
+            if near_q[k]:
+                e0, e1, e2 = e0 + a * (d0 - e0), e1 + a * (d1 - e1), e2 + a * (d2 - e2)
+            else:
+                e0, e1, e2 = d0, d1, d2
+            err_q[k] = (e0, e1, e2)
+        # the offset in force at each frame (after its own quiet update)
+        which = np.searchsorted(q_idx, idx, side="right") - 1
+        err = np.empty_like(g)
+        err[which >= 0] = err_q[which[which >= 0]]
+        fix = near | q
+        if e is not None:
+            err[which < 0] = e
+        else:
+            fix &= which >= 0
+        up = fr.up.copy()
+        u = up[fix] - err[fix]
+        nrm = np.sqrt(u[:, 0] * u[:, 0] + u[:, 1] * u[:, 1] + u[:, 2] * u[:, 2])
+        nrm[nrm == 0.0] = 1.0
+        up[fix] = u / nrm[:, None]
+        f = {"err": f["err"] if not len(q_idx) else [e0, e1, e2],
+             "prev": g[-1].tolist(), "quiet": int(quiet[-1]),
+             "anchor": f["anchor"] if not len(q_idx) else g[q_idx[-1]].tolist()}
         self._fusion = f
-        return replace(fr, up=np.asarray(up, dtype=np.float64))
+        return replace(fr, up=up)
+
+
+def _angles_cmp(a: np.ndarray, b: np.ndarray, scale: float, limit: float, above: bool) -> np.ndarray:
+    """Per row, ``_angle_deg(a, b) / scale > limit`` (``above``) or ``... < limit``, decided
+    exactly as the scalar expression would: the vectorised arccos decides all rows but those
+    within a hair of the limit, which are recomputed one by one with ``_angle_deg``."""
+    c = a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+    v = np.degrees(np.arccos(np.clip(c, -1.0, 1.0))) / scale
+    out = v > limit if above else v < limit
+    for i in np.flatnonzero(np.abs(v - limit) <= 1e-9 * abs(limit) + 1e-12):
+        x = _angle_deg(a[i].tolist(), b[i].tolist()) / scale
+        out[i] = x > limit if above else x < limit
+    return out
 
 
 def _unit_rows(v: np.ndarray) -> np.ndarray:

@@ -31,6 +31,9 @@ CENTRE_S = 30.0          # window for the alternating-movement centre
 REST_TAU_S = 8.0         # rest orientation follows drift this slowly, only while at rest
 
 
+_NOT_STATE = ("rest", "_peak_seen")   # rest is saved as a list; _peak_seen is a cache
+
+
 @dataclass
 class Rep:
     start_s: float
@@ -99,19 +102,31 @@ class RepDetector:
 
     # -- state -------------------------------------------------------------------------
     def get_state(self) -> dict:
-        d = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "rest"})
+        d = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in _NOT_STATE})
         d["rest"] = None if self.rest is None else self.rest.tolist()
         return d
 
     def set_state(self, state: dict) -> None:
-        self.__dict__.update(copy.deepcopy({k: v for k, v in state.items() if k != "rest"}))
+        self.__dict__.update(copy.deepcopy({k: v for k, v in state.items() if k not in _NOT_STATE}))
         self.rest = None if state["rest"] is None else np.asarray(state["rest"], dtype=np.float64)
 
     def excursion_peak_deg(self) -> float:
-        """Largest rotation from rest (all axes) in the current excursion."""
+        """Largest rotation from rest (all axes) in the current excursion.
+
+        Asked every frame of a long still excursion (tracker: a small held shift): the
+        excursion's frames only grow by appends to the same list until it is replaced, so
+        the maximum is carried and extended over the new frames only (the same norms)."""
         if not self.active or not self._buf_r:
             return 0.0
-        return float(np.linalg.norm(np.asarray(self._buf_r), axis=1).max())
+        buf = self._buf_r
+        seen = self.__dict__.get("_peak_seen")
+        if seen is None or seen[0] is not buf or seen[1] > len(buf):
+            seen = self._peak_seen = [buf, 0, 0.0]
+        if seen[1] < len(buf):
+            new = float(np.linalg.norm(np.asarray(buf[seen[1]:]), axis=1).max())
+            seen[2] = new if seen[1] == 0 else max(seen[2], new)
+            seen[1] = len(buf)
+        return seen[2]
 
     def excursion_s(self, t_s: float) -> float:
         """How long the current excursion has lasted (0 when idle)."""
@@ -165,9 +180,7 @@ class RepDetector:
                     del self._pre_t[0], self._pre_m[0], self._pre_r[0], self._pre_up[0]
                 # follow slow drift of the rest pose, but only really at rest (all axes)
                 if still and m < 0.5 * on and m_full < OFF_FRACTION * max(on, 2.0):
-                    a = 0.1 / REST_TAU_S
-                    rest = (1 - a) * self.rest + a * np.asarray(up_l)
-                    self.rest = rest / np.linalg.norm(rest)
+                    self.rest = drift_rest(self.rest, up_l)
                 return None
             self.active = True
             self._on_t = t_s
@@ -290,6 +303,20 @@ class RepDetector:
                    rot_mean_deg=[round(float(v), 2) for v in rot[i_u:i_d + 1].mean(axis=0)],
                    up_hold=[round(float(v), 5) for v in ups[i_u:i_d + 1].mean(axis=0)],
                    held_from_s=round(t_hi_u, 2), held_to_s=round(t_hi_d, 2))
+
+
+REST_DRIFT_A = 0.1 / REST_TAU_S
+
+
+def drift_rest(rest, up) -> np.ndarray:
+    """One frame of the rest pose's slow drift towards ``up`` (unit result). Plain floats, so
+    the tracker's batched idle path (tracker._idle_upright) does the same arithmetic."""
+    a = REST_DRIFT_A
+    x = (1 - a) * float(rest[0]) + a * float(up[0])
+    y = (1 - a) * float(rest[1]) + a * float(up[1])
+    z = (1 - a) * float(rest[2]) + a * float(up[2])
+    n = math.sqrt(x * x + y * y + z * z)
+    return np.array([x / n, y / n, z / n])
 
 
 def _min_jerk_tau(level: float) -> float:

@@ -94,6 +94,7 @@ HOLD_LEAVE_WINDOW_S = 2.0  # see _left_hold_pose
 HOLD_LEAVE_DEG = 4.0
 HOLD_NEAR_DEG = 1.0
 HOLD_STILL_TAU_S = 0.4     # see _hold_still: attenuates 3-12 Hz effort shaking 8-30x
+IDLE_FAST = True           # idle.py takes runs of idle frames (tests switch it off to compare)
 NEUTRAL_UP = {"upright": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0),
               "side_right": (0.0, 1.0, 0.0), "side_left": (0.0, -1.0, 0.0)}
 
@@ -102,6 +103,24 @@ def _angle_deg(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     c = float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
+ANGLE_GUARD_DEG = 1e-6   # plain-float and numpy angles differ by < 1e-11 deg at >= 1 deg
+
+
+def _angle_cmp(a, b, limit_deg: float) -> int:
+    """Sign of ``_angle_deg(a, b) - limit_deg``, decided as _angle_deg decides it: in plain
+    floats (numpy's per-call cost on 3-vectors was a quarter of a hold candidate's frame,
+    lying prone or on the side all night), and by _angle_deg itself within ANGLE_GUARD_DEG
+    of the limit (tests/signal/exercise/test_tracker.py)."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    n = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) * math.sqrt(b0 * b0 + b1 * b1 + b2 * b2)
+    c = (a0 * b0 + a1 * b1 + a2 * b2) / max(n, 1e-12)
+    v = math.degrees(math.acos(min(1.0, max(-1.0, c))))
+    if abs(v - limit_deg) <= ANGLE_GUARD_DEG:
+        v = _angle_deg(a, b)
+    return (v > limit_deg) - (v < limit_deg)
 
 
 class ExerciseTracker:
@@ -227,11 +246,22 @@ class ExerciseTracker:
     # -- per frame ----------------------------------------------------------------------
     def _run(self, fr) -> list[Event]:
         events: list[Event] = []
-        for i in range(len(fr)):
-            self._eff2 = float(fr.effort2[i]) if fr.effort2 is not None else math.nan
-            self._floor.update(float(fr.t_s[i]), self._eff2)
-            events += self._step(float(fr.t_s[i]), fr.up[i], float(fr.dyn_mg[i]),
-                                 float(fr.tremor_g2[i]))
+        n = len(fr)
+        if n == 0:
+            return events
+        t_all, dyn_all, trem_all = fr.t_s.tolist(), fr.dyn_mg.tolist(), fr.tremor_g2.tolist()
+        eff_all = fr.effort2.tolist() if fr.effort2 is not None else [math.nan] * n
+        up_all = fr.up.tolist()
+        i = 0
+        while i < n:
+            if IDLE_FAST:
+                i = idle.idle_run(self, t_all, up_all, dyn_all, eff_all, i)
+                if i >= n:
+                    break
+            self._eff2 = eff_all[i]
+            self._floor.update(t_all[i], self._eff2)
+            events += self._step(t_all[i], fr.up[i], dyn_all[i], trem_all[i])
+            i += 1
         return events
 
     def _step(self, t: float, up: np.ndarray, dyn_mg: float, trem_g2: float) -> list[Event]:
@@ -816,7 +846,7 @@ class ExerciseTracker:
         cfg = self.cfg
         if h is None:
             veto = s.get("hold_veto_up")
-            if veto is not None and _angle_deg(veto, up) > HOLD_MAX_TILT_DEG:
+            if veto is not None and _angle_cmp(veto, up, HOLD_MAX_TILT_DEG) > 0:
                 s["hold_veto_up"] = veto = None     # they left that pose
             if not still or s["set"] is not None or (
                     self._det.active and self._det.excursion_s(t) < 1.0):
@@ -836,7 +866,7 @@ class ExerciseTracker:
             classic = (s["announced"] is None and not s["cand"]
                        and recognise.hold_exercise(up, None) is not None
                        and not (rest is not None and recognise.hold_exercise(rest, None) is None
-                                and _angle_deg(rest, up) < HOLD_LIFT_DEG))
+                                and _angle_cmp(rest, up, HOLD_LIFT_DEG) < 0))
             if not by_effort and s["announced"] is None and not classic:
                 return []
             s["hold"] = {"exercise": exercise, "start_s": self._arrived_s(t), "up0": up.tolist(),
@@ -920,7 +950,7 @@ class ExerciseTracker:
         if lp is None:
             return t
         for f in reversed(s.get("hold_lp_ring", [])):
-            if _angle_deg(f[1:], lp) > HOLD_ARRIVE_DEG:
+            if _angle_cmp(f[1:], lp, HOLD_ARRIVE_DEG) > 0:
                 break
             start = f[0]
         return start
@@ -938,7 +968,7 @@ class ExerciseTracker:
         ring.append([t] + list(lp))
         n_keep = int(round(HOLD_LEAVE_WINDOW_S / FRAME_S)) + 1
         del ring[:-n_keep]
-        if _angle_deg(lp, ring[0][1:]) <= HOLD_LEAVE_DEG:
+        if _angle_cmp(lp, ring[0][1:], HOLD_LEAVE_DEG) <= 0:
             return False
         h["last_near_s"] = self._began_leaving_s(h, t)
         return True
@@ -952,7 +982,7 @@ class ExerciseTracker:
             return t
         out = ring[0][0]
         for f in ring[1:]:
-            if _angle_deg(f[1:], ring[0][1:]) > HOLD_NEAR_DEG:
+            if _angle_cmp(f[1:], ring[0][1:], HOLD_NEAR_DEG) > 0:
                 # the low-passed direction trails the body by about its time constant
                 return max(ring[0][0], out - HOLD_STILL_TAU_S)
             out = f[0]
@@ -971,10 +1001,12 @@ class ExerciseTracker:
             return s["dyn_mg"] < MOVING_DYN_MG
         dt = max(t - s["hold_lp_t"], FRAME_S)
         a = min(1.0, dt / HOLD_STILL_TAU_S)
-        new = [lp[k] + a * (float(up[k]) - lp[k]) for k in range(3)]
-        n = math.sqrt(sum(v * v for v in new)) or 1.0
-        new = [v / n for v in new]
-        c = min(1.0, max(-1.0, sum(new[k] * lp[k] for k in range(3))))
+        x = lp[0] + a * (float(up[0]) - lp[0])
+        y = lp[1] + a * (float(up[1]) - lp[1])
+        z = lp[2] + a * (float(up[2]) - lp[2])
+        n = math.sqrt(x * x + y * y + z * z) or 1.0
+        new = [x / n, y / n, z / n]
+        c = min(1.0, max(-1.0, new[0] * lp[0] + new[1] * lp[1] + new[2] * lp[2]))
         speed = math.degrees(math.acos(c)) / dt
         s["hold_speed_dps"] += min(1.0, dt / SPEED_TAU_S) * (speed - s["hold_speed_dps"])
         s["hold_up_lp"], s["hold_lp_t"] = new, t
@@ -1044,3 +1076,7 @@ class ExerciseTracker:
 
     def _event(self, kind: str, t: float, data: dict) -> Event:
         return Event(kind=kind, t_s=round(float(t), 3), data=data, device_id=self.device_id)
+
+
+# idle.py mirrors _step with this module's constants: imported once they exist
+from spinewise.signal.exercise import idle  # noqa: E402

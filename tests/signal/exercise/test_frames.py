@@ -58,3 +58,75 @@ def test_effort_unknown_where_the_rate_leaves_no_band():
     assert len(frames) > 0 and np.all(np.isnan(frames.effort2))
     ok = FrameBuilder(25.0).update(_body(n=500, rate=25.0))
     assert np.all(np.isfinite(ok.effort2))
+
+
+# -- the gyro/accelerometer fusion, vectorised over a chunk (FrameBuilder._fuse) ----------------
+def _fuse_frame_by_frame(self, ids, sums, has_gyro):
+    """The fusion as it was written frame by frame: the specification _fuse must equal bit
+    for bit."""
+    import math
+    from dataclasses import replace
+    from spinewise.signal.exercise import frames as fm
+    fr = fm._frames(ids, sums)
+    if not has_gyro or len(fr) == 0:
+        return fr
+    f = self._fusion or {"err": None, "prev": None, "quiet": 0, "anchor": None}
+    a = 1.0 - math.exp(-2.0 * math.pi * fm.FUSION_CUTOFF_HZ * fm.FRAME_S)
+    g = fm._unit_rows(sums[:, 9:12])
+    g_all, d_all = g.tolist(), (g - fm._unit_rows(sums[:, 6:9])).tolist()
+    up = fr.up.tolist()
+    for i, (g, d) in enumerate(zip(g_all, d_all)):
+        if f["prev"] is not None:
+            fast = fm._angle_deg(g, f["prev"]) / fm.FRAME_S > fm.FUSION_GATE_DPS
+            f["quiet"] = 0 if fast else f["quiet"] + 1
+        f["prev"] = g
+        near = f["anchor"] is not None and fm._angle_deg(g, f["anchor"]) < fm.FUSION_REANCHOR_DEG
+        if f["quiet"] >= fm.FUSION_QUIET_FRAMES:
+            e = f["err"]
+            f["err"] = [e[k] + a * (d[k] - e[k]) for k in range(3)] if near else d
+            f["anchor"], near = g, True
+        if near:
+            e = f["err"]
+            u = [up[i][0] - e[0], up[i][1] - e[1], up[i][2] - e[2]]
+            n = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]) or 1.0
+            up[i] = [u[0] / n, u[1] / n, u[2] / n]
+    self._fusion = f
+    return replace(fr, up=np.asarray(up, dtype=np.float64))
+
+
+def _moving_body(seed: int, n: int = 6000, rate: float = 52.0) -> BodySamples:
+    """Still spells, slow drifts and sudden turns, with the gyro's direction off the
+    accelerometer's by a wandering offset: every branch of the fusion."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate + 50.0
+    ang = np.cumsum(np.where(rng.random(n) < 0.002, rng.normal(0, 40, n), rng.normal(0, 0.05, n)))
+    tilt = np.radians(np.clip(ang, -170, 170))
+    up = np.column_stack([np.sin(tilt), 0.1 * np.sin(0.05 * t), np.cos(tilt)])
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    acc = up + 0.01 * rng.standard_normal((n, 3)) + np.radians(2.0) * np.sin(0.01 * t)[:, None]
+    f, la, inc = angles_from_up(up)
+    return BodySamples(t, acc, rng.normal(0, 1, (n, 3)), up, f, la, inc, True, rate)
+
+
+def _fused(body, size, reference, monkeypatch):
+    if reference:
+        monkeypatch.setattr(FrameBuilder, "_fuse", _fuse_frame_by_frame)
+    else:
+        monkeypatch.undo()
+    fb = FrameBuilder(body.rate_hz)
+    out, states = [], []
+    for i in range(0, len(body), size):
+        out.append(fb.update(_slice(body, i, i + size)).up)
+        states.append(repr(fb.get_state()["fusion"]))
+    out.append(fb.flush().up)
+    return np.concatenate(out), states
+
+
+def test_vectorised_fusion_equals_the_frame_by_frame_loop(monkeypatch):
+    for seed in range(4):
+        body = _moving_body(seed)
+        for size in (1000, 37):
+            ref_up, ref_states = _fused(body, size, True, monkeypatch)
+            up, states = _fused(body, size, False, monkeypatch)
+            assert np.array_equal(up, ref_up)          # bit for bit
+            assert states == ref_states

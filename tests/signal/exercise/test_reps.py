@@ -143,3 +143,27 @@ def test_alternating_roll_reps_split_at_the_other_side():
                                                           for i in range(len(rolls))]
     for r, a in zip(reps, rolls):
         assert abs(r.amplitude_deg - a) < 0.4 and r.hold_s > 7.0
+
+
+def test_excursion_peak_is_carried_exactly():
+    """excursion_peak_deg extends its maximum over new frames only: the same value as over
+    the whole excursion, across reps, aborts, a split and a save/restore."""
+    t, ups, _ = _reps([20.0, 8.0, 35.0], 1.5, 6.0, 1.5, 2.0)
+    rng = np.random.default_rng(1)
+    ups = ups + 0.01 * rng.standard_normal(ups.shape)
+    ups /= np.linalg.norm(ups, axis=1, keepdims=True)
+    det = RepDetector(2.0)
+    det.set_rest(REST)
+    asked = 0
+    for k, (ti, u) in enumerate(zip(t, ups)):
+        if k == 150:
+            restored = RepDetector(2.0)
+            restored.set_state(det.get_state())
+            assert "_peak_seen" not in det.get_state()
+            det = restored
+        det.step(float(ti), u, still=True)
+        full = (float(np.linalg.norm(np.asarray(det._buf_r), axis=1).max())
+                if det.active and det._buf_r else 0.0)
+        assert det.excursion_peak_deg() == full
+        asked += det.active
+    assert asked > 50

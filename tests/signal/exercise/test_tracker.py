@@ -312,3 +312,29 @@ def test_bird_dog_alternating_or_in_blocks(order):
     sets = tracker.summary()["sets"]
     assert [(s["exercise"], s["reps"]) for s in sets] == [("bird_dog", 20)]
     assert sets[0]["reps_left"] == sets[0]["reps_right"] == 10
+
+
+def test_angle_comparisons_decide_as_the_numpy_angle():
+    """_angle_cmp (plain floats, numpy within a hair of the limit) gives the sign of
+    _angle_deg - limit on random pairs and on pairs placed at the limit to the last bits."""
+    from scipy.spatial.transform import Rotation
+
+    from spinewise.signal.exercise import tracker as tm
+
+    rng = np.random.default_rng(7)
+    limits = [tm.HOLD_NEAR_DEG, tm.HOLD_ARRIVE_DEG, tm.HOLD_LEAVE_DEG, tm.HOLD_LIFT_DEG,
+              tm.HOLD_MAX_TILT_DEG]
+    checked = 0
+    for k in range(4000):
+        a = rng.normal(0, 1, 3)
+        a /= np.linalg.norm(a)
+        lim = limits[k % len(limits)]
+        axis = np.cross(a, rng.normal(0, 1, 3))
+        axis /= np.linalg.norm(axis)
+        ang = lim + (rng.normal(0, 1e-13) if k % 2 else rng.normal(0, 3))
+        b = Rotation.from_rotvec(np.radians(ang) * axis).apply(a)
+        for x, y in ((a, b), (list(b), a.tolist())):
+            v = tm._angle_deg(x, y)
+            assert tm._angle_cmp(x, y, lim) == (v > lim) - (v < lim)
+            checked += 1
+    assert checked == 8000

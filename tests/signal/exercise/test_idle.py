@@ -1,0 +1,116 @@
+"""The batched idle path (idle.py) takes runs of idle frames off ExerciseTracker._step: with
+it on, every event and the whole saved state must equal the frame-by-frame tracker's, bit
+for bit (floats compared through their repr), whatever the chunking."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from spinewise.config import SignalConfig
+from spinewise.recording import read_all
+from spinewise.signal.analyzer import Analyzer
+from spinewise.signal.exercise import ExerciseTracker, idle
+from spinewise.signal.exercise import tracker as tracker_mod
+from spinewise.signal.exercise.oracle import OracleBody
+
+from .conftest import SIM, load
+
+FIXTURES = ["ex_supine_25hz_upright", "ex_prone_52hz_random", "ex_birddog_squat_104hz_belt",
+            "ex_all_accel_only_25hz", "office_snippet_25hz_random", "office_snippet_52hz_accel_only"]
+
+
+def _canonical(state) -> str:
+    return json.dumps(state, sort_keys=True, default=lambda o: np.asarray(o).tolist())
+
+
+def _counting(monkeypatch) -> list:
+    """Count the frames the batched path takes."""
+    taken = [0]
+    run = idle.idle_run
+
+    def counted(tr, t_all, *a):
+        j = run(tr, t_all, *a)
+        taken[0] += j - a[-1]
+        return j
+    monkeypatch.setattr(idle, "idle_run", counted)
+    return taken
+
+
+def _run(name: str, fast: bool, chunk_size: int, monkeypatch, announce: str | None = None):
+    monkeypatch.setattr(tracker_mod, "IDLE_FAST", fast)
+    rec, truth = load(name)
+    body = OracleBody(truth["mounting"]["R_sensor_from_body"], truth["rate_hz"], rec.has_gyro)
+    tracker = ExerciseTracker(SignalConfig(), truth["rate_hz"])
+    events = tracker.announce(announce) if announce else []
+    states = []
+    for k, chunk in enumerate(rec.split(chunk_size)):
+        events += tracker.update(body.update(chunk))
+        if k % 5 == 0:
+            states.append(_canonical(tracker.get_state()))
+    events += tracker.finish()
+    states.append(_canonical(tracker.get_state()))
+    return _canonical([(e.kind, e.t_s, e.data) for e in events]), states, tracker.summary()
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_idle_path_changes_no_event_and_no_state(name, monkeypatch):
+    taken = _counting(monkeypatch)
+    off = _run(name, False, 250, monkeypatch)
+    assert taken[0] == 0
+    on = _run(name, True, 250, monkeypatch)
+    assert on[0] == off[0]
+    assert on[1] == off[1]            # bit for bit, at every 5th chunk boundary and the end
+    assert on[2] == off[2]
+    if name.startswith("office"):
+        assert taken[0] > 0           # an office snippet has idle upright stretches
+
+
+@pytest.mark.parametrize("chunk_size", [7, 4096])
+def test_idle_path_whatever_the_chunks(chunk_size, monkeypatch):
+    """Runs cut at chunk boundaries of any size (the frame builder itself is chunk-invariant
+    only to the last bit or so, so each chunking is compared with itself unbatched)."""
+    name = "office_snippet_25hz_random"
+    assert _run(name, True, chunk_size, monkeypatch) == _run(name, False, chunk_size, monkeypatch)
+
+
+def test_idle_path_with_an_announced_hold(monkeypatch):
+    off = _run("office_snippet_52hz_accel_only", False, 100, monkeypatch, announce="plank")
+    on = _run("office_snippet_52hz_accel_only", True, 100, monkeypatch, announce="plank")
+    assert on == off
+
+
+def test_idle_state_restores_mid_recording(monkeypatch):
+    """A state saved between idle runs continues in a fresh tracker exactly as without a save."""
+    name = "office_snippet_25hz_random"
+    ref_events, _, ref_summary = _run(name, True, 50, monkeypatch)
+    rec, truth = load(name)
+    body = OracleBody(truth["mounting"]["R_sensor_from_body"], truth["rate_hz"], rec.has_gyro)
+    tracker = ExerciseTracker(SignalConfig(), truth["rate_hz"])
+    events = []
+    for k, chunk in enumerate(rec.split(50)):
+        if k % 40 == 39:
+            restored = ExerciseTracker(SignalConfig(), truth["rate_hz"])
+            restored.set_state(pickle.loads(pickle.dumps(tracker.get_state())))
+            tracker = restored
+        events += tracker.update(body.update(chunk))
+    events += tracker.finish()
+    assert _canonical([(e.kind, e.t_s, e.data) for e in events]) == ref_events
+    assert tracker.summary() == ref_summary
+
+
+@pytest.mark.parametrize("name", ["office_snippet_25hz_random", "ex_birddog_squat_104hz_belt"])
+def test_analyzer_summary_unchanged(name, monkeypatch):
+    """Through the whole Analyzer (its own calibration): the same summary either way."""
+    rec = read_all(SIM / f"{name}.csv")
+
+    def summary(fast: bool) -> str:
+        monkeypatch.setattr(tracker_mod, "IDLE_FAST", fast)
+        a = Analyzer(SignalConfig())
+        for chunk in rec.split(4096):
+            a.update(chunk)
+        a.finish()
+        return _canonical(a.summary())
+    assert summary(True) == summary(False)
