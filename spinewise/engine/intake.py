@@ -50,6 +50,8 @@ FETCH_BATCH = 500
 FETCH_WAIT_S = 0.5
 MAX_ACK_PENDING = 50_000        # per partition: fetched, not yet covered by a checkpoint
 LOCAL_EXPIRY = 0.6              # a lease not renewed for this share of the TTL is given up
+CONSUMER_IDLE_S = 60.0          # the engine removes a partition consumer nobody pulls from
+FETCH_STUCK_TTLS = 2.0          # fetches failing for this many lease TTLs: take the partition anew
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class _Owned:
     releasing: bool = False
     release_asked: bool = False
     task: asyncio.Task | None = None
+    consumer: str = ""
 
 
 def default_worker_id() -> str:
@@ -98,6 +101,7 @@ class EngineIntake:
         self._release_ready: list[int] = []
         self._device_part: dict[str, int] = {}
         self._epoch = 0
+        self._consumers = 0
         self._fetching = True
         self._acquiring = True
         self._running = False
@@ -213,6 +217,16 @@ class EngineIntake:
         """The pipeline has snapshotted and dropped the devices of a partition given back."""
         self.link.call(self._give_back(index), 10.0)
 
+    def abandon(self, index: int, why: str) -> None:
+        """The pipeline could not continue a partition (a snapshot could not be read): stop it
+        without committing; it is taken again from its checkpoint (by us or another worker)."""
+        async def revoke():
+            o = self._owned.get(index)
+            if o is not None:
+                self._revoke(o, why)
+                asyncio.get_running_loop().create_task(self._delete_lease(index))
+        self.link.call(revoke(), 5.0)
+
     def kill(self) -> None:
         """Tests: stop dead, as a crashed worker would (no checkpoint, no release)."""
         self._fetching = self._acquiring = False
@@ -255,33 +269,56 @@ class EngineIntake:
             return await js.key_value(name)
 
     async def _ownership(self) -> None:
+        """Two loops: renewing leases must never wait behind slow work (creating a consumer
+        while the cluster elects a leader can take seconds), so it runs on its own."""
+        renew = asyncio.get_running_loop().create_task(self._loop(self._renew_all))
+        try:
+            await self._loop(self._balance)
+        finally:
+            renew.cancel()
+
+    async def _loop(self, step) -> None:
         while self._running:
             try:
-                await self._tick()
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("engine ownership round failed: %s", exc)
+                log.warning("engine %s round failed: %s", step.__name__.strip("_"), exc)
             await asyncio.sleep(self.lease_ttl_s / 4)
 
-    async def _tick(self) -> None:
-        from nats.js.errors import KeyWrongLastSequenceError
+    async def _renew_all(self) -> None:
         started = time.monotonic()
-        await self._workers.put(self.worker_id, b"alive")
-        for o in list(self._owned.values()):
-            try:
-                o.lease_rev = await self._leases.update(subjects.lease_key(o.index),
-                                                        self.worker_id.encode(), last=o.lease_rev)
-                o.renewed_at = started
-            except KeyWrongLastSequenceError:
-                self._revoke(o, "lease taken by another worker")
-            except Exception as exc:
-                if time.monotonic() - o.renewed_at > LOCAL_EXPIRY * self.lease_ttl_s:
-                    self._revoke(o, f"lease not renewed ({exc})")
+        limit = LOCAL_EXPIRY * self.lease_ttl_s / 2
+        heartbeat = asyncio.wait_for(self._workers.put(self.worker_id, b"alive"), limit)
+        owned = list(self._owned.values())
+        results = await asyncio.gather(heartbeat, *(asyncio.wait_for(self._renew(o, started), limit)
+                                                    for o in owned), return_exceptions=True)
+        for o, res in zip(owned, results[1:]):
+            if isinstance(res, Exception) and time.monotonic() - o.renewed_at > LOCAL_EXPIRY * self.lease_ttl_s:
+                self._revoke(o, f"lease not renewed ({type(res).__name__}: {res})")
         for o in list(self._owned.values()):       # also when the round itself was slow
             if time.monotonic() - o.renewed_at > LOCAL_EXPIRY * self.lease_ttl_s:
                 self._revoke(o, "lease renewal too late")
-            elif o.releasing and not o.release_asked and not o.delivered and (
+
+    async def _renew(self, o: _Owned, started: float) -> None:
+        from nats.js.errors import KeyWrongLastSequenceError
+        try:
+            rev = await self._leases.update(subjects.lease_key(o.index), self.worker_id.encode(),
+                                            last=o.lease_rev)
+        except KeyWrongLastSequenceError:
+            # our previous renewal may have been applied with its answer lost (a node
+            # failing over): the key still names us, so it is still ours
+            rev, holder = await self._own_revision(o.index)
+            if rev is None:
+                self._revoke(o, f"lease held by {holder!r} now")
+                return
+        if self._owned.get(o.index) is o:
+            o.lease_rev, o.renewed_at = rev, started
+
+    async def _balance(self) -> None:
+        for o in list(self._owned.values()):
+            if o.releasing and not o.release_asked and not o.delivered and (
                     o.task is None or o.task.done()):
                 o.release_asked = True
                 with self._lock:
@@ -308,46 +345,69 @@ class EngineIntake:
             if index not in self._owned and await self._acquire(index):
                 need -= 1
 
-    async def _alive(self) -> list[str]:
+    async def _own_revision(self, index: int) -> tuple[int | None, str | None]:
+        """(revision, holder) of a lease: the revision only when the holder is us."""
         try:
-            return list(await self._workers.keys())
-        except Exception:          # NoKeysError: nobody (not even us yet)
-            return []
+            entry = await self._leases.get(subjects.lease_key(index))
+        except Exception as exc:
+            return None, f"nobody ({type(exc).__name__})"
+        holder = None if entry is None or entry.value is None else entry.value.decode(errors="replace")
+        if holder != self.worker_id:
+            return None, holder
+        return entry.revision, holder
+
+    async def _alive(self) -> list[str]:
+        """Workers with a live heartbeat key: one stream-info request (no consumer)."""
+        prefix = f"$KV.{subjects.WORKERS}."
+        info = await self.link.js.stream_info(f"KV_{subjects.WORKERS}", subjects_filter=prefix + ">")
+        return [subj[len(prefix):] for subj in (info.state.subjects or {})]
 
     async def _acquire(self, index: int) -> bool:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-        from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+        from nats.js.errors import KeyWrongLastSequenceError
         asked = time.monotonic()
         try:
             rev = await self._leases.create(subjects.lease_key(index), self.worker_id.encode())
         except KeyWrongLastSequenceError:
             return False                      # owned by someone else
-        ckpt = await self._checkpoint_of(index)
-        js = self.link.js
-        name = f"part-{index}"
         try:
-            await js.delete_consumer(subjects.STREAM, name)
-        except NotFoundError:
-            pass
-        cc = ConsumerConfig(durable_name=name,
-                            filter_subject=subjects.partition_filter(self.prefix, index),
-                            ack_policy=AckPolicy.ALL, ack_wait=600.0, max_deliver=-1,
-                            max_ack_pending=MAX_ACK_PENDING, max_waiting=16)
-        if ckpt > 0:
-            cc.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
-            cc.opt_start_seq = ckpt + 1
-        else:
-            cc.deliver_policy = DeliverPolicy.ALL
-        await js.add_consumer(subjects.STREAM, cc)
-        sub = await js.pull_subscribe_bind(name, subjects.STREAM)
+            ckpt = await self._checkpoint_of(index)
+            sub, name = await self._consumer(index, ckpt)
+        except Exception:
+            try:                  # let someone (maybe us, next round) take it from the start
+                await self._leases.delete(subjects.lease_key(index))
+            except Exception:
+                pass
+            raise
         self._epoch += 1
-        o = _Owned(index, self._epoch, rev, sub, asked)
+        o = _Owned(index, self._epoch, rev, sub, asked, consumer=name)
         with self._lock:
             self._owned[index] = o
         o.task = asyncio.get_running_loop().create_task(self._fetch(o))
         self.history.append((time.time(), "acquired", index))
         log.info("engine: partition %d acquired by %s from sequence %d", index, self.worker_id, ckpt + 1)
         return True
+
+    async def _consumer(self, index: int, ckpt: int):
+        """A pull consumer of the partition from just after its checkpoint. A new name for each
+        ownership: the previous owner's consumer may sit on a node that just died (deleting it
+        would hang); unused ones are removed by the engine after CONSUMER_IDLE_S."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        self._consumers += 1
+        name = f"p{index}-{self.worker_id}-{self._consumers}"
+        cc = ConsumerConfig(durable_name=name,
+                            filter_subject=subjects.partition_filter(self.prefix, index),
+                            ack_policy=AckPolicy.ALL, ack_wait=600.0, max_deliver=-1,
+                            max_ack_pending=MAX_ACK_PENDING, max_waiting=16,
+                            inactive_threshold=CONSUMER_IDLE_S, num_replicas=self.replicas)
+        if ckpt > 0:
+            cc.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            cc.opt_start_seq = ckpt + 1
+        else:
+            cc.deliver_policy = DeliverPolicy.ALL
+        js = self.link.js
+        await js.add_consumer(subjects.STREAM, cc)
+        return await js.pull_subscribe_bind(name, subjects.STREAM), name
 
     async def _checkpoint_of(self, index: int) -> int:
         from nats.js.errors import KeyNotFoundError
@@ -372,6 +432,12 @@ class EngineIntake:
         log.warning("engine: partition %d given up by %s: %s", o.index, self.worker_id, why)
         asyncio.get_running_loop().create_task(self._unsubscribe(o))
 
+    async def _delete_lease(self, index: int) -> None:
+        try:
+            await self._leases.delete(subjects.lease_key(index))
+        except Exception:
+            pass                  # it expires
+
     async def _unsubscribe(self, o: _Owned) -> None:
         try:
             await o.sub.unsubscribe()
@@ -381,6 +447,7 @@ class EngineIntake:
     async def _fetch(self, o: _Owned) -> None:
         import nats.errors
         loop = asyncio.get_running_loop()
+        failing_since = None
         while self._fetching and not o.releasing and self._owned.get(o.index) is o:
             try:
                 msgs = await o.sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
@@ -389,9 +456,17 @@ class EngineIntake:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                failing_since = failing_since or time.monotonic()
                 log.warning("engine: fetch on partition %d failed: %s", o.index, exc)
+                if time.monotonic() - failing_since > FETCH_STUCK_TTLS * self.lease_ttl_s:
+                    # its consumer is gone (a node died with it): start the partition anew
+                    # from its checkpoint, with a new consumer
+                    loop.create_task(self._delete_lease(o.index))
+                    self._revoke(o, f"fetch failing ({exc})")
+                    return
                 await asyncio.sleep(0.5)
                 continue
+            failing_since = None
             if self._owned.get(o.index) is not o:
                 break               # given up meanwhile: the next owner gets them again
             batch = []
@@ -440,6 +515,10 @@ class EngineIntake:
         if o is None:
             return
         await self._unsubscribe(o)
+        try:
+            await asyncio.wait_for(self.link.js.delete_consumer(subjects.STREAM, o.consumer), 2.0)
+        except Exception:
+            pass                  # the engine removes it once idle
         try:
             await self._leases.delete(subjects.lease_key(index))
         except Exception:

@@ -376,6 +376,9 @@ class Pipeline:
         if self.engine:
             items = self._engine_admit(items)
         for item in items:
+            if item.token is not None and not self.sub.valid(item.token):
+                self.counters.inc("messages_revoked")     # partition lost meanwhile
+                continue
             if item.kind == "imu":
                 try:
                     chunk = self._decode(item)
@@ -471,6 +474,9 @@ class Pipeline:
 
     def _ingest(self, pending: dict[str, list[ImuChunk]]) -> None:
         for device_id, chunks in pending.items():
+            if self.engine and not self.sub.owns_device(device_id):
+                self.counters.inc("messages_revoked", len(chunks))   # its next owner has them
+                continue
             try:
                 self._ingest_one(device_id, chunks)
             except Exception:           # one device's bug: the others' samples still go on
@@ -630,6 +636,9 @@ class Pipeline:
             return
         self.counters.inc("accepted", reason="status")
         s = self.sessions.get(item.key)
+        if s is None and self.engine:
+            # taken over after its last sample: the end marker finishes the restored stream
+            s = self._restored_session(item.key)
         if s is None:
             return
         ignored = s.stats.end_markers_ignored
@@ -830,6 +839,8 @@ class Pipeline:
 
     def _snapshot_all(self) -> None:
         for device_id, s in list(self.sessions.items()):
+            if self.engine and not self.sub.owns_device(device_id):
+                continue
             try:
                 self.snapshots.save(device_id, s.get_state())
             except Exception:
@@ -855,18 +866,13 @@ class Pipeline:
 
     # -- engine mode (pipeline.transport = "nats"; spinewise.engine.intake) -----------------
     def _engine_admit(self, items: list[_Item]) -> list[_Item]:
-        """Drop what a partition given up meanwhile delivered (its next owner gets it again);
-        remember the tokens and devices of the rest for the next checkpoint."""
-        out = []
+        """Remember the tokens and devices of a batch for the next checkpoint (a token of a
+        partition given up meanwhile is ignored there: its next owner gets the message again)."""
         for item in items:
             if item.token is not None:
-                if not self.sub.valid(item.token):
-                    self.counters.inc("messages_revoked")
-                    continue
                 self._tokens.append(item.token)
                 self._touched.add(item.key)
-            out.append(item)
-        return out
+        return items
 
     def _engine_cycle(self, items: list[_Item], now: float) -> None:
         for p in self.sub.take_revoked():        # lease lost: another worker may own it now
@@ -909,8 +915,29 @@ class Pipeline:
             log.info("device=%s left this worker with partition %d", device_id, partition)
         self.counters.set("devices", len(self.sessions))
 
+    def _restored_session(self, device_id: str) -> DeviceSession | None:
+        """Engine mode: the session of a device this worker has not seen yet, if the engine
+        holds a snapshot of it."""
+        if not self.sub.owns_device(device_id):
+            return None
+        s = self._session(device_id, 50.0)
+        if s.analyzer is None and s.stats.samples == 0:     # nothing was stored: no session
+            del self.sessions[device_id]
+            return None
+        return s
+
     def _restore_one(self, s: DeviceSession) -> None:
-        state = self.snapshots.load(s.device_id)
+        try:
+            state = self.snapshots.load(s.device_id)
+        except Exception as exc:
+            # Not knowing the device's state, continuing would start it afresh and store wrong
+            # results: the partition goes back to its checkpoint instead (taken again at once).
+            p = self.sub.partition_of(s.device_id)
+            self.counters.inc("engine_restore_errors")
+            if p is not None:
+                self.sub.abandon(p, f"snapshot of {s.device_id} not readable: {exc}")
+                self._drop_partition(p, snapshot=False)
+            raise
         if state is None:
             return
         try:

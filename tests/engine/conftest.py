@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,14 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def acquired_at(self) -> dict[int, float]:
+        """partition -> wall time this worker last acquired it (from its log)."""
+        from datetime import datetime
+        out = {}
+        for m in re.finditer(r"ts=(\S+)Z .*engine: partition (\d+) acquired by", self.log()):
+            out[int(m.group(2))] = datetime.fromisoformat(m.group(1) + "+00:00").timestamp()
+        return out
 
 
 def lease_owners(nats_urls: str) -> dict[int, str]:
