@@ -165,7 +165,8 @@ class PipelineConfig:
     nats_servers: str = "nats://127.0.0.1:4222"   # nats: comma-separated server URLs
     partitions: int = 16                    # nats: as in the servers' subject mapping (serverconf)
     engine_replicas: int = 1                # nats: copies of the stream and buckets (3 on a cluster)
-    engine_retention_s: float = 7 * 86400.0  # nats: how long the stream keeps sensor messages
+    engine_retention_s: float = 6 * 3600.0  # nats: how long the stream keeps sensor messages
+                                            # (longer than all workers could be down; disk!)
     lease_ttl_s: float = 4.0                # nats: a dead worker's partitions move after about this
     checkpoint_interval_s: float = 1.0      # nats: snapshot touched devices, then ack, this often
     worker_id: str = ""                     # nats: this worker's name ("" = <hostname>-<pid>)
