@@ -74,6 +74,7 @@ class _Owned:
     release_asked: bool = False
     task: asyncio.Task | None = None
     consumer: str = ""
+    consumer_failing_since: float | None = None
 
 
 def default_worker_id() -> str:
@@ -107,7 +108,7 @@ class EngineIntake:
         self._running = False
         self._deliver_pool = ThreadPoolExecutor(1, thread_name_prefix="engine-deliver")
         self._owner_task: asyncio.Task | None = None
-        self.history: list[tuple[float, str, int]] = []   # (wall time, acquired|released|revoked, p)
+        self.history: deque = deque(maxlen=1000)   # (wall time, acquired|released|revoked, p)
         self.delivered = 0
         self.bad_subjects = 0
 
@@ -316,7 +317,26 @@ class EngineIntake:
         if self._owned.get(o.index) is o:
             o.lease_rev, o.renewed_at = rev, started
 
+    async def _check_consumers(self) -> None:
+        """An owned partition whose consumer no longer answers (its node died) is given up and
+        its lease deleted: it is taken again (by anyone) with a new consumer."""
+        async def check(o: _Owned):
+            try:
+                await asyncio.wait_for(self.link.js.consumer_info(subjects.STREAM, o.consumer),
+                                       self.lease_ttl_s / 2)
+                o.consumer_failing_since = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                now = time.monotonic()
+                o.consumer_failing_since = o.consumer_failing_since or now
+                if now - o.consumer_failing_since > FETCH_STUCK_TTLS * self.lease_ttl_s:
+                    asyncio.get_running_loop().create_task(self._delete_lease(o.index))
+                    self._revoke(o, f"its consumer does not answer ({type(exc).__name__})")
+        await asyncio.gather(*(check(o) for o in list(self._owned.values()) if not o.releasing))
+
     async def _balance(self) -> None:
+        await self._check_consumers()
         for o in list(self._owned.values()):
             if o.releasing and not o.release_asked and not o.delivered and (
                     o.task is None or o.task.done()):
@@ -337,13 +357,22 @@ class EngineIntake:
                 o.releasing = True
             return
         need = share - len(mine)
+        if need <= 0:
+            return
+        # each worker starts looking at its own place (fewer collisions); one attempt is
+        # bounded so that a slow one (the cluster electing a leader) does not stall the round
         start = alive.index(self.worker_id) * self.partitions // len(alive)
         for k in range(self.partitions):
             if need <= 0:
                 break
             index = (start + k) % self.partitions
-            if index not in self._owned and await self._acquire(index):
-                need -= 1
+            if index in self._owned:
+                continue
+            try:
+                if await asyncio.wait_for(self._acquire(index), 2 * self.lease_ttl_s):
+                    need -= 1
+            except asyncio.TimeoutError:
+                log.warning("engine: taking partition %d timed out", index)
 
     async def _own_revision(self, index: int) -> tuple[int | None, str | None]:
         """(revision, holder) of a lease: the revision only when the holder is us."""
@@ -399,7 +428,12 @@ class EngineIntake:
                             filter_subject=subjects.partition_filter(self.prefix, index),
                             ack_policy=AckPolicy.ALL, ack_wait=600.0, max_deliver=-1,
                             max_ack_pending=MAX_ACK_PENDING, max_waiting=16,
-                            inactive_threshold=CONSUMER_IDLE_S, num_replicas=self.replicas)
+                            inactive_threshold=CONSUMER_IDLE_S,
+                            # disposable: its position is rebuilt from the checkpoint by every
+                            # owner, so one in-memory replica (quick to create, even while the
+                            # cluster elects leaders); if its node dies, _check_consumers
+                            # notices and the partition is taken anew with a new consumer
+                            num_replicas=1, mem_storage=True)
         if ckpt > 0:
             cc.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             cc.opt_start_seq = ckpt + 1

@@ -838,9 +838,16 @@ class Pipeline:
                         self.outbox.depth())
 
     def _snapshot_all(self) -> None:
+        if self.engine:           # one round trip for all, and only devices still ours
+            try:
+                self.snapshots.save_many({d: s.get_state() for d, s in list(self.sessions.items())
+                                          if self.sub.owns_device(d)})
+            except Exception as exc:
+                log.error("engine snapshots failed (the next owner starts from the last "
+                          "checkpoint): %s", exc)
+                self.counters.inc("snapshot_errors")
+            return
         for device_id, s in list(self.sessions.items()):
-            if self.engine and not self.sub.owns_device(device_id):
-                continue
             try:
                 self.snapshots.save(device_id, s.get_state())
             except Exception:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,8 @@ class WorkerProcess:
         self.name = name
         self.log_path = work_dir / f"worker-{name}.log"
         # what a worker keeps on its own machine: coaching store, storage spool
-        env = {**os.environ, "SPINEWISE_COACHING__STATE_DB": str(work_dir / f"coach-{name}.sqlite"),
+        env = {**os.environ, "PYTHONFAULTHANDLER": "1",      # SIGABRT dumps every thread's stack
+               "SPINEWISE_COACHING__STATE_DB": str(work_dir / f"coach-{name}.sqlite"),
                "SPINEWISE_INFLUX__SPOOL_DIR": str(work_dir / f"influx-spool-{name}")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "spinewise.cli", "pipeline", "--config", str(config_path),
@@ -107,10 +109,14 @@ class WorkerProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:      # stuck: its stacks go to its log, then kill
+                self.proc.send_signal(signal.SIGABRT)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -122,6 +128,46 @@ class WorkerProcess:
         for m in re.finditer(r"ts=(\S+)Z .*engine: partition (\d+) acquired by", self.log()):
             out[int(m.group(2))] = datetime.fromisoformat(m.group(1) + "+00:00").timestamp()
         return out
+
+
+def snapshot_of(nats_urls: str, device: str) -> dict | None:
+    """The device's state snapshot as the engine holds it (what the next owner restores)."""
+    import pickle
+
+    import nats
+
+    from spinewise.engine.subjects import SNAPSHOTS
+
+    async def read():
+        nc = await nats.connect(nats_urls.split(","), connect_timeout=5)
+        try:
+            entry = await (await nc.jetstream().key_value(SNAPSHOTS)).get(device)
+            return pickle.loads(entry.value)
+        except Exception:
+            return None
+        finally:
+            await nc.close()
+    return asyncio.run(read())
+
+
+def stream_takes_writes(nats_urls: str) -> bool:
+    """Whether the sensor stream has a leader that stores a message now (a probe on a subject
+    the workers refuse as not a sensor message)."""
+    import nats
+
+    async def probe():
+        nc = await nats.connect(nats_urls.split(","), connect_timeout=5)
+        try:
+            await nc.jetstream(timeout=2.0).publish(f"{PREFIX}.part.0.probe.x", b"")
+            return True
+        except Exception:
+            return False
+        finally:
+            await nc.close()
+    try:
+        return asyncio.run(probe())
+    except Exception:
+        return False
 
 
 def lease_owners(nats_urls: str) -> dict[int, str]:
