@@ -160,6 +160,17 @@ class PipelineConfig:
     max_message_bytes: int = 65536          # the same for status, link and cmd messages
     queue_max_bytes: int = 134217728        # payload bytes waiting for the worker (backpressure)
     max_pending_samples: int = 30000        # per device: held back for reordering / confirmation
+    # input: "mqtt" = Mosquitto with a persistent session (default), "nats" = the clustered
+    # engine (NATS JetStream, spinewise.engine; README "Scaling out on the engine")
+    transport: str = "mqtt"
+    nats_servers: str = "nats://127.0.0.1:4222"   # nats: comma-separated server URLs
+    partitions: int = 16                    # nats: as in the servers' subject mapping (serverconf)
+    engine_replicas: int = 1                # nats: copies of the stream and buckets (3 on a cluster)
+    engine_retention_s: float = 6 * 3600.0  # nats: how long the stream keeps sensor messages
+                                            # (longer than all workers could be down; disk!)
+    lease_ttl_s: float = 4.0                # nats: a dead worker's partitions move after about this
+    checkpoint_interval_s: float = 1.0      # nats: snapshot touched devices, then ack, this often
+    worker_id: str = ""                     # nats: this worker's name ("" = <hostname>-<pid>)
 
 
 @dataclass
@@ -352,6 +363,20 @@ def _check(cfg: Config) -> None:
     for key in ("max_devices", "max_imu_bytes", "max_message_bytes", "queue_max_bytes",
                 "max_pending_samples", "queue_max", "outbox_max"):
         need(getattr(pc, key) >= 1, f"pipeline.{key}", "expected >= 1", getattr(pc, key))
+    need(pc.transport in ("mqtt", "nats"), "pipeline.transport", 'expected "mqtt" or "nats"', pc.transport)
+    if pc.transport == "nats":
+        need(not pc.shard, "pipeline.shard", "not used with transport = \"nats\" (the engine "
+             "assigns partitions to workers)", pc.shard)
+        need(pc.partitions >= 1, "pipeline.partitions", "expected >= 1", pc.partitions)
+        need(pc.engine_replicas in (1, 3, 5), "pipeline.engine_replicas", "expected 1, 3 or 5",
+             pc.engine_replicas)
+        need(pc.lease_ttl_s >= 1.0, "pipeline.lease_ttl_s", "expected >= 1 s", pc.lease_ttl_s)
+        need(pc.checkpoint_interval_s >= 0.05, "pipeline.checkpoint_interval_s", "expected >= 0.05 s",
+             pc.checkpoint_interval_s)
+        need("." not in cfg.mqtt.prefix, "mqtt.prefix", "no '.' with the engine (NATS subjects)",
+             cfg.mqtt.prefix)
+        need(pc.worker_id == "" or _valid_worker(pc.worker_id), "pipeline.worker_id",
+             "expected 1-64 of A-Z a-z 0-9 _ -", pc.worker_id)
     need(len(cfg.devices) <= pc.max_devices, "pipeline.max_devices",
          f"smaller than the {len(cfg.devices)} configured devices", pc.max_devices)
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -362,6 +387,11 @@ def _check(cfg: Config) -> None:
                           "(e.g. Europe/London)") from None
     from spinewise.notify.settings import check_notify
     check_notify(cfg)
+
+
+def _valid_worker(text: str) -> bool:
+    from spinewise.topics import valid_id
+    return valid_id(text)
 
 
 def _env_overrides(env: dict[str, str]) -> dict[str, Any]:

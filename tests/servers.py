@@ -324,6 +324,89 @@ class Victoria(ServerProcess):
             return False
 
 
+class NatsServer(ServerProcess):
+    """nats-server (Debian's ``nats-server``) with JetStream, the MQTT listener and the subject
+    mapping of engine mode (spinewise.engine.serverconf); a node of a cluster when given a
+    ``cluster_port`` and ``routes``. Ready when /healthz says JetStream is up."""
+
+    name = "nats"
+    binary = "/usr/sbin/nats-server"
+
+    def __init__(self, port=None, data_dir=None, *, prefix: str = "spinewise", partitions: int = 4,
+                 cluster_port: int | None = None, routes: tuple[str, ...] = (),
+                 server_name: str = "n1") -> None:
+        super().__init__(port, data_dir)
+        self.prefix, self.partitions = prefix, partitions
+        self.mqtt_port, self.http_port = free_port(), free_port()
+        self.cluster_port, self.routes, self.server_name = cluster_port, routes, server_name
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        from spinewise.engine.serverconf import server_conf
+        conf = self.data_dir / "nats.conf"
+        conf.write_text(server_conf(name=self.server_name, port=self.port, mqtt_port=self.mqtt_port,
+                                    store_dir=str(self.data_dir / "js"), prefix=self.prefix,
+                                    partitions=self.partitions, cluster_port=self.cluster_port,
+                                    routes=self.routes, http_port=self.http_port))
+        return [self.binary, "-c", str(conf)]
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}:{self.http_port}/healthz", timeout=0.5) as r:
+                return r.status == 200 and port_open(self.port) and port_open(self.mqtt_port)
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """kill -9: the node dies without a word (its data directory stays)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+class NatsCluster:
+    """``size`` NatsServer nodes on loopback routed to each other (RAFT: JetStream survives the
+    loss of one node of three)."""
+
+    def __init__(self, data_dir: Path, size: int = 3, **kw) -> None:
+        cports = [free_port() for _ in range(size)]
+        routes = tuple(f"nats-route://127.0.0.1:{p}" for p in cports)
+        self.nodes = [NatsServer(None, Path(data_dir) / f"n{i + 1}", cluster_port=cports[i],
+                                 routes=routes, server_name=f"n{i + 1}", **kw) for i in range(size)]
+
+    @property
+    def nats_urls(self) -> str:
+        return ",".join(n.nats_url for n in self.nodes)
+
+    def start(self, timeout_s: float = 60.0) -> "NatsCluster":
+        for n in self.nodes:            # a node is healthy only once the others are there
+            n.proc = None
+        procs = []
+        for n in self.nodes:
+            log = open(n.data_dir / f"{n.name}.log", "ab")
+            n.proc = subprocess.Popen(n.command(), stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+            procs.append(n.proc)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                self.stop()
+                raise RuntimeError("a nats-server node exited; see its nats.log")
+            if all(n.ready() for n in self.nodes):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"nats cluster not healthy in {timeout_s} s")
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+
+
 SERVERS = {"mqtt": Mosquitto, "influxdb": InfluxD, "victoria": Victoria}
 ENV_KEYS = {"mqtt": "SPINEWISE_TEST_MQTT_PORT", "influxdb": "SPINEWISE_TEST_INFLUXDB_PORT",
             "victoria": "SPINEWISE_TEST_VICTORIA_PORT"}

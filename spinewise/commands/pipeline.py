@@ -36,6 +36,9 @@ def register(sub) -> None:
                    help="override pipeline.unknown_devices")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run shard I of N (users split by hash; start N processes to scale out)")
+    p.add_argument("--transport", choices=["mqtt", "nats"], default=None,
+                   help="override pipeline.transport (nats: a worker of the clustered engine)")
+    p.add_argument("--worker-id", default=None, help="override pipeline.worker_id (engine mode)")
     p.set_defaults(func=run)
 
 
@@ -54,6 +57,10 @@ def run(args) -> int:
         cfg.pipeline.unknown_devices = args.unknown_devices
     if args.shard:
         cfg.pipeline.shard = args.shard
+    if args.transport:
+        cfg.pipeline.transport = args.transport
+    if args.worker_id:
+        cfg.pipeline.worker_id = args.worker_id
     log = logging.getLogger("spinewise.pipeline")
     log.info("config %s", cfg.redacted()["pipeline"])
     stop = threading.Event()

@@ -97,6 +97,10 @@ log = logging.getLogger(__name__)
 
 POSTURE_MQTT_PERIOD_S = 1.0     # posture on MQTT: at most one per second per device (all stored)
 MAX_BATCH_MESSAGES = 4000       # messages one worker cycle takes off the queue
+# engine mode: the engine keeps the backlog durably, so only a little of it is taken locally
+# and a cycle is short: checkpoints (acks) and partition hand-overs are not held up behind it
+ENGINE_QUEUE_MAX = 2000
+ENGINE_BATCH_MESSAGES = 200
 QUEUE_BLOCK_WARN_S = 5.0
 GATEWAY_EVENT_KINDS = frozenset({"gap"})   # gateway events the pipeline stores
 # sample times the pipeline believes: live streams are epoch seconds (replays map files there)
@@ -110,6 +114,7 @@ class _Item:
     key: str             # device or user
     payload: bytes
     arrival: float       # monotonic
+    token: object = None  # engine mode: the message's ack token (spinewise.engine.intake)
 
 
 def default_analyzer_factory(cfg: Config) -> Callable[[str, float], object]:
@@ -134,12 +139,23 @@ class Pipeline:
         self.topics = Topics(cfg.mqtt.prefix, cfg.coaching.ha_discovery_prefix)
         self.counters = Counters()
         self.reject = Rejections(self.counters, log)
-        self.queue: IntakeQueue[_Item] = IntakeQueue(pc.queue_max, pc.queue_max_bytes)
+        engine = pc.transport == "nats"
+        self.queue: IntakeQueue[_Item] = IntakeQueue(
+            min(pc.queue_max, ENGINE_QUEUE_MAX) if engine else pc.queue_max, pc.queue_max_bytes)
+        self._batch_max = ENGINE_BATCH_MESSAGES if engine else MAX_BATCH_MESSAGES
         self.sessions: dict[str, DeviceSession] = {}
         self.shard = parse_shard(pc.shard)
+        # engine mode (pipeline.transport = "nats"): input, snapshots and partition ownership
+        # come from the engine (spinewise.engine); outputs still go out on MQTT
+        self.engine = pc.transport == "nats"
+        self.worker_id = ""
+        if self.engine:
+            from spinewise.engine.intake import default_worker_id
+            self.worker_id = pc.worker_id or default_worker_id()
         state_dir = pc.state_dir if self.shard is None else \
             f"{pc.state_dir.rstrip('/')}/shard{self.shard[0]}of{self.shard[1]}"
-        self.snapshots = SnapshotStore(state_dir)          # each shard keeps its own
+        if not self.engine:
+            self.snapshots = SnapshotStore(state_dir)          # each shard keeps its own
         if storage is None:
             from spinewise.storage import open_storage
             storage = open_storage(cfg.influx, carers=cfg.carers)
@@ -159,10 +175,17 @@ class Pipeline:
             self._primary.setdefault(d.user, d.id)
         self._users = set(self._primary)            # users whose commands are taken
         instance = "" if self.shard is None else f"shard{self.shard[0]}of{self.shard[1]}"
+        if self.engine:
+            instance = self.worker_id
         self.topic_stats = self.topics.pipeline("stats", instance)
         self.topic_status = self.topics.pipeline("status", instance)
-        client_id = pc.client_id if self.shard is None else f"{pc.client_id}-{instance}"
-        self.sub = client_factory(cfg.mqtt, client_id, clean_session=False)
+        client_id = pc.client_id if not instance else f"{pc.client_id}-{instance}"
+        if self.engine:
+            from spinewise.engine.intake import EngineIntake
+            self.sub = EngineIntake(cfg, self.worker_id)
+            self.snapshots = self.sub.snapshots
+        else:
+            self.sub = client_factory(cfg.mqtt, client_id, clean_session=False)
         self.pub = client_factory(cfg.mqtt, client_id + "-out", clean_session=True,
                                   will=Will(self.topic_status, dumps({"state": "offline"}), 1, True))
         self.outbox = Outbox(self.pub, self.counters, events_max=pc.outbox_max, keep_max=pc.outbox_max)
@@ -182,7 +205,10 @@ class Pipeline:
         self._done = 0                              # items fully processed (worker)
         now = time.monotonic()
         self._next = {"state": now, "stats": now + pc.stats_interval_s,
-                      "snapshot": now + pc.snapshot_interval_s}
+                      "snapshot": now + pc.snapshot_interval_s,
+                      "checkpoint": now + pc.checkpoint_interval_s}
+        self._tokens: list = []                     # engine: processed, not yet checkpointed
+        self._touched: set[str] = set()             # engine: devices changed since the checkpoint
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, connect_timeout_s: float = 10.0) -> None:
@@ -205,6 +231,11 @@ class Pipeline:
         self.pub.connect(connect_timeout_s, wait=False)
         if self.sub.connect(connect_timeout_s):
             self.pub.connected.wait(connect_timeout_s)
+        elif self.engine:       # nothing to retry: say so and exit (the supervisor restarts us)
+            self._abort.set()
+            self.pub.close()
+            raise ConfigError(f"pipeline.nats_servers: engine {self.cfg.pipeline.nats_servers} "
+                              "not reachable")
         else:   # same broker: waiting a second timeout for the publisher would only delay start
             log.warning("mqtt broker %s:%s not reachable yet; retrying in the background",
                         self.cfg.mqtt.host, self.cfg.mqtt.port)
@@ -236,6 +267,9 @@ class Pipeline:
         self._publish_stats()
         self._write_points()
         self._snapshot_all()
+        if self.engine:            # commit what was processed, then give the partitions back
+            self._engine_checkpoint()
+            self.sub.finish()
         self._drain_outbox(5.0)
         try:
             self.storage.close()
@@ -263,21 +297,22 @@ class Pipeline:
         limit = self.cfg.pipeline.max_imu_bytes if kind == "imu" else self.cfg.pipeline.max_message_bytes
         scope = INTAKE[kind]
 
-        def handle(topic_name: str, payload: bytes) -> None:
+        def handle(topic_name: str, payload: bytes, token=None) -> bool:
+            """True when the message went on the queue (the engine settles the others)."""
             self.counters.inc("messages_in", reason=kind)
             addr = self.topics.parse(topic_name)
             key = addr.id if addr is not None else ""
             if addr is None or addr.kind != kind or not valid_id(key) or (
                     scope == "device") != (addr.scope == "dev"):
                 self.reject("bad_topic", topic_name[:120])
-                return
+                return False
             if len(payload) > limit:
                 self.reject("payload_too_large", key, f"kind={kind} bytes={len(payload)} > {limit}")
-                return
+                return False
             if self.shard is not None and not self._mine(kind, key):
                 self.counters.inc("messages_other_shard")
-                return
-            item = _Item(kind, key, bytes(payload), time.monotonic())
+                return False
+            item = _Item(kind, key, bytes(payload), time.monotonic(), token)
             waited = 0.0
             while not self.queue.put(item, len(payload), timeout=1.0):
                 waited += 1.0
@@ -286,6 +321,7 @@ class Pipeline:
                                 "(backpressure)", self.queue.qsize(), self.queue.bytes)
                 self.counters.inc("queue_full_waits")
             self._enqueued += 1         # only this (paho) thread writes it
+            return True
         return handle
 
     def _mine(self, kind: str, key: str) -> bool:
@@ -303,6 +339,11 @@ class Pipeline:
             except Exception:      # the worker must survive a bug anywhere
                 self._worker_error("housekeeping", "")
             self._write_points()
+            if self.engine:
+                try:
+                    self._engine_cycle(items, time.monotonic())
+                except Exception:
+                    self._worker_error("engine", "")
             self._done += len(items)
             if stop and not items:
                 break
@@ -312,7 +353,7 @@ class Pipeline:
         if first is None:
             return []
         items = [first]
-        while len(items) < MAX_BATCH_MESSAGES:
+        while len(items) < self._batch_max:
             item = self.queue.get_nowait()
             if item is None:
                 break
@@ -332,7 +373,12 @@ class Pipeline:
         pending: dict[str, list[ImuChunk]] = {}
         arrivals: list[float] = []
         handlers = {"status": self._on_status, "link": self._on_gateway_event, "cmd": self._on_command}
+        if self.engine:
+            items = self._engine_admit(items)
         for item in items:
+            if item.token is not None and not self.sub.valid(item.token):
+                self.counters.inc("messages_revoked")     # partition lost meanwhile
+                continue
             if item.kind == "imu":
                 try:
                     chunk = self._decode(item)
@@ -412,6 +458,8 @@ class Pipeline:
                               rate_hz=dev.rate_hz if dev else rate_hz,
                               reorder_wait_s=self.cfg.pipeline.reorder_wait_s,
                               max_pending=self.cfg.pipeline.max_pending_samples, day_of=self._day_of)
+            if getattr(self.snapshots, "lazy", False):
+                self._restore_one(s)
             self.sessions[device_id] = s
             self._primary.setdefault(s.user, device_id)
             self._users.add(s.user)
@@ -426,6 +474,9 @@ class Pipeline:
 
     def _ingest(self, pending: dict[str, list[ImuChunk]]) -> None:
         for device_id, chunks in pending.items():
+            if self.engine and not self.sub.owns_device(device_id):
+                self.counters.inc("messages_revoked", len(chunks))   # its next owner has them
+                continue
             try:
                 self._ingest_one(device_id, chunks)
             except Exception:           # one device's bug: the others' samples still go on
@@ -585,6 +636,9 @@ class Pipeline:
             return
         self.counters.inc("accepted", reason="status")
         s = self.sessions.get(item.key)
+        if s is None and self.engine:
+            # taken over after its last sample: the end marker finishes the restored stream
+            s = self._restored_session(item.key)
         if s is None:
             return
         ignored = s.stats.end_markers_ignored
@@ -712,7 +766,7 @@ class Pipeline:
         if now >= self._next["stats"]:
             self._next["stats"] = now + self.cfg.pipeline.stats_interval_s
             self._publish_stats()
-        if now >= self._next["snapshot"]:
+        if now >= self._next["snapshot"] and not self.engine:    # engine: at every checkpoint
             self._next["snapshot"] = now + self.cfg.pipeline.snapshot_interval_s
             self._snapshot_all()
 
@@ -786,6 +840,15 @@ class Pipeline:
                         self.outbox.depth())
 
     def _snapshot_all(self) -> None:
+        if self.engine:           # one round trip for all, and only devices still ours
+            try:
+                self.snapshots.save_many({d: s.get_state() for d, s in list(self.sessions.items())
+                                          if self.sub.owns_device(d)})
+            except Exception as exc:
+                log.error("engine snapshots failed (the next owner starts from the last "
+                          "checkpoint): %s", exc)
+                self.counters.inc("snapshot_errors")
+            return
         for device_id, s in list(self.sessions.items()):
             try:
                 self.snapshots.save(device_id, s.get_state())
@@ -809,6 +872,90 @@ class Pipeline:
             if device_id not in self._devices:
                 self._admitted.add(device_id)
             log.info("device=%s restored samples=%d", device_id, s.stats.samples)
+
+    # -- engine mode (pipeline.transport = "nats"; spinewise.engine.intake) -----------------
+    def _engine_admit(self, items: list[_Item]) -> list[_Item]:
+        """Remember the tokens and devices of a batch for the next checkpoint (a token of a
+        partition given up meanwhile is ignored there: its next owner gets the message again)."""
+        for item in items:
+            if item.token is not None:
+                self._tokens.append(item.token)
+                self._touched.add(item.key)
+        return items
+
+    def _engine_cycle(self, items: list[_Item], now: float) -> None:
+        for p in self.sub.take_revoked():        # lease lost: another worker may own it now
+            self._drop_partition(p, snapshot=False)
+        ready = self.sub.take_release_ready()
+        if ready or now >= self._next["checkpoint"]:
+            self._next["checkpoint"] = now + self.cfg.pipeline.checkpoint_interval_s
+            self._engine_checkpoint()
+        for p in ready:                          # given back: the next owner restores them
+            self._drop_partition(p, snapshot=True)
+            self.sub.released(p)
+
+    def _engine_checkpoint(self) -> None:
+        """Storage flushed, then the snapshots of the devices touched, then the acks: a message
+        is acknowledged only once everything it changed is stored."""
+        tokens, self._tokens = self._tokens, []
+        touched, self._touched = self._touched, set()
+        try:
+            self._write_points()
+            self.storage.flush()
+            self.snapshots.save_many({d: self.sessions[d].get_state() for d in sorted(touched)
+                                      if d in self.sessions and self.sub.owns_device(d)})
+            self.counters.inc("engine_committed", self.sub.checkpoint(tokens))
+            self.counters.inc("engine_checkpoints")
+        except Exception as exc:        # engine or storage away: retried at the next checkpoint
+            self._tokens = tokens + self._tokens
+            self._touched |= touched
+            self.counters.inc("engine_checkpoint_errors")
+            log.warning("engine checkpoint failed (retried): %s", exc)
+
+    def _drop_partition(self, partition: int, snapshot: bool) -> None:
+        for device_id in [d for d in self.sessions if self.sub.partition_of(d) == partition]:
+            s = self.sessions.pop(device_id)
+            if snapshot:
+                self.snapshots.save(device_id, s.get_state())
+            for table in (self._arrival, self._posture_sent, self._status_seen):
+                table.pop(device_id, None)
+            self._dirty.discard(device_id)
+            self._touched.discard(device_id)
+            log.info("device=%s left this worker with partition %d", device_id, partition)
+        self.counters.set("devices", len(self.sessions))
+
+    def _restored_session(self, device_id: str) -> DeviceSession | None:
+        """Engine mode: the session of a device this worker has not seen yet, if the engine
+        holds a snapshot of it."""
+        if not self.sub.owns_device(device_id):
+            return None
+        s = self._session(device_id, 50.0)
+        if s.analyzer is None and s.stats.samples == 0:     # nothing was stored: no session
+            del self.sessions[device_id]
+            return None
+        return s
+
+    def _restore_one(self, s: DeviceSession) -> None:
+        try:
+            state = self.snapshots.load(s.device_id)
+        except Exception as exc:
+            # Not knowing the device's state, continuing would start it afresh and store wrong
+            # results: the partition goes back to its checkpoint instead (taken again at once).
+            p = self.sub.partition_of(s.device_id)
+            self.counters.inc("engine_restore_errors")
+            if p is not None:
+                self.sub.abandon(p, f"snapshot of {s.device_id} not readable: {exc}")
+                self._drop_partition(p, snapshot=False)
+            raise
+        if state is None:
+            return
+        try:
+            s.set_state(state)
+        except Exception:
+            log.exception("device=%s snapshot could not be restored: starting fresh", s.device_id)
+            return
+        self.counters.inc("engine_restored")
+        log.info("device=%s restored samples=%d", s.device_id, s.stats.samples)
 
     # -- helpers for commands and tests ----------------------------------------------------
     def wait_idle(self, timeout_s: float = 10.0) -> bool:

@@ -410,3 +410,27 @@ def test_gateway_example_names_the_devices_and_users_of_the_pipeline_config():
     assert gateway["devices"]
     for d in gateway["devices"]:
         assert users.get(d["id"]) == d["user"], d["id"]
+
+
+def test_engine_profile_runs_serverconf_nodes_and_workers_of_the_engine(compose):
+    """The clustered engine's compose profile: three NATS nodes whose configurations are what
+    spinewise.engine.serverconf makes (routes to each other), workers pointed at all three."""
+    from spinewise.engine.serverconf import server_conf
+    services = compose["services"]
+    names = [f"nats{i}" for i in (1, 2, 3)]
+    for i, name in enumerate(names, 1):
+        svc = services[name]
+        assert svc["profiles"] == ["engine"]
+        routes = tuple(f"nats-route://{n}:6222" for n in names if n != name)
+        want = server_conf(name=name, port=4222, mqtt_port=1883, store_dir="/data",
+                           host="0.0.0.0", partitions=16, cluster_port=6222, routes=routes)
+        assert (DEPLOY / "nats" / f"{name}.conf").read_text() == want, name
+        assert f"./nats/{name}.conf:/etc/nats/nats.conf:ro" in svc["volumes"]
+    for name in ("worker1", "worker2"):
+        svc = services[name]
+        env = svc["environment"]
+        assert svc["profiles"] == ["engine"] and "--transport" in svc["command"]
+        assert env["SPINEWISE_PIPELINE__NATS_SERVERS"].count("nats://") == 3
+        assert env["SPINEWISE_PIPELINE__PARTITIONS"] == "16"
+        assert svc["secrets"] == ["influxdb-pipeline-password"]
+    assert services["worker1"]["volumes"] != services["worker2"]["volumes"]   # own spool each
