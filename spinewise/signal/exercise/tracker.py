@@ -590,8 +590,15 @@ class ExerciseTracker:
             self._det.weights = list(weights)
             self._det.min_rep_s = ROLL_MIN_REP_S
             self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
-            one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in reps}) == 1
-            blocked = one_side and self._pauses_at_rest(reps, self._det.rest, self._det.offset)
+            # one side or both, judged on the reps seen on the set's own axis: the run that
+            # named it (all axes) can hold a blip of the pelvis settling between two reps
+            # (wide bodies: 1.5 s, 0.2 deg of roll) that looks like the other side's rep
+            saved = self._det.get_state()
+            own = self._redetect(reps[0]["start_s"] - 1.0)
+            self._det.set_state(saved)
+            judged = own if len(own) >= 2 else reps
+            one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in judged}) == 1
+            blocked = one_side and self._pauses_at_rest(judged, self._det.rest, self._det.offset)
             if one_side and not blocked:
                 # all on one side of the rest and the pauses off it: the rest was taken in a
                 # hold (they lifted a limb the moment they were on all fours), so centre on
