@@ -291,9 +291,13 @@ def centre(exercise: str, reps: list[dict], offset) -> list[float]:
     return [0.0, 0.0, round(0.5 * (float(np.median(pos)) + float(np.median(neg))), 3)]
 
 
-def roll_deg(exercise: str, rep: dict) -> float:
-    """Pelvis roll about the long axis at the end position (bird dog hip rotation)."""
-    return float(rep["rot_mean_deg"][2])
+def roll_deg(exercise: str, rep: dict, offset=(0.0, 0.0, 0.0)) -> float:
+    """Pelvis roll about the long axis at the end position (bird dog hip rotation), from the
+    set's roll centre: the level the pelvis comes back to between reps is its neutral, where
+    the rest pose may have been taken a degree or two off it (in a first hold, or settling)
+    and would show one side's every rep rotated by that much more (wide bodies: one side's
+    reps at 5-6 deg, the other's at 1-2)."""
+    return float(rep["rot_mean_deg"][2] - offset[2])
 
 
 def hold_variant(exercise: str, up) -> dict:

@@ -735,7 +735,7 @@ class ExerciseTracker:
         if st["exercise"] in recognise.AXIS_WEIGHTS:
             self._det.offset = self._roll_centre(st, r)
         rep = Rep(**r)
-        roll = recognise.roll_deg(st["exercise"], r)
+        roll = recognise.roll_deg(st["exercise"], r, self._det.offset)
         flags = form.rep_flags(st["exercise"], rep, roll, self.cfg)
         d = {"start_s": r["start_s"], "end_s": r["end_s"], "hold_s": r["hold_s"],
              "amplitude_deg": r["amplitude_deg"], "side": side, "flags": flags}

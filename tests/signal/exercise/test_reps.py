@@ -157,3 +157,21 @@ def test_alternating_roll_reps_split_at_the_other_side():
                                                           for i in range(len(rolls))]
     for r, a in zip(reps, rolls):
         assert abs(r.amplitude_deg - a) < 0.4 and r.hold_s > 7.0
+
+
+def test_hip_rotation_is_measured_from_the_set_roll_centre():
+    # wide bodies (dev seed 3012): the rest pose was taken 2 deg off the level the pelvis
+    # comes back to between reps; from the rest, every rep on one side rolled 5 deg and was
+    # flagged hip_rotation (guide: Bird Dog "without allowing hips to rotate")
+    import pytest
+
+    from spinewise.config import SignalConfig
+    from spinewise.signal.exercise.form import HIP_ROTATION, rep_flags
+    from spinewise.signal.exercise.recognise import roll_deg
+    rep = {**_roll_rep(40.0, 9.0, 5.3), "peak_s": 44.0, "rot_peak_deg": [0.0, -2.0, 5.3],
+           "rot_mean_deg": [0.0, -2.0, 5.3], "up_hold": [-1.0, 0.0, 0.0]}
+    centre = [0.0, 0.0, 2.0]
+    assert roll_deg("bird_dog", rep, centre) == pytest.approx(3.3)
+    cfg = SignalConfig()
+    assert HIP_ROTATION not in rep_flags("bird_dog", Rep(**rep), roll_deg("bird_dog", rep, centre), cfg)
+    assert HIP_ROTATION in rep_flags("bird_dog", Rep(**rep), roll_deg("bird_dog", rep, [0.0, 0.0, -2.0]), cfg)
