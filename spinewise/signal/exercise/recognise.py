@@ -213,7 +213,12 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     if len(counted) < 3:
         return True
     med_dur = float(np.median([r["end_s"] - r["start_s"] for r in counted[-8:]]))
-    if dur > 2.0 * med_dur + 2.0:        # a slow drift off the centre and back, not a rep
+    # a slow drift off the centre and back, not a rep. Not in a set done in blocks: there
+    # the reps leave the true rest and there is no centre to drift about; a long excursion
+    # is a rep held long (guide: "Hold for 5-10 seconds", some hold 15) or the last rep
+    # drifting into getting up (wide bodies, dev seeds 3000-3011: 3 of the 4 such excursions
+    # in blocked sets were real reps, dropping them ended the set early)
+    if dur > 2.0 * med_dur + 2.0 and not blocked:
         return False
     # Every real rep also tilts the pelvis the same way whatever the side (bird dog: the
     # lifted leg tips it forward-down, y < 0; dead bug: the lowered leg arches it, y > 0),
@@ -286,9 +291,13 @@ def centre(exercise: str, reps: list[dict], offset) -> list[float]:
     return [0.0, 0.0, round(0.5 * (float(np.median(pos)) + float(np.median(neg))), 3)]
 
 
-def roll_deg(exercise: str, rep: dict) -> float:
-    """Pelvis roll about the long axis at the end position (bird dog hip rotation)."""
-    return float(rep["rot_mean_deg"][2])
+def roll_deg(exercise: str, rep: dict, offset=(0.0, 0.0, 0.0)) -> float:
+    """Pelvis roll about the long axis at the end position (bird dog hip rotation), from the
+    set's roll centre: the level the pelvis comes back to between reps is its neutral, where
+    the rest pose may have been taken a degree or two off it (in a first hold, or settling)
+    and would show one side's every rep rotated by that much more (wide bodies: one side's
+    reps at 5-6 deg, the other's at 1-2)."""
+    return float(rep["rot_mean_deg"][2] - offset[2])
 
 
 def hold_variant(exercise: str, up) -> dict:

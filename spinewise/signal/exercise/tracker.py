@@ -62,6 +62,8 @@ PAUSES_KEPT = 5            # the roll centre is the median of this many recent p
                            # pause's level is off by up to ~0.5 deg when the moves around it
                            # differ in speed (dev seeds 100-299: 1 / 3 / 5 -> 94.3 / 94.8 /
                            # 94.9 % exact)
+SIDED_ROLL_FRACTION = 0.25  # a rep rolling under this x the run's median has no side (as
+                           # recognise.BIRD_DOG_MIN_FRACTION: real reps roll >= ~0.27 x)
 TILT_COUNT_RATIO = 1.5     # dead bug counted on tilt + roll when the tilt is this x the roll
 SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
@@ -620,8 +622,9 @@ class ExerciseTracker:
             self._det.weights = list(weights)
             self._det.min_rep_s = ROLL_MIN_REP_S
             self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
-            one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in reps}) == 1
-            blocked = one_side and self._pauses_at_rest(reps, self._det.rest, self._det.offset)
+            judged = self._sided(exercise, reps)
+            one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in judged}) == 1
+            blocked = one_side and self._pauses_at_rest(judged, self._det.rest, self._det.offset)
             if one_side and not blocked:
                 # all on one side of the rest and the pauses off it: the rest was taken in a
                 # hold (they lifted a limb the moment they were on all fours), so centre on
@@ -648,6 +651,23 @@ class ExerciseTracker:
         for rr in reps:
             ev += self._add_rep(t, rr)
         return ev
+
+    def _sided(self, exercise: str, reps: list[dict]) -> list[dict]:
+        """The reps of the run that named a roll-counted set that tell its side(s). The run
+        (all axes) can hold a blip of the pelvis tipping between two reps with next to no
+        roll (wide bodies: 1.5 s, 0.2 deg against the reps' 2.2 deg). Bird dog is counted on
+        the roll alone: its reps as the roll sees them. Dead bug may be counted on tilt +
+        roll, where a roll-only search misses its 1-degree rolls: the run's own reps. Of
+        either, a rep rolling under SIDED_ROLL_FRACTION x the others' median has no side (a
+        settle of the pelvis before the set, wide bodies: 0.6 deg against 2-4)."""
+        if exercise == "bird_dog":
+            saved = self._det.get_state()
+            own = self._redetect(reps[0]["start_s"] - 1.0)
+            self._det.set_state(saved)
+            reps = own if len(own) >= 2 else reps
+        rolls = [abs(r["rot_mean_deg"][2] - self._det.offset[2]) for r in reps]
+        sided = [r for r, z in zip(reps, rolls) if z >= SIDED_ROLL_FRACTION * statistics.median(rolls)]
+        return sided if len(sided) >= 2 else reps
 
     @staticmethod
     def _same_tilt(reps: list[dict], run: list[dict]) -> list[dict]:
@@ -745,7 +765,7 @@ class ExerciseTracker:
         if st["exercise"] in recognise.AXIS_WEIGHTS:
             self._det.offset = self._roll_centre(st, r)
         rep = Rep(**r)
-        roll = recognise.roll_deg(st["exercise"], r)
+        roll = recognise.roll_deg(st["exercise"], r, self._det.offset)
         flags = form.rep_flags(st["exercise"], rep, roll, self.cfg)
         d = {"start_s": r["start_s"], "end_s": r["end_s"], "hold_s": r["hold_s"],
              "amplitude_deg": r["amplitude_deg"], "side": side, "flags": flags}

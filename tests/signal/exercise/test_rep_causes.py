@@ -166,3 +166,20 @@ def test_squats_with_uneven_holds_at_the_bottom_are_regular():
         keys += [(1.4, bottom), (hold_s, bottom), (1.4, UPRIGHT_UP), (0.8, UPRIGHT_UP)]
     sets = _run(_stream(keys + [(20.0, UPRIGHT_UP)]))
     assert [(s["exercise"], s["reps"]) for s in sets] == [("squat", 8)]
+
+
+def test_a_blip_between_two_reps_does_not_hide_a_set_in_blocks():
+    # wide bodies (dev seed 3003): a bird dog set done in blocks (guide: "10-12 repetitions
+    # per side"); between its first two reps the pelvis tips forward for a second with next to
+    # no roll. The all-axes run that names the set took that blip for a rep on the other side,
+    # so the set was judged alternating and every later rep on the same side dropped
+    keys = [(0.0, PRONE_UP), (8.0, PRONE_UP)]
+    for i, side in enumerate([1] * 8 + [-1] * 8):
+        out = _tilted(PRONE_UP, -2.0, side * 3.0)
+        keys += [(1.2, out), (6.0, out), (1.2, PRONE_UP), (1.0, PRONE_UP)]
+        if i == 1:
+            blip = _tilted(PRONE_UP, -2.5, -0.2)
+            keys += [(0.6, blip), (0.3, blip), (0.6, PRONE_UP), (1.0, PRONE_UP)]
+    sets = _run(_stream(keys + [(15.0, PRONE_UP)]))
+    assert [(s["exercise"], s["reps"], s["reps_left"], s["reps_right"]) for s in sets] == \
+        [("bird_dog", 16, 8, 8)]

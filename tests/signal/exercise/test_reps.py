@@ -92,6 +92,20 @@ def test_roll_counted_wobbles_are_dropped():
     assert plausible("dead_bug", [], dead, _roll_rep(40.0, 6.0, 1.2))
 
 
+def test_a_long_held_rep_of_a_set_in_blocks_counts():
+    # wide bodies (dev seeds 3003 / 3008): in a set done in blocks (one side's reps, back to
+    # the true rest between) a rep held 15 s among 8-10 s ones is a rep, not a drift about
+    # the roll centre of an alternating set (there is none); dropping it ended the set
+    from spinewise.signal.exercise.recognise import plausible, side
+    counted = []
+    for i in range(4):
+        r = _roll_rep(12.0 * i, 9.0, 2.5)
+        counted.append({**r, "side": side("bird_dog", r)})
+    long_held = _roll_rep(48.0, 23.0, 2.2)
+    assert plausible("bird_dog", [], counted, long_held, blocked=True)
+    assert not plausible("bird_dog", [], counted, long_held, blocked=False)
+
+
 def test_roll_counted_reps_must_tilt_like_the_set():
     # every real bird dog rep tips the pelvis forward-down (y < 0) whatever the side; rocking
     # about the roll centre does not. Only once the set's own tilt is clear.
@@ -167,3 +181,21 @@ def test_excursion_peak_is_carried_exactly():
         assert det.excursion_peak_deg() == full
         asked += det.active
     assert asked > 50
+
+
+def test_hip_rotation_is_measured_from_the_set_roll_centre():
+    # wide bodies (dev seed 3012): the rest pose was taken 2 deg off the level the pelvis
+    # comes back to between reps; from the rest, every rep on one side rolled 5 deg and was
+    # flagged hip_rotation (guide: Bird Dog "without allowing hips to rotate")
+    import pytest
+
+    from spinewise.config import SignalConfig
+    from spinewise.signal.exercise.form import HIP_ROTATION, rep_flags
+    from spinewise.signal.exercise.recognise import roll_deg
+    rep = {**_roll_rep(40.0, 9.0, 5.3), "peak_s": 44.0, "rot_peak_deg": [0.0, -2.0, 5.3],
+           "rot_mean_deg": [0.0, -2.0, 5.3], "up_hold": [-1.0, 0.0, 0.0]}
+    centre = [0.0, 0.0, 2.0]
+    assert roll_deg("bird_dog", rep, centre) == pytest.approx(3.3)
+    cfg = SignalConfig()
+    assert HIP_ROTATION not in rep_flags("bird_dog", Rep(**rep), roll_deg("bird_dog", rep, centre), cfg)
+    assert HIP_ROTATION in rep_flags("bird_dog", Rep(**rep), roll_deg("bird_dog", rep, [0.0, 0.0, -2.0]), cfg)
