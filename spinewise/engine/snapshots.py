@@ -3,14 +3,15 @@ whichever worker takes a partition over continues each device exactly where the 
 snapshot stands. Same interface as spinewise.pipeline.snapshot.SnapshotStore, but ``lazy``:
 a device's state is loaded when its first message reaches a worker, not all at start.
 
-Values are pickles (Analyzer state holds numpy arrays) read only from this bucket: like the
-pipeline's 0700 state_dir, the bucket must be writable by the pipeline's account only.
+Values are pickles (Analyzer state holds numpy arrays) read only from this bucket, and only
+through spinewise.state_pickle, which refuses any pickle naming more than state types; like
+the pipeline's 0700 state_dir, the bucket should be writable by the pipeline's account only.
 """
 from __future__ import annotations
 
 import logging
-import pickle
 
+from spinewise import state_pickle
 from spinewise.engine.link import EngineLink
 from spinewise.engine.subjects import SNAPSHOTS
 
@@ -27,14 +28,14 @@ class KvSnapshotStore:
         self.bytes_last = 0
 
     def save(self, device_id: str, state: dict) -> None:
-        data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        data = state_pickle.dumps(state)
         self.bytes_last = len(data)
         self.link.call(self.kv.put(device_id, data))
 
     def save_many(self, states: dict[str, dict]) -> None:
         """Several devices at once: the puts are in flight together (one round trip, not N)."""
         import asyncio
-        blobs = {d: pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL) for d, st in states.items()}
+        blobs = {d: state_pickle.dumps(st) for d, st in states.items()}
         if not blobs:
             return
 
@@ -51,7 +52,7 @@ class KvSnapshotStore:
         if entry is None or not entry.value:
             return None
         try:
-            return pickle.loads(entry.value)
+            return state_pickle.loads(entry.value)
         except Exception as exc:   # a corrupt snapshot costs that device's history, not the service
             log.error("snapshot of %s unreadable (%s): starting fresh", device_id, exc)
             return None

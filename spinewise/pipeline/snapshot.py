@@ -3,16 +3,17 @@
 One pickle file per device in ``PipelineConfig.state_dir`` (state holds numpy arrays, which
 JSON cannot carry without loss). Written to a temporary file, fsynced, then renamed over the
 old one, so a crash mid-write leaves the previous snapshot intact. The directory is the
-service's own (0700); pickles are only ever read from there.
+service's own (0700); pickles are only ever read from there, and only through
+spinewise.state_pickle, which refuses any pickle naming more than state types.
 """
 from __future__ import annotations
 
 import logging
 import os
-import pickle
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from spinewise import state_pickle
 from spinewise.spool import private_opener
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class SnapshotStore:
         path = self._path(device_id)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb", opener=private_opener) as fh:
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(state_pickle.dumps(state))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -47,7 +48,7 @@ class SnapshotStore:
             device_id = unquote(path.name[:-len(_SUFFIX)])
             try:
                 with open(path, "rb") as fh:
-                    out[device_id] = pickle.load(fh)
+                    out[device_id] = state_pickle.load(fh)
             except Exception as exc:  # a corrupt snapshot costs that device's history, not the service
                 log.error("snapshot %s unreadable (%s): device %s starts fresh", path, exc, device_id)
         return out
