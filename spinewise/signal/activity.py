@@ -63,6 +63,7 @@ PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
 BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
 WALK_RUN = 3                  # gait-like epochs in a row that are walking, not a transition's own
+WALK_FIT_EPOCHS = 4           # walking epochs next to a span that give its end velocity
 LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
 HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1,
               LEAN_BASE_EPOCHS + 1)
@@ -85,7 +86,9 @@ AVAR = F["acc_var_m2_s4"]
 
 
 def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
-                 post: tuple[int, int] | None, rate_hz: float, bias=None) -> float:
+                 post: tuple[int, int] | None, rate_hz: float, bias=None,
+                 walk_before: tuple[int, int] | None = None,
+                 walk_after: tuple[int, int] | None = None) -> float:
     """Net vertical travel (m, + up) over the epochs rows[span[0]:span[1]]: the vertical
     acceleration double-integrated with zero velocity at both ends of the span.
 
@@ -100,6 +103,14 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
     (either may be None: walking next to the transition; then the other one's mean is the
     constant). A constant cancels in D anyway. From the per-epoch moments (day_features
     acc_s0_m_s, acc_s1_m, dir*), so exact whatever the chunking.
+
+    A span that starts or ends in a walk (``walk_before`` / ``walk_after``: the walking epochs
+    next to it) does not start or end at zero velocity: the pelvis bobs at ~0.1-0.2 m/s within
+    each step, and v(t_a) T / 2 is tens of cm (the demo's sit-down straight after a walk read
+    -0.02 m of a 0.3 m drop). Walking at a steady pace has zero mean vertical velocity, so the
+    velocity at the span's end is what the walk's integrated velocity reads there minus a line
+    fitted to its per-epoch means (the line's slope absorbs what the bias model leaves of the
+    walk's offset); with end velocities v_a, v_b the travel is D + (v_a + v_b) T / 2.
     """
     def moments(i: int) -> tuple[float, float, float, float]:
         r = rows[i]
@@ -130,7 +141,34 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
         s0 -= c * dur + slope * dur * dur / 2.0
         s1 -= c * dur * dur / 2.0 + slope * dur ** 3 / 3.0
         d -= s1 + (te - t_mid) * s0
-    return d
+    span_s = seg[-1][0] + seg[-1][1] - seg[0][0]
+    v_ends = 0.0
+    if walk_before is not None:
+        v_ends += _walk_end_velocity([moments(i) for i in range(*walk_before)], at_end=True)
+    if walk_after is not None:
+        v_ends += _walk_end_velocity([moments(i) for i in range(*walk_after)], at_end=False)
+    return d + v_ends * span_s / 2.0
+
+
+def _walk_end_velocity(epochs, at_end: bool) -> float:
+    """Vertical velocity (m/s) at the last (``at_end``) or first edge of a run of walking epochs
+    [(t0, dur, s0, s1)]: the integrated velocity there minus the line (a constant for two
+    epochs) through the per-epoch mean velocities, which are ~0 when walking at a steady pace."""
+    if len(epochs) < 2:
+        return 0.0
+    u, t_c, u_mean = 0.0, [], []
+    for te, dur, s0, s1 in epochs:
+        # mean over the epoch of u(te) + int_te^t a = u + (dur s0 - s1) / dur
+        u_mean.append(u + (dur * s0 - s1) / dur if dur > 0 else u)
+        t_c.append(te + dur / 2.0)
+        u += s0
+    t_c, u_mean = np.asarray(t_c), np.asarray(u_mean)
+    t_edge = epochs[-1][0] + epochs[-1][1] if at_end else epochs[0][0]
+    u_edge = u if at_end else 0.0
+    if len(epochs) >= 3:
+        slope, icpt = np.polyfit(t_c - t_edge, u_mean, 1)
+        return float(u_edge - icpt)
+    return float(u_edge - u_mean.mean())
 
 
 def with_angles(rows: np.ndarray) -> np.ndarray:
@@ -289,7 +327,9 @@ class ActivityClassifier:
                                      for i in range(*w)) and self.noise_var > 0:
                 self._last_peak, self._last_strong = 0.0, False
                 return 0
-        d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients())
+        d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients(),
+                         walk_before=self._walk_run(a, -1) if before else None,
+                         walk_after=self._walk_run(b, 1) if after else None)
         self._last_peak = d
         # white noise of variance s2 per sample double-integrated with the weight (t_mid - t)
         # over T seconds: s2 / rate * T^3 / 12 (x1.5 for the bias estimate around it)
@@ -305,6 +345,18 @@ class ActivityClassifier:
         if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z_NOISY * sd):
             return 1 if d > 0 else -1
         return 0
+
+    def _walk_run(self, edge: int, step: int) -> tuple[int, int] | None:
+        """The gait-like epochs right before (step -1: ending at edge - 1) or after (step +1:
+        from edge) a span, up to WALK_FIT_EPOCHS: the walk that gives its end velocity."""
+        rows, idx = self._rows, []
+        i = edge - 1 if step < 0 else edge
+        while 0 <= i < len(rows) and rows[i][GAIT] > 0.5 and len(idx) < WALK_FIT_EPOCHS:
+            idx.append(i)
+            i += step
+        if len(idx) < 2:
+            return None
+        return (min(idx), max(idx) + 1)
 
     def _looks_seated(self, flex: float, stand0: float) -> bool:
         """Posterior tilt that standing cannot explain: beyond TILT_OVERRIDE_DEG, or, once
