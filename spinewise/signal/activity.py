@@ -69,6 +69,7 @@ LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
 HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1,
               LEAN_BASE_EPOCHS + 1)
 SETTLE_EPOCHS = 8
+BEND_SETTLE_EPOCHS = 3
 SETTLE_MARGIN_DEG = 1.5        # margin around the neutral midpoint (tilt override)
 SETTLE_SIT_DEG = 4.0
 SETTLE_STAND_DEG = 3.0
@@ -434,13 +435,26 @@ class ActivityClassifier:
         if self._cooldown > 0:
             self._cooldown -= 1
         self._since_travel += 1
-        if incl > LYING_INCL_DEG and not walking:
+        # a bend or a deep reach (an anterior sitter reaching forward passes 55 deg) that is
+        # upright again within the look-ahead is no lying: the posture stays (else it was
+        # re-picked by tilt afterwards, and an anterior sitter reads as standing), and a
+        # transition that leans this far is judged as any other
+        bend = (incl > LYING_INCL_DEG and not walking and self.posture in ("sitting", "standing")
+                and any(angles(r)[2] <= LYING_INCL_DEG for r in rows[k + 1:k + LOOKAHEAD + 1]))
+        if incl > LYING_INCL_DEG and not walking and not bend:
             cls = self.posture = "lying"
             self._override_run = 0
         elif walking:
             cls, self.posture = "walking", "standing"
             self._override_run = 0
         else:
+            if bend:
+                # ... but it may hide a transition the travel misses (standing up with the chest
+                # far over the knees): once settled, the tilt must not clearly contradict the
+                # posture, as after a weak transition (checked BEND_SETTLE_EPOCHS after the bend:
+                # no travel to wait for, the look-ahead already shows the posture after it)
+                self._since_travel = SETTLE_EPOCHS - BEND_SETTLE_EPOCHS
+                self._travel_strong, self._travel_sign = False, 0
             travel = self._transition(k, stand0) if self._cooldown == 0 else 0
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
