@@ -30,6 +30,7 @@ from spinewise.signal.acc_bias import AccBiasModel
 from spinewise.signal.body import angles_from_up
 from spinewise.signal.day_features import DIR_COLS, FEATURES
 from spinewise.signal.neutral import NeutralEstimator
+from spinewise.stream import GRAVITY_M_S2
 
 LYING_INCL_DEG = 55.0
 SIT_TILT_DEG = 6.0             # posterior tilt vs standing neutral that says "seated" (no transition seen)
@@ -63,10 +64,12 @@ PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
 BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
 WALK_RUN = 3                  # gait-like epochs in a row that are walking, not a transition's own
+WALK_FIT_EPOCHS = 4           # walking epochs next to a span that give its end velocity
 LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
 HISTORY = max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1, WALK_MIN_EPOCHS - 1,
               LEAN_BASE_EPOCHS + 1)
 SETTLE_EPOCHS = 8
+BEND_SETTLE_EPOCHS = 3
 SETTLE_MARGIN_DEG = 1.5        # margin around the neutral midpoint (tilt override)
 SETTLE_SIT_DEG = 4.0
 SETTLE_STAND_DEG = 3.0
@@ -85,7 +88,9 @@ AVAR = F["acc_var_m2_s4"]
 
 
 def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
-                 post: tuple[int, int] | None, rate_hz: float, bias=None) -> float:
+                 post: tuple[int, int] | None, rate_hz: float, bias=None,
+                 walk_before: tuple[int, int] | None = None,
+                 walk_after: tuple[int, int] | None = None, rectifies: bool = False) -> float:
     """Net vertical travel (m, + up) over the epochs rows[span[0]:span[1]]: the vertical
     acceleration double-integrated with zero velocity at both ends of the span.
 
@@ -100,6 +105,22 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
     (either may be None: walking next to the transition; then the other one's mean is the
     constant). A constant cancels in D anyway. From the per-epoch moments (day_features
     acc_s0_m_s, acc_s1_m, dir*), so exact whatever the chunking.
+
+    A span that starts or ends in a walk (``walk_before`` / ``walk_after``: the walking epochs
+    next to it) does not start or end at zero velocity: the pelvis bobs at ~0.1-0.2 m/s within
+    each step, and v(t_a) T / 2 is tens of cm (the demo's sit-down straight after a walk read
+    -0.02 m of a 0.3 m drop). Walking at a steady pace has zero mean vertical velocity, so the
+    velocity at the span's end is what the walk's integrated velocity reads there minus its
+    per-epoch means (_walk_end_velocity); with end velocities v_a, v_b the travel is
+    D + (v_a + v_b) T / 2.
+
+    ``rectifies`` (|acc| - 1 g, accelerometer only): the norm reads the horizontal acceleration
+    too, |a_h|^2 / 2g > 0, only while moving: a 1 s plop onto a chair (1-2 m/s^2 forward and
+    back) gains +0.3 m/s of phantom velocity in its second, which the uniform drift removal
+    spreads over the whole span (+1 m: a sit-down read as a stand-up). The velocity the span
+    gains beyond its end velocities is then put where the movement was first, up to what the
+    epochs' dynamic acceleration (dyn_mg, above the span's quietest epoch) can rectify, as
+    dyn^2 / 2g; what is left is a bias, spread uniformly.
     """
     def moments(i: int) -> tuple[float, float, float, float]:
         r = rows[i]
@@ -130,7 +151,63 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
         s0 -= c * dur + slope * dur * dur / 2.0
         s1 -= c * dur * dur / 2.0 + slope * dur ** 3 / 3.0
         d -= s1 + (te - t_mid) * s0
+    span_s = seg[-1][0] + seg[-1][1] - seg[0][0]
+    v_a = v_b = 0.0
+    if walk_before is not None:
+        v_a = _walk_end_velocity([moments(i) for i in range(*walk_before)], True, rectifies)
+    if walk_after is not None:
+        v_b = _walk_end_velocity([moments(i) for i in range(*walk_after)], False, rectifies)
+    d += (v_a + v_b) * span_s / 2.0
+    if rectifies:
+        d += _rectification_travel(rows, span, seg, t_mid, slope, b_pre, t_pre, v_b - v_a)
     return d
+
+
+def _rectification_travel(rows, span, seg, t_mid, slope, b_pre, t_pre, dv_true) -> float:
+    """The travel correction when the span's excess velocity gain is the norm's rectification
+    (net_travel_m, ``rectifies``): moved from uniform over the span to the moving epochs."""
+    s0_sum = 0.0
+    for te, dur, s0, _s1 in seg:
+        s0_sum += s0 - (b_pre + slope * (te - t_pre)) * dur - slope * dur * dur / 2.0
+    excess = s0_sum - dv_true                     # m/s the span gained that it did not
+    if excess <= 0.0:
+        return 0.0                                # rectification only ever adds
+    dyn2 = [(rows[i][DYN] / 1000.0) ** 2 for i in range(*span)]
+    floor = min(dyn2)
+    cap = [max(x - floor, 0.0) / 2.0 * GRAVITY_M_S2 * dur
+           for x, (_te, dur, _s0, _s1) in zip(dyn2, seg)]
+    total = sum(cap)
+    if total <= 0.0:
+        return 0.0
+    share = min(1.0, excess / total)
+    # the uniform removal took excess/T from each instant (weight t_mid - t: net 0 over the
+    # span); the rectification r_i sits in its epoch (centre te + dur/2): D changes by
+    # -sum r_i (t_mid - t_c,i)
+    return -sum(c * share * (t_mid - (te + dur / 2.0)) for c, (te, dur, _s0, _s1) in zip(cap, seg))
+
+
+def _walk_end_velocity(epochs, at_end: bool, detrend: bool) -> float:
+    """Vertical velocity (m/s) at the last (``at_end``) or first edge of a run of walking epochs
+    [(t0, dur, s0, s1)]: the integrated velocity there minus the mean of the per-epoch mean
+    velocities, which are ~0 when walking at a steady pace. ``detrend`` (|acc| - 1 g: walking's
+    rectification, ~0.05-0.1 m/s^2, is an offset the bias model does not know): minus the line
+    through them instead (a cadence that beats against the 1 s epochs looks like a slope too,
+    so only then)."""
+    if len(epochs) < 2:
+        return 0.0
+    u, t_c, u_mean = 0.0, [], []
+    for te, dur, s0, s1 in epochs:
+        # mean over the epoch of u(te) + int_te^t a = u + (dur s0 - s1) / dur
+        u_mean.append(u + (dur * s0 - s1) / dur if dur > 0 else u)
+        t_c.append(te + dur / 2.0)
+        u += s0
+    t_c, u_mean = np.asarray(t_c), np.asarray(u_mean)
+    t_edge = epochs[-1][0] + epochs[-1][1] if at_end else epochs[0][0]
+    u_edge = u if at_end else 0.0
+    if detrend and len(epochs) >= 3:
+        _slope, icpt = np.polyfit(t_c - t_edge, u_mean, 1)
+        return float(u_edge - icpt)
+    return float(u_edge - u_mean.mean())
 
 
 def with_angles(rows: np.ndarray) -> np.ndarray:
@@ -162,6 +239,8 @@ class ActivityClassifier:
         self.stand_neutral = NeutralEstimator(0.50, 0.0, limits_deg=STAND_NEUTRAL_LIMITS_DEG)
         self.acc_bias = AccBiasModel()
         self.noise_var = 0.0                   # of |acc| - 1 g at rest, (m/s^2)^2, per sample
+        # the vertical moments come from |acc| (no gyro, day_features): they rectify movement
+        self.acc_only = False
 
     def push(self, rows: np.ndarray) -> list[tuple]:
         """rows: (K, len(FEATURES)) in the body frame -> decided
@@ -289,7 +368,10 @@ class ActivityClassifier:
                                      for i in range(*w)) and self.noise_var > 0:
                 self._last_peak, self._last_strong = 0.0, False
                 return 0
-        d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients())
+        d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients(),
+                         walk_before=self._walk_run(a, -1) if before else None,
+                         walk_after=self._walk_run(b, 1) if after else None,
+                         rectifies=self.acc_only)
         self._last_peak = d
         # white noise of variance s2 per sample double-integrated with the weight (t_mid - t)
         # over T seconds: s2 / rate * T^3 / 12 (x1.5 for the bias estimate around it)
@@ -305,6 +387,18 @@ class ActivityClassifier:
         if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z_NOISY * sd):
             return 1 if d > 0 else -1
         return 0
+
+    def _walk_run(self, edge: int, step: int) -> tuple[int, int] | None:
+        """The gait-like epochs right before (step -1: ending at edge - 1) or after (step +1:
+        from edge) a span, up to WALK_FIT_EPOCHS: the walk that gives its end velocity."""
+        rows, idx = self._rows, []
+        i = edge - 1 if step < 0 else edge
+        while 0 <= i < len(rows) and rows[i][GAIT] > 0.5 and len(idx) < WALK_FIT_EPOCHS:
+            idx.append(i)
+            i += step
+        if len(idx) < 2:
+            return None
+        return (min(idx), max(idx) + 1)
 
     def _looks_seated(self, flex: float, stand0: float) -> bool:
         """Posterior tilt that standing cannot explain: beyond TILT_OVERRIDE_DEG, or, once
@@ -341,13 +435,26 @@ class ActivityClassifier:
         if self._cooldown > 0:
             self._cooldown -= 1
         self._since_travel += 1
-        if incl > LYING_INCL_DEG and not walking:
+        # a bend or a deep reach (an anterior sitter reaching forward passes 55 deg) that is
+        # upright again within the look-ahead is no lying: the posture stays (else it was
+        # re-picked by tilt afterwards, and an anterior sitter reads as standing), and a
+        # transition that leans this far is judged as any other
+        bend = (incl > LYING_INCL_DEG and not walking and self.posture in ("sitting", "standing")
+                and any(angles(r)[2] <= LYING_INCL_DEG for r in rows[k + 1:k + LOOKAHEAD + 1]))
+        if incl > LYING_INCL_DEG and not walking and not bend:
             cls = self.posture = "lying"
             self._override_run = 0
         elif walking:
             cls, self.posture = "walking", "standing"
             self._override_run = 0
         else:
+            if bend:
+                # ... but it may hide a transition the travel misses (standing up with the chest
+                # far over the knees): once settled, the tilt must not clearly contradict the
+                # posture, as after a weak transition (checked BEND_SETTLE_EPOCHS after the bend:
+                # no travel to wait for, the look-ahead already shows the posture after it)
+                self._since_travel = SETTLE_EPOCHS - BEND_SETTLE_EPOCHS
+                self._travel_strong, self._travel_sign = False, 0
             travel = self._transition(k, stand0) if self._cooldown == 0 else 0
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
@@ -402,7 +509,7 @@ class ActivityClassifier:
                 "sit_neutral": self.sit_neutral.get_state(),
                 "stand_neutral": self.stand_neutral.get_state(),
                 "acc_bias": self.acc_bias.get_state(), "noise_var": self.noise_var,
-                "travel_strong": self._travel_strong}
+                "travel_strong": self._travel_strong, "acc_only": self.acc_only}
 
     def set_state(self, s: dict) -> None:
         self._rows = [list(map(float, r)) for r in s["rows"]]
@@ -417,3 +524,4 @@ class ActivityClassifier:
         self.acc_bias.set_state(s["acc_bias"])
         self.noise_var = float(s["noise_var"])
         self._travel_strong = bool(s["travel_strong"])
+        self.acc_only = bool(s.get("acc_only", False))

@@ -154,6 +154,8 @@ class DayTracker:
             if self.first_t is None:
                 self.first_t = float(body.t_s[0])
             self.last_t = float(body.t_s[-1])
+            # without a gyro the day features' vertical is |acc| - 1 g, which rectifies motion
+            self.classifier.acc_only = not body.has_gyro
             if self._posture is not None:
                 events += self._posture_events(self._posture.push(body.t_s, up=body.up_body))
         feats = self.features.update(body)

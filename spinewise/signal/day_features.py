@@ -73,13 +73,19 @@ class EpochFeatures:
         bp, steps = self._steps.update(acc, body.up_body, body.t_s)
         travel, self._zi = sosfilt_step(self._sos, (norm - 1.0) * GRAVITY_M_S2, self._zi)
         dyn2 = np.sum((acc - body.up_body) ** 2, axis=1)
-        a_dt = (norm - 1.0) * (GRAVITY_M_S2 / self.rate_hz)
+        # vertical specific force: with a gyro the fused up is exact to ~1 deg and the
+        # projection on it is the vertical; the norm also reads the horizontal part,
+        # |a_h|^2 / 2g: a walk's last, braking step (~2 m/s^2) adds ~0.15 m/s^2 for half a
+        # second, tens of cm once double-integrated over a sit-down right after a walk.
+        # Without a gyro the low-passed up lags a lean by ~10 deg, so the norm stays.
+        vert = np.add.reduce(acc * body.up_body, axis=1) if body.has_gyro else norm
+        a_dt = (vert - 1.0) * (GRAVITY_M_S2 / self.rate_hz)
         in_epoch_s = body.t_s - self.epoch_s * np.floor(body.t_s / self.epoch_s)
         d_dt = acc / (np.maximum(norm, 1e-9) * self.rate_hz)[:, None]
         ep = self._split.push(body.t_s, up=body.up_body, enmo=np.maximum(norm - 1.0, 0.0),
                               v=bp, st=steps.astype(np.int64), z=travel, dyn2=dyn2,
                               a0=a_dt, a1=a_dt * in_epoch_s, d0=d_dt, d1=d_dt * in_epoch_s[:, None],
-                              a2=((norm - 1.0) * GRAVITY_M_S2) ** 2)
+                              a2=((vert - 1.0) * GRAVITY_M_S2) ** 2)
         return self._features(ep)
 
     def flush(self) -> dict[str, np.ndarray]:
