@@ -179,6 +179,8 @@ def main() -> int:
     ap.add_argument("--tp-sensors", type=int, default=50)
     ap.add_argument("--tp-seconds", type=float, default=120.0)
     ap.add_argument("--shards", type=int, default=1, help="pipeline processes (pipeline --shard i/N)")
+    ap.add_argument("--ack", default="checkpoint", choices=("checkpoint", "arrival"),
+                    help="pipeline.ack: acknowledge after the checkpoint (default) or on arrival")
     args = ap.parse_args()
     acc, gyro = source_data()
     with tempfile.TemporaryDirectory(prefix="spinewise-bench-") as tmp, \
@@ -189,7 +191,7 @@ def main() -> int:
             f'[influx]\nbackend = "local"\nlocal_path = "{tmp}/bench.sqlite"\n'
             f'[coaching]\nstate_db = "{tmp}/coach.sqlite"\nha_discovery_prefix = ""\n'
             f'[pipeline]\nstate_dir = "{tmp}/state"\nstats_interval_s = 1.0\nsnapshot_interval_s = 600.0\n'
-            f'client_id = "bench-pipeline"\n')
+            f'client_id = "bench-pipeline"\nack = "{args.ack}"\n')
         env = dict(os.environ, SPINEWISE_LOG_LEVEL="WARNING")
         procs = [subprocess.Popen([sys.executable, "-m", "spinewise.cli", "--config", str(conf), "pipeline",
                                    *(["--shard", f"{i}/{args.shards}"] if args.shards > 1 else [])],
@@ -208,7 +210,7 @@ def main() -> int:
                 print("pipeline did not publish stats")
                 return 1
             print(f"machine: {os.cpu_count()} cores; {args.shards} pipeline process(es); "
-                  f"broker 127.0.0.1:{broker.port}")
+                  f"broker 127.0.0.1:{broker.port}; pipeline.ack = {args.ack}")
             run_throughput(client, stats, acc, gyro, args.tp_sensors, args.tp_seconds)
             for n in (int(x) for x in args.sensors.split(",")):
                 run_live(client, stats, acc, gyro, n, args.seconds, f"live{n}-")

@@ -170,6 +170,15 @@ class PipelineConfig:
                                             # (longer than all workers could be down; disk!)
     lease_ttl_s: float = 4.0                # nats: a dead worker's partitions move after about this
     checkpoint_interval_s: float = 1.0      # nats: snapshot touched devices, then ack, this often
+    # mqtt: when a message is acknowledged to the broker. "checkpoint" (default): only once the
+    # storage write and the device snapshot that cover it are done, so a killed pipeline is sent
+    # again what its restored state has not seen; "arrival": as soon as it is queued (faster,
+    # but a kill -9 loses what was processed since the last snapshot)
+    ack: str = "checkpoint"
+    # mqtt, ack = "checkpoint": the regular checkpoint is the snapshot (snapshot_interval_s); one
+    # comes sooner once this many acks are owed (what a crash makes the broker send again).
+    # With queue_max at most 65535, the MQTT 5 Receive Maximum the subscriber announces.
+    ack_window: int = 2000
     worker_id: str = ""                     # nats: this worker's name ("" = <hostname>-<pid>)
 
 
@@ -361,9 +370,15 @@ def _check(cfg: Config) -> None:
     for key in ("stats_interval_s", "state_interval_s", "snapshot_interval_s"):
         need(getattr(pc, key) >= 0.05, f"pipeline.{key}", "expected >= 0.05 s", getattr(pc, key))
     for key in ("max_devices", "max_imu_bytes", "max_message_bytes", "queue_max_bytes",
-                "max_pending_samples", "queue_max", "outbox_max"):
+                "max_pending_samples", "queue_max", "outbox_max", "ack_window"):
         need(getattr(pc, key) >= 1, f"pipeline.{key}", "expected >= 1", getattr(pc, key))
     need(pc.transport in ("mqtt", "nats"), "pipeline.transport", 'expected "mqtt" or "nats"', pc.transport)
+    need(pc.ack in ("checkpoint", "arrival"), "pipeline.ack", 'expected "checkpoint" or "arrival"', pc.ack)
+    need(pc.ack != "checkpoint" or pc.transport != "mqtt" or pc.ack_window + pc.queue_max <= 65535,
+         "pipeline.ack_window", "ack_window + queue_max must be <= 65535 (MQTT 5 Receive Maximum)",
+         pc.ack_window)
+    need(pc.checkpoint_interval_s >= 0.05, "pipeline.checkpoint_interval_s", "expected >= 0.05 s",
+         pc.checkpoint_interval_s)
     if pc.transport == "nats":
         need(not pc.shard, "pipeline.shard", "not used with transport = \"nats\" (the engine "
              "assigns partitions to workers)", pc.shard)
@@ -371,8 +386,6 @@ def _check(cfg: Config) -> None:
         need(pc.engine_replicas in (1, 3, 5), "pipeline.engine_replicas", "expected 1, 3 or 5",
              pc.engine_replicas)
         need(pc.lease_ttl_s >= 1.0, "pipeline.lease_ttl_s", "expected >= 1 s", pc.lease_ttl_s)
-        need(pc.checkpoint_interval_s >= 0.05, "pipeline.checkpoint_interval_s", "expected >= 0.05 s",
-             pc.checkpoint_interval_s)
         need("." not in cfg.mqtt.prefix, "mqtt.prefix", "no '.' with the engine (NATS subjects)",
              cfg.mqtt.prefix)
         need(pc.worker_id == "" or _valid_worker(pc.worker_id), "pipeline.worker_id",

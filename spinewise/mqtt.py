@@ -9,6 +9,20 @@ TLS (``mqtt.tls = true``): the broker's certificate is verified against ``mqtt.c
 the system CAs) and must name ``mqtt.host``. paho retries a failed handshake silently for
 ever; here the first failure is logged once, as one sentence that says what to check, and kept
 in :attr:`MqttClient.tls_error` so a command can exit with it instead of waiting.
+
+Manual acknowledgement (``manual_ack=True``, the pipeline's subscriber): a QoS 1 message is
+not acknowledged when its handler returns but when the application says so. The handler gets
+a third argument, the message's ack token, and returns True when it took the message (acked
+later through :meth:`MqttClient.checkpoint`), False when it refused it (acked at once: nothing
+to redo) or None when it wants it again after a restart (not acked: the broker keeps it in
+the persistent session and sends it again when we reconnect).
+
+Such a client speaks MQTT 5 with a Receive Maximum of 65535. Over MQTT 3.1.1 a broker sends
+a client only its own quota of unacknowledged messages (Mosquitto's max_inflight_messages, 20
+by default) and queues the rest, and Mosquitto 2.0.11 (Debian 12) then lets new messages
+overtake queued ones: measured, a device's messages arrived up to 100 messages out of order
+and seconds late, which a stream cannot tell from lost data. Under MQTT 5 the quota is ours:
+while connected nothing waits in the broker's queue, so nothing is reordered.
 """
 from __future__ import annotations
 
@@ -22,12 +36,16 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from spinewise.config import ConfigError, MqttConfig
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
+RECEIVE_MAXIMUM = 65535            # MQTT 5: unacknowledged messages the broker may send us
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -43,7 +61,7 @@ class MqttClient:
     session: QoS 1 messages published while we were away are delivered when we come back."""
 
     def __init__(self, cfg: MqttConfig, client_id: str, *, clean_session: bool = False,
-                 will: Will | None = None) -> None:
+                 will: Will | None = None, manual_ack: bool = False) -> None:
         self.cfg = cfg
         self.client_id = client_id
         self.connected = threading.Event()
@@ -51,8 +69,13 @@ class MqttClient:
         self.refused: str | None = None        # why the broker refused the last CONNECT
         self._subs: dict[str, tuple[int, Handler]] = {}
         self._lock = threading.Lock()
+        self.manual_ack = manual_ack
+        self._generation = 0      # connections so far: a token names the one it came on
+        self._clean = clean_session
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   clean_session=clean_session, protocol=paho.MQTTv311)
+                                   clean_session=None if manual_ack else clean_session,
+                                   protocol=paho.MQTTv5 if manual_ack else paho.MQTTv311,
+                                   manual_ack=manual_ack)
         if cfg.username:
             self._client.username_pw_set(cfg.username, cfg.password or None)
         if cfg.tls:
@@ -109,8 +132,16 @@ class MqttClient:
         automatically afterwards."""
         with self._lock:                    # one network loop, whoever calls first
             if not self._started:
-                self._client.connect_async(self.cfg.host, self.cfg.port,
-                                           keepalive=self.cfg.keepalive_s)
+                if self.manual_ack:           # MQTT 5: our own quota, a session that persists
+                    props = Properties(PacketTypes.CONNECT)
+                    props.ReceiveMaximum = RECEIVE_MAXIMUM
+                    props.SessionExpiryInterval = 0 if self._clean else SESSION_NEVER_EXPIRES
+                    self._client.connect_async(self.cfg.host, self.cfg.port,
+                                               keepalive=self.cfg.keepalive_s,
+                                               clean_start=self._clean, properties=props)
+                else:
+                    self._client.connect_async(self.cfg.host, self.cfg.port,
+                                               keepalive=self.cfg.keepalive_s)
                 self._client.loop_start()
                 self._started = True
         if wait:
@@ -174,6 +205,10 @@ class MqttClient:
         if reason_code.is_failure:
             why = (f"MQTT broker {self.cfg.host}:{self.cfg.port} refused the login "
                    f"{self.cfg.username or '(anonymous)'}: {reason_code}")
+            if self.manual_ack and "protocol" in str(reason_code).lower():
+                why = (f"MQTT broker {self.cfg.host}:{self.cfg.port} does not speak MQTT 5, which "
+                       "pipeline.ack = \"checkpoint\" needs (Mosquitto >= 1.6 does): use a newer "
+                       "broker or set pipeline.ack = \"arrival\" (acknowledge on arrival)")
             if why != self.refused:
                 log.error("%s", why)
             self.refused = why
@@ -188,6 +223,7 @@ class MqttClient:
             subs = list(self._subs.items())
         for topic_filter, (qos, _) in subs:
             client.subscribe(topic_filter, qos)
+        self._generation += 1
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -199,9 +235,44 @@ class MqttClient:
     def _on_message(self, client, userdata, msg) -> None:
         with self._lock:
             subs = list(self._subs.items())
+        token = AckToken(self._generation, msg.mid) if self.manual_ack and msg.qos > 0 else None
+        taken = False
         for topic_filter, (_, handler) in subs:
             if paho.topic_matches_sub(topic_filter, msg.topic):
                 try:
-                    handler(msg.topic, msg.payload)
+                    if self.manual_ack:
+                        taken = handler(msg.topic, msg.payload, token)
+                    else:
+                        handler(msg.topic, msg.payload)
                 except Exception:  # a handler bug must not kill paho's network thread
                     log.exception("mqtt handler for %s failed", msg.topic)
+        if token is not None and taken is False:
+            self.settle(token)        # refused (or no handler): nothing to redo after a restart
+
+    # -- manual acknowledgement (manual_ack=True) ------------------------------------------
+    def valid(self, token: "AckToken") -> bool:
+        """Every message taken is processed (a token of an older connection only is not acked)."""
+        return True
+
+    def settle(self, token: "AckToken") -> None:
+        """Acknowledge one message now."""
+        self.checkpoint([token])
+
+    def checkpoint(self, tokens: list["AckToken"]) -> int:
+        """Acknowledge the messages of ``tokens`` (everything they changed is stored). A token
+        from an earlier connection is skipped: the broker has sent that message again on this
+        one (same session), and its new token is acknowledged when that copy is processed.
+        Returns how many were acknowledged."""
+        done = 0
+        for t in tokens:
+            if t.generation == self._generation and self.connected.is_set():
+                if self._client.ack(t.mid, 1) == paho.MQTT_ERR_SUCCESS:
+                    done += 1
+        return done
+
+
+@dataclass(frozen=True)
+class AckToken:
+    """Which message to acknowledge: its packet id on one connection."""
+    generation: int
+    mid: int

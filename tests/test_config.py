@@ -58,6 +58,8 @@ def test_broken_toml_file(tmp_path):
     ({"pipeline": {"max_devices": 0}}, "pipeline.max_devices"),
     ({"pipeline": {"max_imu_bytes": -1}}, "pipeline.max_imu_bytes"),
     ({"mqtt": {"reconnect_max_s": 0}}, "mqtt.reconnect_max_s"),
+    ({"pipeline": {"ack": "sometimes"}}, "pipeline.ack"),
+    ({"pipeline": {"checkpoint_interval_s": 0}}, "pipeline.checkpoint_interval_s"),
 ])
 def test_values_that_cannot_work_are_refused_naming_the_key(data, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -7,7 +7,11 @@ Threads and ownership:
   and put ``(kind, key, payload, arrival)`` on a queue bounded in messages and bytes
   (spinewise.pipeline.intake). When it is full they *block*: paho sends the PUBACK after the
   handler returns, so a slow worker makes the broker hold messages in our persistent session
-  (backpressure) instead of us dropping acknowledged data.
+  (backpressure) instead of us dropping acknowledged data. With ``pipeline.ack = "checkpoint"``
+  (default) paho does not acknowledge then either: the worker acknowledges a message at the
+  checkpoint that flushed storage and stored its device's snapshot (as in engine mode): the
+  periodic snapshot, or sooner once ``pipeline.ack_window`` acks are owed or the input went
+  quiet. After a crash the broker sends again exactly what the restored state may not have.
 - one worker thread owns every DeviceSession, the coach and storage writes. It drains the
   queue in batches, coalesces consecutive IMU messages per device into one Analyzer call
   (results do not depend on chunking), and runs the housekeeping timers. Each message, and each
@@ -102,6 +106,7 @@ MAX_BATCH_MESSAGES = 4000       # messages one worker cycle takes off the queue
 ENGINE_QUEUE_MAX = 2000
 ENGINE_BATCH_MESSAGES = 200
 QUEUE_BLOCK_WARN_S = 5.0
+ACK_SILENCE_S = 1.0             # manual acks: input silent this long with acks owed -> checkpoint
 GATEWAY_EVENT_KINDS = frozenset({"gap"})   # gateway events the pipeline stores
 # sample times the pipeline believes: live streams are epoch seconds (replays map files there)
 EPOCH_MIN_S, EPOCH_MAX_S = 946684800.0, 4102444800.0      # 2000-01-01 .. 2100-01-01 UTC
@@ -148,6 +153,11 @@ class Pipeline:
         # engine mode (pipeline.transport = "nats"): input, snapshots and partition ownership
         # come from the engine (spinewise.engine); outputs still go out on MQTT
         self.engine = pc.transport == "nats"
+        # Mosquitto mode with pipeline.ack = "checkpoint": a message is acknowledged to the
+        # broker only after the checkpoint that covers it (storage flushed, device snapshot
+        # stored), as in engine mode; a killed pipeline is sent again what it had not stored
+        self.manual_ack = not self.engine and pc.ack == "checkpoint"
+        self._closing = False                       # stop(): leave new messages to the broker
         self.worker_id = ""
         if self.engine:
             from spinewise.engine.intake import default_worker_id
@@ -184,6 +194,8 @@ class Pipeline:
             from spinewise.engine.intake import EngineIntake
             self.sub = EngineIntake(cfg, self.worker_id)
             self.snapshots = self.sub.snapshots
+        elif self.manual_ack:
+            self.sub = client_factory(cfg.mqtt, client_id, clean_session=False, manual_ack=True)
         else:
             self.sub = client_factory(cfg.mqtt, client_id, clean_session=False)
         self.pub = client_factory(cfg.mqtt, client_id + "-out", clean_session=True,
@@ -207,8 +219,9 @@ class Pipeline:
         self._next = {"state": now, "stats": now + pc.stats_interval_s,
                       "snapshot": now + pc.snapshot_interval_s,
                       "checkpoint": now + pc.checkpoint_interval_s}
-        self._tokens: list = []                     # engine: processed, not yet checkpointed
-        self._touched: set[str] = set()             # engine: devices changed since the checkpoint
+        self._tokens: list = []                     # ack tokens processed, not yet checkpointed
+        self._touched: set[str] = set()             # devices changed since the checkpoint
+        self._last_arrival = now                    # monotonic arrival of the newest item
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, connect_timeout_s: float = 10.0) -> None:
@@ -237,8 +250,11 @@ class Pipeline:
             raise ConfigError(f"pipeline.nats_servers: engine {self.cfg.pipeline.nats_servers} "
                               "not reachable")
         else:   # same broker: waiting a second timeout for the publisher would only delay start
-            log.warning("mqtt broker %s:%s not reachable yet; retrying in the background",
-                        self.cfg.mqtt.host, self.cfg.mqtt.port)
+            log.warning("mqtt broker %s:%s not reachable yet; retrying in the background%s",
+                        self.cfg.mqtt.host, self.cfg.mqtt.port,
+                        " (a broker that speaks only MQTT 3.1.1 never accepts the subscriber of "
+                        "pipeline.ack = \"checkpoint\": set ack = \"arrival\" for it)"
+                        if self.manual_ack else "")
         self.outbox.send(self.topic_status, dumps({"state": "online"}), qos=1, retain=True)
         self._publish_discovery()
         log.info("pipeline started prefix=%s client_id=%s devices_restored=%d",
@@ -250,9 +266,14 @@ class Pipeline:
             return
         self._started = False
         log.info("pipeline stopping queue_depth=%d", self.queue.qsize())
-        # Disconnect the subscriber first: what the broker has not had a PUBACK for stays in
-        # our persistent session; everything acknowledged is already on the queue.
-        self.sub.close()
+        if self.manual_ack:
+            # Take nothing new (left unacknowledged: the broker sends it again after a restart)
+            # but stay connected, so the last checkpoint can acknowledge what was processed.
+            self._closing = True
+        else:
+            # Disconnect the subscriber first: what the broker has not had a PUBACK for stays in
+            # our persistent session; everything acknowledged is already on the queue.
+            self.sub.close()
         self._stopping.set()              # the worker exits once the queue is drained
         self._worker.join(timeout_s)
         if self._worker.is_alive():
@@ -262,13 +283,21 @@ class Pipeline:
             self._worker.join(30.0)
             lost = self.queue.qsize()
             self.counters.inc("dropped_at_shutdown", lost)
-            log.error("pipeline backlog not drained in %.0f s: %d messages dropped", timeout_s, lost)
+            if self.manual_ack:     # never acknowledged: the broker still holds them
+                log.warning("pipeline backlog not drained in %.0f s: %d messages left to the broker "
+                            "(sent again after a restart)", timeout_s, lost)
+            else:
+                log.error("pipeline backlog not drained in %.0f s: %d messages dropped", timeout_s, lost)
         self._publish_states(force=True)
         self._publish_stats()
         self._write_points()
-        self._snapshot_all()
+        if self.manual_ack:        # every snapshot, then acknowledge what was processed; leave
+            self._checkpoint(everyone=True)
+            self.sub.close()
+        else:
+            self._snapshot_all()
         if self.engine:            # commit what was processed, then give the partitions back
-            self._engine_checkpoint()
+            self._checkpoint()
             self.sub.finish()
         self._drain_outbox(5.0)
         try:
@@ -297,8 +326,11 @@ class Pipeline:
         limit = self.cfg.pipeline.max_imu_bytes if kind == "imu" else self.cfg.pipeline.max_message_bytes
         scope = INTAKE[kind]
 
-        def handle(topic_name: str, payload: bytes, token=None) -> bool:
-            """True when the message went on the queue (the engine settles the others)."""
+        def handle(topic_name: str, payload: bytes, token=None) -> bool | None:
+            """True when the message went on the queue (the engine or the MQTT client settles
+            the others); None while stopping with manual acks (not taken, not acknowledged)."""
+            if self._closing:
+                return None
             self.counters.inc("messages_in", reason=kind)
             addr = self.topics.parse(topic_name)
             key = addr.id if addr is not None else ""
@@ -339,11 +371,11 @@ class Pipeline:
             except Exception:      # the worker must survive a bug anywhere
                 self._worker_error("housekeeping", "")
             self._write_points()
-            if self.engine:
+            if self.engine or self.manual_ack:
                 try:
-                    self._engine_cycle(items, time.monotonic())
+                    self._ack_cycle(time.monotonic())
                 except Exception:
-                    self._worker_error("engine", "")
+                    self._worker_error("checkpoint", "")
             self._done += len(items)
             if stop and not items:
                 break
@@ -373,8 +405,8 @@ class Pipeline:
         pending: dict[str, list[ImuChunk]] = {}
         arrivals: list[float] = []
         handlers = {"status": self._on_status, "link": self._on_gateway_event, "cmd": self._on_command}
-        if self.engine:
-            items = self._engine_admit(items)
+        if self.engine or self.manual_ack:
+            self._admit(items)
         for item in items:
             if item.token is not None and not self.sub.valid(item.token):
                 self.counters.inc("messages_revoked")     # partition lost meanwhile
@@ -768,7 +800,10 @@ class Pipeline:
             self._publish_stats()
         if now >= self._next["snapshot"] and not self.engine:    # engine: at every checkpoint
             self._next["snapshot"] = now + self.cfg.pipeline.snapshot_interval_s
-            self._snapshot_all()
+            if self.manual_ack:
+                self._checkpoint(everyone=True)
+            else:
+                self._snapshot_all()
 
     def _flush_one(self, s: DeviceSession) -> None:
         before, before_counts = s.stats.samples, self._stream_counts(s)
@@ -873,45 +908,59 @@ class Pipeline:
                 self._admitted.add(device_id)
             log.info("device=%s restored samples=%d", device_id, s.stats.samples)
 
-    # -- engine mode (pipeline.transport = "nats"; spinewise.engine.intake) -----------------
-    def _engine_admit(self, items: list[_Item]) -> list[_Item]:
+    # -- acknowledge after a checkpoint (engine mode, and Mosquitto with pipeline.ack) ------
+    def _admit(self, items: list[_Item]) -> None:
         """Remember the tokens and devices of a batch for the next checkpoint (a token of a
         partition given up meanwhile is ignored there: its next owner gets the message again)."""
         for item in items:
             if item.token is not None:
                 self._tokens.append(item.token)
                 self._touched.add(item.key)
-        return items
+                self._last_arrival = max(self._last_arrival, item.arrival)
 
-    def _engine_cycle(self, items: list[_Item], now: float) -> None:
+    def _ack_cycle(self, now: float) -> None:
+        if not self.engine:
+            # Mosquitto: the periodic snapshot (housekeeping) is the regular checkpoint. Sooner
+            # once ack_window acks are owed (what a crash would make the broker send again),
+            # or when the input has gone quiet with acks owed (the end of a stream).
+            owed = len(self._tokens)
+            if owed >= self.cfg.pipeline.ack_window or (
+                    owed and now - self._last_arrival >= ACK_SILENCE_S):
+                self._checkpoint()
+            return
         for p in self.sub.take_revoked():        # lease lost: another worker may own it now
             self._drop_partition(p, snapshot=False)
         ready = self.sub.take_release_ready()
         if ready or now >= self._next["checkpoint"]:
             self._next["checkpoint"] = now + self.cfg.pipeline.checkpoint_interval_s
-            self._engine_checkpoint()
+            self._checkpoint()
         for p in ready:                          # given back: the next owner restores them
             self._drop_partition(p, snapshot=True)
             self.sub.released(p)
 
-    def _engine_checkpoint(self) -> None:
-        """Storage flushed, then the snapshots of the devices touched, then the acks: a message
-        is acknowledged only once everything it changed is stored."""
+    def _checkpoint(self, everyone: bool = False) -> None:
+        """Storage flushed, then the snapshots of the devices touched (``everyone``: of all),
+        then the acks: a message is acknowledged only once everything it changed is stored."""
         tokens, self._tokens = self._tokens, []
         touched, self._touched = self._touched, set()
+        devices = sorted(self.sessions) if everyone else sorted(touched)
         try:
             self._write_points()
             self.storage.flush()
-            self.snapshots.save_many({d: self.sessions[d].get_state() for d in sorted(touched)
-                                      if d in self.sessions and self.sub.owns_device(d)})
-            self.counters.inc("engine_committed", self.sub.checkpoint(tokens))
-            self.counters.inc("engine_checkpoints")
+            self.snapshots.save_many({d: self.sessions[d].get_state() for d in devices
+                                      if d in self.sessions and self._owns(d)})
+            self.counters.inc("committed", self.sub.checkpoint(tokens))
+            self.counters.inc("checkpoints")
         except Exception as exc:        # engine or storage away: retried at the next checkpoint
             self._tokens = tokens + self._tokens
             self._touched |= touched
-            self.counters.inc("engine_checkpoint_errors")
-            log.warning("engine checkpoint failed (retried): %s", exc)
+            self.counters.inc("checkpoint_errors")
+            log.warning("checkpoint failed (retried): %s", exc)
 
+    def _owns(self, device_id: str) -> bool:
+        return self.sub.owns_device(device_id) if self.engine else True
+
+    # -- engine mode (pipeline.transport = "nats"; spinewise.engine.intake) -----------------
     def _drop_partition(self, partition: int, snapshot: bool) -> None:
         for device_id in [d for d in self.sessions if self.sub.partition_of(d) == partition]:
             s = self.sessions.pop(device_id)

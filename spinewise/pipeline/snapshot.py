@@ -42,6 +42,10 @@ class SnapshotStore:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
+    def save_many(self, states: dict[str, dict]) -> None:
+        for device_id, state in states.items():
+            self.save(device_id, state)
+
     def load_all(self) -> dict[str, dict]:
         out: dict[str, dict] = {}
         for path in sorted(self.dir.glob("*" + _SUFFIX)):

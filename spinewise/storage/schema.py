@@ -183,9 +183,10 @@ MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in [
         _f("points_written", "int", "count", "storage points written (from Storage.stats())"),
         _f("spool_depth", "int", "count", "points waiting in the storage spool"),
         _f("latency_p99_ms", "float", "ms", "MQTT arrival to events published, 99th percentile"),
-        _f("engine_committed", "int", "count", "engine mode: messages acked after a checkpoint"),
-        _f("engine_checkpoint_errors", "int", "count", "engine mode: checkpoints that failed "
-           "(engine or storage away; retried, nothing acked meanwhile)"),
+        _f("committed", "int", "count", "messages acknowledged after a checkpoint (engine mode, "
+           "and Mosquitto with pipeline.ack = checkpoint)"),
+        _f("checkpoint_errors", "int", "count", "checkpoints that failed (broker, engine or "
+           "storage away; retried, nothing acknowledged meanwhile)"),
         _f("messages_revoked", "int", "count", "engine mode: messages of a partition given up "
            "before they were processed (its next owner processes them)"),
     ), "Operational counters of one pipeline process, no tags (a shard's stats carry the same "

@@ -17,8 +17,10 @@ def chunk(device, k, n=50, x=0.0):
 
 
 class FakeClient:
-    def __init__(self, cfg, client_id, clean_session=False, will=None):
+    def __init__(self, cfg, client_id, clean_session=False, will=None, manual_ack=False):
         self.client_id, self.clean_session, self.will = client_id, clean_session, will
+        self.manual_ack = manual_ack
+        self.acked = []                  # manual_ack: tokens acknowledged, in order
         self.handlers = {}
         self.published = []
         self.connected = threading.Event()
@@ -39,6 +41,16 @@ class FakeClient:
 
     def close(self):
         self.connected.clear()
+
+    def valid(self, token):
+        return True
+
+    def settle(self, token):
+        self.acked.append(token)
+
+    def checkpoint(self, tokens):
+        self.acked.extend(tokens)
+        return len(tokens)
 
 
 class FakeAnalyzer:

@@ -377,3 +377,36 @@ def test_one_devices_failure_costs_only_that_devices_messages_in_the_same_cycle(
         pl.stop()
     assert pl.counters.get("worker_errors.ingest") == 1
     assert pl.sessions["back2"].stats.samples == 100
+
+
+def test_messages_are_acknowledged_only_after_the_checkpoint_that_stores_them(tmp_path):
+    """pipeline.ack = "checkpoint" (default, Mosquitto mode): storage flushed, then the device's
+    snapshot, then the ack; a refused message is the client's to settle at once; while stopping
+    nothing new is taken (left unacknowledged for the next start)."""
+    pl = make(tmp_path, ack_window=1)
+    order = []
+    save_many, checkpoint = pl.snapshots.save_many, pl.sub.checkpoint
+    pl.snapshots.save_many = lambda states: (order.append(("snapshot", sorted(states))),
+                                             save_many(states))
+    pl.sub.checkpoint = lambda tokens: (order.append(("ack", list(tokens))), checkpoint(tokens))[1]
+    handler = pl.sub.handlers[topic_of("imu", ANY)]
+    try:
+        assert pl.sub.manual_ack
+        assert handler(topic_of("imu", "back1"), chunk("back1", 0), "t0") is True
+        assert handler("p/dev/$sys/imu", chunk("x", 0), "t-bad") is False     # client settles it
+        assert wait_until(lambda: pl.sub.acked == ["t0"], 5)
+        first_ack = next(i for i, (what, arg) in enumerate(order) if what == "ack" and arg)
+        assert ("snapshot", ["back1"]) in order[:first_ack]
+        assert pl.stats()["committed"] == 1
+    finally:
+        pl.stop()
+    assert handler(topic_of("imu", "back1"), chunk("back1", 1), "t1") is None     # stopped: not taken
+    assert "t1" not in pl.sub.acked
+
+
+def test_acks_on_arrival_when_configured(tmp_path):
+    pl = make(tmp_path, ack="arrival")
+    try:
+        assert not pl.sub.manual_ack
+    finally:
+        pl.stop()
