@@ -88,6 +88,7 @@ import numpy as np
 from spinewise.config import Config, ConfigError
 from spinewise.events import Event
 from spinewise.jsonwire import dumps
+from spinewise.memory import release_free_memory
 from spinewise.mqtt import MqttClient, Will
 from spinewise.pipeline.counters import Counters, Rejections
 from spinewise.pipeline.device import DeviceSession
@@ -863,6 +864,7 @@ class Pipeline:
                  "rejected", "points_written", "spool_depth", "queue_depth", "devices",
                  "latency_p99_ms")))
         self.reject.summary(self.cfg.pipeline.stats_interval_s)
+        release_free_memory()         # a burst's freed heap back to the OS (spinewise.memory)
 
     def _drain_outbox(self, timeout_s: float) -> None:
         """At shutdown: give what waits in the outbox a few seconds to reach the broker."""
