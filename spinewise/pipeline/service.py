@@ -107,6 +107,7 @@ MAX_BATCH_MESSAGES = 4000       # messages one worker cycle takes off the queue
 ENGINE_QUEUE_MAX = 2000
 ENGINE_BATCH_MESSAGES = 200
 QUEUE_BLOCK_WARN_S = 5.0
+MEMORY_RELEASE_S = 30.0         # a burst's garbage and freed heap back to the OS (spinewise.memory)
 ACK_SILENCE_S = 1.0             # manual acks: input silent this long with acks owed -> checkpoint
 GATEWAY_EVENT_KINDS = frozenset({"gap"})   # gateway events the pipeline stores
 # sample times the pipeline believes: live streams are epoch seconds (replays map files there)
@@ -219,7 +220,7 @@ class Pipeline:
         now = time.monotonic()
         self._next = {"state": now, "stats": now + pc.stats_interval_s,
                       "snapshot": now + pc.snapshot_interval_s,
-                      "checkpoint": now + pc.checkpoint_interval_s}
+                      "checkpoint": now + pc.checkpoint_interval_s, "memory": now + MEMORY_RELEASE_S}
         self._tokens: list = []                     # ack tokens processed, not yet checkpointed
         self._touched: set[str] = set()             # devices changed since the checkpoint
         self._last_arrival = now                    # monotonic arrival of the newest item
@@ -799,6 +800,9 @@ class Pipeline:
         if now >= self._next["stats"]:
             self._next["stats"] = now + self.cfg.pipeline.stats_interval_s
             self._publish_stats()
+        if now >= self._next["memory"]:
+            self._next["memory"] = now + MEMORY_RELEASE_S
+            release_free_memory()
         if now >= self._next["snapshot"] and not self.engine:    # engine: at every checkpoint
             self._next["snapshot"] = now + self.cfg.pipeline.snapshot_interval_s
             if self.manual_ack:
@@ -864,7 +868,6 @@ class Pipeline:
                  "rejected", "points_written", "spool_depth", "queue_depth", "devices",
                  "latency_p99_ms")))
         self.reject.summary(self.cfg.pipeline.stats_interval_s)
-        release_free_memory()         # a burst's freed heap back to the OS (spinewise.memory)
 
     def _drain_outbox(self, timeout_s: float) -> None:
         """At shutdown: give what waits in the outbox a few seconds to reach the broker."""
