@@ -177,7 +177,7 @@ class PipelineConfig:
     ack: str = "checkpoint"
     # mqtt, ack = "checkpoint": the regular checkpoint is the snapshot (snapshot_interval_s); one
     # comes sooner once this many acks are owed (what a crash makes the broker send again).
-    # With queue_max at most 65535, the MQTT 5 Receive Maximum the subscriber announces.
+    # ack_window + queue_max stay within 65535, the MQTT 5 Receive Maximum we announce.
     ack_window: int = 2000
     worker_id: str = ""                     # nats: this worker's name ("" = <hostname>-<pid>)
 
