@@ -22,28 +22,21 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
-import logging
-
-log = logging.getLogger(__name__)
-
-_UNSET = object()
-_trim = _UNSET
 
 
+@functools.cache
 def _malloc_trim():
-    global _trim
-    if _trim is _UNSET:
-        _trim = None
-        name = ctypes.util.find_library("c")
-        try:
-            fn = ctypes.CDLL(name).malloc_trim if name else None
-        except (OSError, AttributeError):
-            fn = None
-        if fn is not None:
-            fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
-            _trim = fn
-    return _trim
+    """glibc's malloc_trim, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    try:
+        fn = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+    if fn is not None:
+        fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    return fn
 
 
 def release_free_memory() -> bool:
