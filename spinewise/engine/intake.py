@@ -402,11 +402,11 @@ class EngineIntake:
         try:
             ckpt = await self._checkpoint_of(index)
             sub, name = await self._consumer(index, ckpt)
-        except Exception:
-            try:                  # let someone (maybe us, next round) take it from the start
-                await self._leases.delete(subjects.lease_key(index))
-            except Exception:
-                pass
+        except BaseException:
+            # Failed, or cancelled by the round's time bound (a slow consumer creation while
+            # the cluster elects leaders): give the lease back now so that someone (maybe us,
+            # next round) takes it at once, rather than leave it held, unserved, for its TTL.
+            asyncio.get_running_loop().create_task(self._delete_lease(index))
             raise
         self._epoch += 1
         o = _Owned(index, self._epoch, rev, sub, asked, consumer=name)
