@@ -157,6 +157,31 @@ def test_still_rad_per_s_gyro_is_refused_not_guessed():
     assert s["duration_s"] == pytest.approx(60.0, abs=0.05)
 
 
+class _Pipe(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("gyro_unit", ["dps", "rad/s"])
+def test_a_still_start_is_settled_by_later_samples(original, gyro_unit):
+    """An office day starts seated: 300 s still (noise and a 1.5 deg/s bias, median |gyro|
+    just under what only deg/s allows) before the first turns. The unit comes from later in
+    the file; from a pipe, which cannot be read twice, it is refused with the option."""
+    rng = np.random.default_rng(2)
+    t = np.arange(0, 300, 0.02)
+    acc = original[0, 1:4] + rng.normal(0, 0.003, (len(t), 3))
+    gyro = np.array([0.2, -1.5, -0.4]) + rng.normal(0, 0.6, (len(t), 3))
+    moving = original.copy()
+    moving[:, 0] += 300.0
+    rows = _variant(np.vstack([np.column_stack([t, acc, gyro]), moving]), "g", gyro_unit, "s", 0.0)
+    units = Units()
+    s = analyze_recording(io.BytesIO(_csv(rows)), units=units)
+    assert units.gyro == gyro_unit and "from the samples" in units.detected["gyro"]
+    assert s["read"]["units"]["gyro"] == gyro_unit
+    with pytest.raises(RecordingError, match="--gyro-unit"):
+        analyze_recording(_Pipe(_csv(rows)), units=Units())
+
+
 def test_turn_ratio_is_the_unit(original):
     t, acc, gyro = original[:, 0], original[:, 1:4], original[:, 4:7]
     ratio, corr = gyro_turn_ratio(t, acc, gyro)

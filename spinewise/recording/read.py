@@ -165,6 +165,26 @@ def _peek(blocks: Iterator, policy: ReadPolicy, replay: bool) -> _Peek:
     return _Peek(peeked, rows, gyro_rows, gyro_seen)
 
 
+def _gyro_windows(fh, data_start: int, policy: ReadPolicy) -> Iterator[np.ndarray]:
+    """The file again from its first sample, as windows of ``peek_rows`` valid samples with
+    gyro (t, ax..az, gx..gz, raw units): unit detection when the first window was too still.
+    One window in memory at a time; the caller seeks back to the data afterwards."""
+    fh.seek(data_start)
+    validator = _Validator(ReadReport(_quiet=True), ReadPolicy(gap_s=policy.gap_s))
+    parts, n = [], 0
+    for block in _Source(fh, policy.max_line_bytes).blocks():
+        rows, line_nos = _parse_block(block, 7, ReadReport(_quiet=True), ReadPolicy())
+        rows = validator.feed(rows, line_nos)[0]
+        parts.append(rows)
+        n += rows.shape[0]
+        if n >= policy.peek_rows:
+            yield np.concatenate(parts)
+            parts, n = [], 0
+    parts.append(validator.finish()[0])
+    if sum(p.shape[0] for p in parts):
+        yield np.concatenate(parts)
+
+
 def _decide_gyro(rest: Iterator, seekable: bool, gyro_seen: bool, report: ReadReport,
                  policy: ReadPolicy) -> bool:
     if gyro_seen:
@@ -236,7 +256,8 @@ def _read(fh, chunk_size, device_id, report, policy, units) -> Iterator[ImuChunk
         try:
             g = peek.gyro_rows if has_gyro and peek.gyro_rows is not None \
                 and peek.gyro_rows.shape[0] >= 2 else None
-            detect_units(units, peek.rows[:, 0], peek.rows[:, 1:4], g)
+            later = (lambda: _gyro_windows(fh, data_start, policy)) if seekable else None
+            detect_units(units, peek.rows[:, 0], peek.rows[:, 1:4], g, later)
         except RecordingError as exc:
             raise RecordingError(exc.message, path=report.path) from None
         if has_gyro and units.gyro is None:      # gyro values only after the peek

@@ -14,7 +14,9 @@ Rules (physics, not tuned on any recording):
   ``_TURN_RAD`` within a window, the gyro's rate perpendicular to gravity, integrated over the
   same window, turned by the same angle: their ratio is 1 in rad/s and 57.3 in deg/s. With too
   few such turns, magnitudes decide only when one reading is physically implausible (a median
-  above ``_DPS_MEDIAN`` rad/s would be a trunk spinning all day); otherwise the reader refuses.
+  above ``_DPS_MEDIAN`` rad/s would be a trunk spinning all day). A file that starts still (an
+  office day: someone sitting for the first minutes) has no turns to compare, so the reader
+  looks at later windows of the same size, up to the whole file, before it refuses.
 - time: the median sample interval gives the unit (an IMU samples at 4-2000 Hz, so an interval
   of 0.0005-0.25 is seconds, 0.5-250 milliseconds, 500-250000 microseconds, 5e5-2.5e8
   nanoseconds); times are always
@@ -23,6 +25,7 @@ Rules (physics, not tuned on any recording):
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +46,10 @@ _TURN_RAD = np.radians(15.0)         # gravity must turn _MIN_TURNS times this i
 _WINDOW_S = 0.5
 _MIN_TURNS = 3
 _DPS_MEDIAN = 2.0                    # median |gyro| this high cannot be rad/s (115 deg/s)
+
+
+class GyroUnitUnclear(RecordingError):
+    """The samples looked at cannot tell the gyroscope unit (too little turning)."""
 
 
 def normalise_unit(kind: str, unit: str | None) -> str | None:
@@ -100,11 +107,14 @@ class Units:
 
 
 def detect_units(units: Units, t: np.ndarray, acc: np.ndarray,
-                 gyro_rows: np.ndarray | None) -> Units:
+                 gyro_rows: np.ndarray | None,
+                 later_gyro_rows: Callable[[], Iterable[np.ndarray]] | None = None) -> Units:
     """Fill in the units left None from the first valid samples (raw values); sets ``t0``.
 
     ``t`` must hold at least two times, in file order with bad rows removed; ``gyro_rows``
     (t, ax..az, gx..gz; None without a gyroscope) are the first valid samples with gyro.
+    ``later_gyro_rows``, if given, yields further windows of such rows (a seekable file, read
+    again from its start) to try, one at a time, when the first cannot tell the gyro unit.
     """
     what = f"the first {len(t)} samples"
     if units.time is None:
@@ -132,14 +142,38 @@ def detect_units(units: Units, t: np.ndarray, acc: np.ndarray,
             units.notices.append(f"acceleration in {units.acc} (median |a| "
                                  f"{_median_norm(acc):.3g}): converted to g (--acc-unit to set it)")
     if gyro_rows is not None and units.gyro is None:
-        g = gyro_rows
-        units.gyro, how = _detect_gyro(g[:, 0] * scale, g[:, 1:4] * ACC_UNITS[units.acc],
-                                       g[:, 4:7], f"the first {len(g)} samples")
+        units.gyro, how = _detect_gyro_in(gyro_rows, later_gyro_rows, scale, units.acc)
         units.detected["gyro"] = how
         if units.gyro != "dps":
             units.notices.append(f"gyroscope in {units.gyro} ({how}): converted to deg/s "
                                  "(--gyro-unit to set it)")
     return units
+
+
+def _detect_gyro_in(first: np.ndarray, later: Callable[[], Iterable[np.ndarray]] | None,
+                    time_scale: float, acc_unit: str) -> tuple[str, str]:
+    """The gyro unit from the first window, else from the first later window that tells it."""
+    def attempt(g: np.ndarray, what: str) -> tuple[str, str]:
+        return _detect_gyro(g[:, 0] * time_scale, g[:, 1:4] * ACC_UNITS[acc_unit], g[:, 4:7], what)
+
+    try:
+        return attempt(first, f"the first {len(first)} samples")
+    except GyroUnitUnclear as unclear:
+        if later is None:
+            raise
+        seen = 0
+        for g in later():
+            seen += len(g)
+            if len(g) < 8:
+                continue
+            try:
+                unit, how = attempt(g, "later samples")
+            except GyroUnitUnclear:
+                continue
+            t_from = (float(g[0, 0]) - float(first[0, 0])) * time_scale
+            return unit, f"{how}, from the samples {t_from:.0f} s on (the first were too still)"
+        raise GyroUnitUnclear(f"{unclear.message.split(';')[0]}, nor from any later window of "
+                              f"the {seen} samples with gyro; pass --gyro-unit dps|rad/s") from None
 
 
 def parse_start(text: str, tz: str = "UTC") -> float:
@@ -261,5 +295,5 @@ def _detect_gyro(t_s: np.ndarray, acc_g: np.ndarray, gyro: np.ndarray,
         return "dps", f"median |gyro| {med:.3g}, too fast for rad/s"
     seen = (f"gravity turns as the gyro says x{ratio:.3g}" if ratio is not None
             else "too little turning to compare with the accelerometer")
-    raise RecordingError(f"cannot tell the gyroscope unit from {what}: median |gyro| {med:.3g}, "
+    raise GyroUnitUnclear(f"cannot tell the gyroscope unit from {what}: median |gyro| {med:.3g}, "
                          f"{seen}; pass --gyro-unit dps|rad/s")

@@ -10,7 +10,7 @@ reasoning and the measured figures are in docs/signal-day.md.
   pelvic tilt as evidence (people sit as upright as they stand, so tilt alone cannot tell):
   * a sit-to-stand leans the trunk forward and raises the pelvis ~0.45 m, a stand-to-sit
     leans and lowers it. At the first epoch of a forward lean (relative to the posture before
-    it) the net vertical travel over the lean +-2 s (net_travel_m: zero-velocity double
+    it), or of a jolt (a quick transition that hardly leans), the net vertical travel over the lean +-2 s (net_travel_m: zero-velocity double
     integration, the accelerometer bias learned per tilt removed) beyond +/- NET_TRAVEL_M and
     beyond what the sensor's noise explains flips the state. Reaching forward while seated
     leans as far but comes back to the same height, so fidgeting and reaching stay seated;
@@ -59,6 +59,7 @@ NOISE_EMA = 1.0 / 300.0       # the noise variance follows the still epochs over
 MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its travel is judged over the first 5 s)
 TRANSITION_LEAN_DEG = 7.0     # forward lean (epoch mean) over the posture before it...
 LEAN_BASE_EPOCHS = 3          # ...the most upright of the 3 epochs before
+TRANSITION_DYN_MG = 75.0      # or an epoch moving this hard (dyn_mg) after one that did not
 HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
 PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
@@ -318,18 +319,31 @@ class ActivityClassifier:
 
         def leaning(i: int) -> bool:
             return rows[i][FLEX] - base >= TRANSITION_LEAN_DEG
-        if not leaning(k) or leaning(k - 1):
+
+        def jolting(i: int) -> bool:
+            return rows[i][DYN] >= TRANSITION_DYN_MG
+        stop = min(len(rows), k + MAX_LEAN_EPOCHS)
+        if leaning(k) and not leaning(k - 1):
+            end, peak, low, at_peak = k, rows[k][FLEX], rows[k][FLEX], k
+            while end + 1 < stop and leaning(end + 1):
+                f = rows[end + 1][FLEX]
+                if low < peak - HUMP_DEG and f > low + HUMP_DEG:
+                    break                 # the lean came back and rises again: a second movement
+                end += 1
+                if f > peak:
+                    peak = low = f
+                    at_peak = end
+                low = min(low, f)
+        elif jolting(k) and not jolting(k - 1) and not leaning(k - 1):
+            # A quick sit-down or stand-up (1-1.5 s) by someone who sits as upright as they
+            # stand leans too little in a 1 s epoch mean to pass TRANSITION_LEAN_DEG, but
+            # jolts the pelvis as no seated fidget does: judged by its travel the same way
+            end = k
+            while end + 1 < stop and jolting(end + 1):
+                end += 1
+            at_peak = end
+        else:
             return 0
-        end, peak, low, at_peak = k, rows[k][FLEX], rows[k][FLEX], k
-        while end + 1 < min(len(rows), k + MAX_LEAN_EPOCHS) and leaning(end + 1):
-            f = rows[end + 1][FLEX]
-            if low < peak - HUMP_DEG and f > low + HUMP_DEG:
-                break                 # the lean came back and rises again: a second movement
-            end += 1
-            if f > peak:
-                peak = low = f
-                at_peak = end
-            low = min(low, f)
         a, b = k - PAD_BEFORE_EPOCHS, end + 1 + PAD_EPOCHS
         if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
             return 0

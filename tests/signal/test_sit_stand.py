@@ -143,6 +143,19 @@ def test_upright_sitting_between_two_transitions_stays_sitting(rate_hz, pace, le
     assert share(epochs, truth, "standing") > 0.97
 
 
+@pytest.mark.parametrize("rate_hz,gyro", [(52.0, True), (25.0, False)])
+def test_a_quick_sit_down_with_hardly_a_lean_is_a_sit_down(rate_hz, gyro):
+    """Down onto the chair in 1.2 s, the trunk leaning 6 deg on the way, by someone who sits
+    as upright as they stand: no epoch leans past TRANSITION_LEAN_DEG, but the drop jolts
+    the pelvis, and its travel is judged like any other (wide simulator bodies: a whole
+    afternoon read as standing)."""
+    chunk, truth = day_signal(rate_hz, sit_flex_deg=-2.0, pace=0.4, lean_deg=6.0, gyro=gyro,
+                              R=random_mounting(4), seed=3)
+    epochs = classify(chunk)
+    assert share(epochs, truth, "sitting") > 0.97
+    assert share(epochs, truth, "standing") > 0.97
+
+
 def test_standing_still_with_sway_and_reaching_while_seated_keep_their_posture():
     # reaches lean as far as a transition but come back to the same height
     chunk, truth = day_signal(50.0, sit_flex_deg=0.0, seed=5, noise_g=0.01)
