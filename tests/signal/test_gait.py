@@ -141,3 +141,40 @@ def test_filled_holes_are_chunk_invariant_and_state_restorable(sizes, seed):
         det, i, k = fresh, i + n, k + 1
     assert np.array_equal(whole, np.concatenate(parts))
     assert np.allclose(whole_bp, np.concatenate(bps), atol=1e-12)
+
+
+def _asymmetric_walk(rate_hz, step_s, n_steps, soft, seed=0):
+    """A walk whose every other step (the soft foot) is ``soft`` x the other's amplitude."""
+    acc, up = _vertical_walk(rate_hz, step_s, n_steps, seed=seed)
+    v = acc[:, 2] - 1.0
+    x = (np.arange(len(v)) / rate_hz - 2.0) / step_s
+    weak = np.floor(x) % 2 == 1
+    v[weak] *= soft
+    acc[:, 2] = 1.0 + 0.4 * v            # 0.1 g strong, 0.1 x soft g soft steps
+    return acc, up
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 52.0])
+@pytest.mark.parametrize("step_s", [0.6, 0.82])              # 100, 73 steps/min
+def test_the_soft_foot_of_an_asymmetric_gait_is_counted(rate_hz, step_s):
+    """Hard steps of 0.1 g, soft ones of 0.035 g (under the 0.04 g hysteresis): a stride-
+    regular walk of strong steps alone opens the gate for the soft foot's midway crossings
+    after 3 strides; before, every other step was lost."""
+    acc, up = _asymmetric_walk(rate_hz, step_s, 60, soft=0.35)
+    flags = StepDetector(rate_hz).update(acc, up)[1]
+    assert 60 - 7 <= flags.sum() <= 60
+    # the same walk with both feet hard: the gate stays shut, the count is unchanged
+    acc, up = _asymmetric_walk(rate_hz, step_s, 60, soft=1.0)
+    assert 59 <= StepDetector(rate_hz).update(acc, up)[1].sum() <= 61
+
+
+def test_the_soft_foot_gate_is_chunk_invariant_and_restorable():
+    acc, up = _asymmetric_walk(25.0, 0.82, 40, soft=0.35, seed=3)
+    whole = StepDetector(25.0).update(acc, up)[1]
+    det, parts = StepDetector(25.0), []
+    for i in range(0, len(acc), 11):
+        restored = StepDetector(25.0)
+        restored.set_state(det.get_state())
+        parts.append(restored.update(acc[i:i + 11], up[i:i + 11])[1])
+        det = restored
+    assert np.array_equal(whole, np.concatenate(parts))
