@@ -52,6 +52,7 @@ WALK_MAX_TILT_DEG = 15.0
 NET_TRAVEL_M = 0.2            # half a sit/stand's ~0.4-0.5 m; a reach or a bend comes back to 0
 NET_TRAVEL_Z = 3.0            # ...and 3 SD of what the sensor's noise makes of the double integral
 NET_TRAVEL_Z_NOISY = 2.5      # a noisy sensor (3 SD > NET_TRAVEL_M): 2.5 SD
+NET_TRAVEL_Z_HINT = 1.5       # ...or 1.5 SD, a hint the settled tilt must then confirm
 STILL_VAR_RATIO = 2.0         # an epoch at rest: |acc| spread within 2x the sensor's noise...
 STILL_TILT_STEP_DEG = 2.0     # ...and its tilt within 2 deg of both neighbours (sway, breathing)
 MOVING_VAR_RATIO = 6.0        # |acc| spread beyond 6x the noise: not at rest
@@ -234,6 +235,8 @@ class ActivityClassifier:
         self._last_peak = 0.0
         self._last_strong = False
         self._travel_strong = False
+        self._last_hint = False
+        self._hint_from: str | None = None      # posture before a hinted transition
         self._override_run = 0
         self._last_cls: str | None = None
         self.sit_neutral = NeutralEstimator(0.75, -12.0, limits_deg=SIT_NEUTRAL_LIMITS_DEG)
@@ -310,7 +313,7 @@ class ActivityClassifier:
         fast or asymmetric transition - a slow descent that ends on the chair - all count in
         full) must exceed NET_TRAVEL_M."""
         rows = self._rows
-
+        self._last_hint = False
         if k - max(PAD_BEFORE_EPOCHS + BIAS_EPOCHS, LEAN_BASE_EPOCHS + 1) < 0:
             return 0
         # the lean is relative to the posture before it (sitters rest anywhere from a clear
@@ -400,6 +403,12 @@ class ActivityClassifier:
         # band-limited travel's first excursion reads a slow descent onto a chair as a rise)
         if abs(d) >= max(NET_TRAVEL_M, NET_TRAVEL_Z_NOISY * sd):
             return 1 if d > 0 else -1
+        # below that, a sit-down's hint: taken only if the settled tilt confirms it
+        # (_confirmed). Not a stand-up's: people sit as upright as they stand, so settling
+        # on the standing carriage confirms nothing (an upright sitter's fidget read as one)
+        if d < 0 and -d >= max(NET_TRAVEL_M, NET_TRAVEL_Z_HINT * sd):
+            self._last_hint = True
+            return -1
         return 0
 
     def _walk_run(self, edge: int, step: int) -> tuple[int, int] | None:
@@ -423,6 +432,13 @@ class ActivityClassifier:
             return False
         sit0 = self.sit_neutral.value()
         return stand0 - sit0 >= 5.0 and flex < 0.5 * (stand0 + sit0) - SETTLE_MARGIN_DEG
+
+    def _confirmed(self, rows, stand0: float) -> bool:
+        """Whether the still epochs after a hinted sit-down hold a seated posture: clear of
+        the standing carriage, either way (posterior, or anterior as many sit). A bend or a
+        reach whose travel the noise made look like a sit-down comes back upright."""
+        still = [r[FLEX] for r in rows if r[DYN] < STILL_DYN_MG]
+        return bool(still) and abs(float(np.median(still)) - stand0) >= SETTLE_SIT_DEG
 
     def _settled_check(self, flex: float, stand0: float) -> str:
         """Once a transition has settled, the tilt (median of the still epochs around) must
@@ -473,13 +489,18 @@ class ActivityClassifier:
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
                         (self.posture in ("standing", None) and travel < 0):
+                    self._hint_from = self.posture if self._last_hint else None
                     self.posture = "standing" if travel > 0 else "sitting"
                     self._cooldown, self._since_travel, self._travel_sign = COOLDOWN_EPOCHS, 0, travel
                     self._travel_peak = self._last_peak
                     self._travel_strong = self._last_strong
             # a transition the travel showed beyond doubt stands; a weak one must agree with
-            # the settled tilt
-            if self._since_travel == SETTLE_EPOCHS and self.posture in ("sitting", "standing") \
+            # the settled tilt, a hint must be confirmed by it
+            if self._since_travel == SETTLE_EPOCHS and self._hint_from is not None:
+                if not self._confirmed(rows[max(0, k - HISTORY):k + LOOKAHEAD + 1], stand0):
+                    self.posture = self._hint_from
+                self._hint_from = None
+            elif self._since_travel == SETTLE_EPOCHS and self.posture in ("sitting", "standing") \
                     and not self._travel_strong:
                 # still, and not leaning forward (a reach is no settled posture)
                 still = [r[FLEX] for r in rows[max(0, k - HISTORY):k + LOOKAHEAD + 1]
@@ -523,7 +544,8 @@ class ActivityClassifier:
                 "sit_neutral": self.sit_neutral.get_state(),
                 "stand_neutral": self.stand_neutral.get_state(),
                 "acc_bias": self.acc_bias.get_state(), "noise_var": self.noise_var,
-                "travel_strong": self._travel_strong, "acc_only": self.acc_only}
+                "travel_strong": self._travel_strong, "acc_only": self.acc_only,
+                "hint_from": self._hint_from}
 
     def set_state(self, s: dict) -> None:
         self._rows = [list(map(float, r)) for r in s["rows"]]
@@ -539,3 +561,4 @@ class ActivityClassifier:
         self.noise_var = float(s["noise_var"])
         self._travel_strong = bool(s["travel_strong"])
         self.acc_only = bool(s.get("acc_only", False))
+        self._hint_from = s.get("hint_from")
