@@ -60,12 +60,8 @@ class Excursion:
 
 class RepDetector:
     min_rep_s_default = 0.8
-    # max_rep_s 60: a knee-to-chest rep is a stretch held (guide: "hold 20 seconds"; wide
-    # bodies hold 20-40 s, so a rep with its moves runs to 43 s). At 40 s the longest reps
-    # aborted as "too long" and the set was found late or not at all (dev seeds 3012-3047:
-    # 6 of 30 knee-to-chest sets wrong, 2 at 60 s)
 
-    def __init__(self, on_deg: float, max_rep_s: float = 60.0, too_far_deg: float = 80.0,
+    def __init__(self, on_deg: float, max_rep_s: float = 40.0, too_far_deg: float = 80.0,
                  min_rep_s: float = 0.8) -> None:
         self.on_deg = float(on_deg)
         self.max_rep_s = max_rep_s

@@ -44,6 +44,12 @@ SETTLE_S = 4.0             # still this long in another posture during an excurs
 SETTLE_BENT_S = 12.0       # ... bent forward from standing short of lying (see _settle_s)
 SQUAT_MAX_BEND_DEG = 75.0  # deepest squat flexion (wide bodies 15-70 deg); all fours ~90
 HOLD_BREAK_S = 0.6         # movement this long ends a hold
+# How long one rep's excursion may last, by the episode's rest posture. Supine: knee-to-chest
+# is a stretch held (guide: "hold 20 seconds"; wide bodies hold 20-40 s, a rep with its moves
+# runs to 43 s), and at 40 s the longest aborted as too long, so the set was found late or not
+# at all (dev seeds 3012-3047: 6 of 30 sets; 2 at 60 s). Elsewhere 40 s: prone, a plank's
+# lift is an excursion that must end for the hold to be judged on its own.
+MAX_REP_S = {"supine": 60.0, None: 40.0}
 HOLD_LIFT_DEG = 7.0        # a hold starts this far from a non-plank rest pose (see _hold_step)
 HOLD_MAX_TILT_DEG = 20.0   # turning this far from the hold's start pose ends it
 PLANK_MAX_ROLL_SWING_DEG = 2.5  # a plank stays square (dev seeds: roll swing <= 1.9 deg);
@@ -296,6 +302,7 @@ class ExerciseTracker:
                     self._det.set_rest(rest)
                     self._roll.set_rest(rest)
                     s["posture"] = classify(rest)[0]
+                    self._det.max_rep_s = MAX_REP_S.get(s["posture"], MAX_REP_S[None])
                     s["still_run"] = []
                     log.debug("t=%.1f rest pose %s", t, s["posture"])
                     # a first rep may have begun the moment they settled into position
