@@ -183,3 +183,15 @@ def test_a_blip_between_two_reps_does_not_hide_a_set_in_blocks():
     sets = _run(_stream(keys + [(15.0, PRONE_UP)]))
     assert [(s["exercise"], s["reps"], s["reps_left"], s["reps_right"]) for s in sets] == \
         [("bird_dog", 16, 8, 8)]
+
+
+def test_knee_to_chest_stretches_held_past_40_s_are_reps():
+    # wide bodies: "hold 20 seconds" (guide) held 20-40 s, so a rep with its moves runs past
+    # 40 s; a supine excursion may last 60 s (reps.py's default 40 s: the set was lost)
+    keys = [(0.0, SUPINE_UP), (6.0, SUPINE_UP)]
+    for i, hold_s in enumerate([38.0, 39.0, 25.0, 33.0, 21.0, 36.0]):
+        side = 1.0 if i < 3 else -1.0
+        held = _tilted(SUPINE_UP, -15.0, side * 4.0)
+        keys += [(1.8, held), (hold_s, held), (1.8, SUPINE_UP), (2.5, SUPINE_UP)]
+    sets = _run(_stream(keys + [(25.0, SUPINE_UP)]))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("knee_to_chest", 6)]
