@@ -46,6 +46,10 @@ class DesktopChannel:
         self.replies = replies                  # callable(user, command payload bytes) or None
         self._last_id = 0
         self._shown: OrderedDict[int, str] = OrderedDict()   # notification id -> nudge id
+        # clicks on a notification whose Notify reply this channel has not taken in yet: the
+        # server's reply and its ActionInvoked signal arrive in order, but the message handler
+        # runs before the coroutine waiting for the reply resumes (a quick click, under load)
+        self._early: list[tuple[int, str]] = []
         self._bus = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -104,6 +108,9 @@ class DesktopChannel:
         self._shown[shown] = n.id
         while len(self._shown) > _SHOWN_MAX:
             self._shown.popitem(last=False)
+        early, self._early = self._early, []
+        for clicked, key in early:
+            self._answer(clicked, key)
         return shown
 
     def _on_message(self, msg) -> None:
@@ -111,6 +118,13 @@ class DesktopChannel:
         if msg.member != "ActionInvoked" or msg.interface != BUS_NAME or msg.signature != "us":
             return None
         shown, key = msg.body
+        if shown not in self._shown and key in ("done", "snooze"):
+            self._early = (self._early + [(int(shown), key)])[-_SHOWN_MAX:]
+            return None
+        self._answer(shown, key)
+        return None
+
+    def _answer(self, shown: int, key: str) -> None:
         nudge_id = self._shown.get(shown)
         if nudge_id is None or key not in ("done", "snooze") or self.replies is None:
             return None

@@ -18,6 +18,7 @@ class Notifications(ServiceInterface):
     def __init__(self):
         super().__init__(NAME)
         self.calls = []
+        self.click_before_reply = None    # an action key clicked before Notify's reply goes out
 
     @method()
     def Notify(self, app_name: "s", replaces_id: "u", app_icon: "s", summary: "s", body: "s",
@@ -26,6 +27,8 @@ class Notifications(ServiceInterface):
                            "summary": summary, "body": body, "actions": actions,
                            "hints": {k: v.value for k, v in hints.items()},
                            "expire_timeout": expire_timeout})
+        if self.click_before_reply and actions:
+            self.ActionInvoked(100 + len(self.calls), self.click_before_reply)
         return 100 + len(self.calls)
 
     @method()

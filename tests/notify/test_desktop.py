@@ -90,3 +90,29 @@ def test_the_done_and_snooze_buttons_come_back_as_commands(session_bus):
     n.close()
     assert got == [("ann", {"v": 1, "cmd": "snooze", "id": "desktop:snooze:ann-2"}),
                    ("ann", {"v": 1, "cmd": "done", "id": "desktop:done:ann-2", "nudge": "ann-2"})]
+
+
+def test_a_click_that_comes_before_the_notify_reply_is_not_lost(session_bus):
+    """The server's ActionInvoked can reach the channel before it has taken in Notify's reply
+    (its message handler runs before the waiting coroutine resumes): a quick click under load
+    was dropped as one on an unknown notification (CI, notify/test_pipeline.py)."""
+    import json
+    import time
+
+    from spinewise.notify import Replies
+
+    service = session_bus.serve()
+    service.click_before_reply = "done"
+    got = []
+    replies = Replies()
+    replies.sink = lambda user, payload: got.append(json.loads(payload))
+    ch = make_channel(None, NotifyChannelConfig(user="ann", kind="desktop",
+                                                bus_address=session_bus.address), replies=replies)
+    n = Notifier([("ann", ch)], FAST)
+    n.submit(notice(1))
+    assert n.wait_idle(10)
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    n.close()
+    assert got == [{"v": 1, "cmd": "done", "id": "desktop:done:ann-1", "nudge": "ann-1"}]
