@@ -61,6 +61,9 @@ MAX_LEAN_EPOCHS = 5           # a lean longer than this is no transition's (its 
 TRANSITION_LEAN_DEG = 7.0     # forward lean (epoch mean) over the posture before it...
 LEAN_BASE_EPOCHS = 3          # ...the most upright of the 3 epochs before
 TRANSITION_DYN_MG = 75.0      # or an epoch moving this hard (dyn_mg) after one that did not
+MAX_TRAVEL_M = 0.9            # a jolt's travel beyond this is no sit/stand's (seats drop 0.3-0.6 m)
+WALK_TAIL_EPOCHS = 3          # a walk's last epochs may hide a sit-down (_walk_tail_onset)...
+WALK_TAIL_JOLT = 1.8          # ...one jolting this many times the walk's own dyn_mg
 HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
 PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
@@ -304,7 +307,8 @@ class ActivityClassifier:
         return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
                 and (all(g[:c]) or all(g[c + 1:])))
 
-    def _transition(self, k: int, stand0: float) -> int:
+    def _transition(self, k: int, stand0: float, jolt_mg: float = TRANSITION_DYN_MG,
+                    forced: bool = False) -> int:
         """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward
         lean. A sit/stand transition leans the trunk forward (the trunk goes over the feet)
         *and* moves the pelvis ~0.45 m vertically; reaching while seated or bending while
@@ -324,9 +328,18 @@ class ActivityClassifier:
             return rows[i][FLEX] - base >= TRANSITION_LEAN_DEG
 
         def jolting(i: int) -> bool:
-            return rows[i][DYN] >= TRANSITION_DYN_MG
+            return rows[i][DYN] >= jolt_mg
+
+        def walk_from(i: int) -> bool:
+            return all(j < len(rows) and rows[j][GAIT] > 0.5 for j in range(i, i + WALK_RUN))
         stop = min(len(rows), k + MAX_LEAN_EPOCHS)
-        if leaning(k) and not leaning(k - 1):
+        jolt = forced
+        if forced:                # the caller found the onset (_walk_tail_onset)
+            end = k
+            while end + 1 < stop and jolting(end + 1):
+                end += 1
+            at_peak = end
+        elif leaning(k) and not leaning(k - 1):
             end, peak, low, at_peak = k, rows[k][FLEX], rows[k][FLEX], k
             while end + 1 < stop and leaning(end + 1):
                 f = rows[end + 1][FLEX]
@@ -337,12 +350,17 @@ class ActivityClassifier:
                     peak = low = f
                     at_peak = end
                 low = min(low, f)
-        elif jolting(k) and not jolting(k - 1) and not leaning(k - 1):
+        elif jolting(k) and not jolting(k - 1) and not leaning(k - 1) and not walk_from(k):
             # A quick sit-down or stand-up (1-1.5 s) by someone who sits as upright as they
             # stand leans too little in a 1 s epoch mean to pass TRANSITION_LEAN_DEG, but
-            # jolts the pelvis as no seated fidget does: judged by its travel the same way
+            # jolts the pelvis as no seated fidget does: judged by its travel the same way.
+            # The jolt stops where a walk starts (WALK_RUN gait-like epochs; a transition
+            # itself looks gait-like for 1-2): the first step of a walk jolts too, and real
+            # walking trials read 1 s of sitting at their start, the span running on into the
+            # walk. A travel no sit-down or stand-up makes is no transition
+            jolt = True
             end = k
-            while end + 1 < stop and jolting(end + 1):
+            while end + 1 < stop and jolting(end + 1) and not walk_from(end + 1):
                 end += 1
             at_peak = end
         else:
@@ -390,6 +408,10 @@ class ActivityClassifier:
                          walk_after=self._walk_run(b, 1) if after else None,
                          rectifies=self.acc_only)
         self._last_peak = d
+        if jolt and (abs(d) > MAX_TRAVEL_M or (d < 0 and after)):
+            # (nobody walks off a sit-down: a jolt straight into a walk is its first step)
+            self._last_strong = False
+            return 0
         # white noise of variance s2 per sample double-integrated with the weight (t_mid - t)
         # over T seconds: s2 / rate * T^3 / 12 (x1.5 for the bias estimate around it)
         span_s = sum(rows[i][N] for i in range(a, b)) / self.rate_hz
@@ -410,6 +432,22 @@ class ActivityClassifier:
             self._last_hint = True
             return -1
         return 0
+
+    def _walk_tail_onset(self, k: int) -> tuple[int, float] | None:
+        """The first of a walk's last WALK_TAIL_EPOCHS epochs (k: the first after it) that
+        jolts as the walk does not (dyn_mg >= WALK_TAIL_JOLT x the walk's median and >=
+        TRANSITION_DYN_MG), and that level: a sit-down straight out of a walk (1-1.5 s)
+        looks gait-like, so it is read as the walk's end and its travel was never judged."""
+        rows = self._rows
+        walk = [rows[i][DYN] for i in range(max(0, k - WALK_TAIL_EPOCHS - WALK_MIN_EPOCHS),
+                                            k - WALK_TAIL_EPOCHS) if rows[i][GAIT] > 0.5]
+        if len(walk) < 2:
+            return None
+        level = max(TRANSITION_DYN_MG, WALK_TAIL_JOLT * float(np.median(walk)))
+        for i in range(max(1, k - WALK_TAIL_EPOCHS), k):
+            if rows[i][DYN] >= level:
+                return i, level
+        return None
 
     def _walk_run(self, edge: int, step: int) -> tuple[int, int] | None:
         """The gait-like epochs right before (step -1: ending at edge - 1) or after (step +1:
@@ -486,6 +524,10 @@ class ActivityClassifier:
                 self._since_travel = SETTLE_EPOCHS - BEND_SETTLE_EPOCHS
                 self._travel_strong, self._travel_sign = False, 0
             travel = self._transition(k, stand0) if self._cooldown == 0 else 0
+            if not travel and self._last_cls == "walking" and self._cooldown == 0:
+                onset = self._walk_tail_onset(k)
+                if onset is not None:
+                    travel = self._transition(onset[0], stand0, jolt_mg=onset[1], forced=True)
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
                         (self.posture in ("standing", None) and travel < 0):
