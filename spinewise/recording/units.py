@@ -296,4 +296,4 @@ def _detect_gyro(t_s: np.ndarray, acc_g: np.ndarray, gyro: np.ndarray,
     seen = (f"gravity turns as the gyro says x{ratio:.3g}" if ratio is not None
             else "too little turning to compare with the accelerometer")
     raise GyroUnitUnclear(f"cannot tell the gyroscope unit from {what}: median |gyro| {med:.3g}, "
-                         f"{seen}; pass --gyro-unit dps|rad/s")
+                          f"{seen}; pass --gyro-unit dps|rad/s")

@@ -10,7 +10,8 @@ reasoning and the measured figures are in docs/signal-day.md.
   pelvic tilt as evidence (people sit as upright as they stand, so tilt alone cannot tell):
   * a sit-to-stand leans the trunk forward and raises the pelvis ~0.45 m, a stand-to-sit
     leans and lowers it. At the first epoch of a forward lean (relative to the posture before
-    it), or of a jolt (a quick transition that hardly leans), the net vertical travel over the lean +-2 s (net_travel_m: zero-velocity double
+    it), or of a jolt (a quick transition that hardly leans, or one at a walk's end), the net
+    vertical travel over the lean +-2 s (net_travel_m: zero-velocity double
     integration, the accelerometer bias learned per tilt removed) beyond +/- NET_TRAVEL_M and
     beyond what the sensor's noise explains flips the state. Reaching forward while seated
     leans as far but comes back to the same height, so fidgeting and reaching stay seated;
@@ -62,8 +63,9 @@ TRANSITION_LEAN_DEG = 7.0     # forward lean (epoch mean) over the posture befor
 LEAN_BASE_EPOCHS = 3          # ...the most upright of the 3 epochs before
 TRANSITION_DYN_MG = 75.0      # or an epoch moving this hard (dyn_mg) after one that did not
 MAX_TRAVEL_M = 0.9            # a jolt's travel beyond this is no sit/stand's (seats drop 0.3-0.6 m)
-WALK_TAIL_EPOCHS = 3          # a walk's last epochs may hide a sit-down (_walk_tail_onset)...
-WALK_TAIL_JOLT = 1.8          # ...one jolting this many times the walk's own dyn_mg
+WALK_TAIL_EPOCHS = 2          # a walk's last epochs may hide a sit-down (_walk_tail_onset)...
+WALK_TAIL_JOLT = 1.8          # ...one jolting this many times the walk's own dyn_mg (2 epochs:
+#                               its span needs PAD_BEFORE + BIAS epochs before, in HISTORY)
 HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
 PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
