@@ -63,7 +63,7 @@ TRANSITION_LEAN_DEG = 7.0     # forward lean (epoch mean) over the posture befor
 LEAN_BASE_EPOCHS = 3          # ...the most upright of the 3 epochs before
 TRANSITION_DYN_MG = 75.0      # or an epoch moving this hard (dyn_mg) after one that did not
 MAX_TRAVEL_M = 0.9            # a jolt's travel beyond this is no sit/stand's (seats drop 0.3-0.6 m)
-WALK_TAIL_EPOCHS = 2          # a walk's last epochs may hide a sit-down (_walk_tail_onset)...
+WALK_TAIL_EPOCHS = 2          # a walk's last epochs may hide a sit-down (_walk_tail_onsets)...
 WALK_TAIL_JOLT = 1.8          # ...one jolting this many times the walk's own dyn_mg (2 epochs:
 #                               its span needs PAD_BEFORE + BIAS epochs before, in HISTORY)
 HUMP_DEG = 5.0                # a lean that falls and rises again by this much is two movements
@@ -310,7 +310,7 @@ class ActivityClassifier:
                 and (all(g[:c]) or all(g[c + 1:])))
 
     def _transition(self, k: int, stand0: float, jolt_mg: float = TRANSITION_DYN_MG,
-                    forced: bool = False) -> int:
+                    forced: str | None = None) -> int:
         """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward
         lean. A sit/stand transition leans the trunk forward (the trunk goes over the feet)
         *and* moves the pelvis ~0.45 m vertically; reaching while seated or bending while
@@ -335,10 +335,11 @@ class ActivityClassifier:
         def walk_from(i: int) -> bool:
             return all(j < len(rows) and rows[j][GAIT] > 0.5 for j in range(i, i + WALK_RUN))
         stop = min(len(rows), k + MAX_LEAN_EPOCHS)
-        jolt = forced
-        if forced:                # the caller found the onset (_walk_tail_onset)
+        jolt = forced is not None
+        if forced:                # the caller found the onset (_walk_tail_onsets): "jolt" or "lean"
+            moving = jolting if forced == "jolt" else leaning
             end = k
-            while end + 1 < stop and jolting(end + 1):
+            while end + 1 < stop and moving(end + 1):
                 end += 1
             at_peak = end
         elif leaning(k) and not leaning(k - 1):
@@ -430,26 +431,30 @@ class ActivityClassifier:
         # below that, a sit-down's hint: taken only if the settled tilt confirms it
         # (_confirmed). Not a stand-up's: people sit as upright as they stand, so settling
         # on the standing carriage confirms nothing (an upright sitter's fidget read as one)
-        if d < 0 and -d >= max(NET_TRAVEL_M, NET_TRAVEL_Z_HINT * sd):
+        # (nor at a walk's end, where the walk's own bob blurs the travel further)
+        if d < 0 and forced is None and -d >= max(NET_TRAVEL_M, NET_TRAVEL_Z_HINT * sd):
             self._last_hint = True
             return -1
         return 0
 
-    def _walk_tail_onset(self, k: int) -> tuple[int, float] | None:
+    def _walk_tail_onsets(self, k: int) -> tuple[list[tuple[int, str]], float]:
         """The first of a walk's last WALK_TAIL_EPOCHS epochs (k: the first after it) that
         jolts as the walk does not (dyn_mg >= WALK_TAIL_JOLT x the walk's median and >=
-        TRANSITION_DYN_MG), and that level: a sit-down straight out of a walk (1-1.5 s)
-        looks gait-like, so it is read as the walk's end and its travel was never judged."""
+        TRANSITION_DYN_MG), then the first that leans TRANSITION_LEAN_DEG past its carriage (a
+        walk may end with one epoch leaning past WALK_MAX_TILT_DEG: _walking), and the jolt
+        level: a sit-down straight out of a walk (1-1.5 s) looks gait-like, so it is read as
+        the walk's end and its travel was never judged."""
         rows = self._rows
-        walk = [rows[i][DYN] for i in range(max(0, k - WALK_TAIL_EPOCHS - WALK_MIN_EPOCHS),
-                                            k - WALK_TAIL_EPOCHS) if rows[i][GAIT] > 0.5]
+        walk = [rows[i] for i in range(max(0, k - WALK_TAIL_EPOCHS - WALK_MIN_EPOCHS),
+                                       k - WALK_TAIL_EPOCHS) if rows[i][GAIT] > 0.5]
         if len(walk) < 2:
-            return None
-        level = max(TRANSITION_DYN_MG, WALK_TAIL_JOLT * float(np.median(walk)))
-        for i in range(max(1, k - WALK_TAIL_EPOCHS), k):
-            if rows[i][DYN] >= level:
-                return i, level
-        return None
+            return [], 0.0
+        level = max(TRANSITION_DYN_MG, WALK_TAIL_JOLT * float(np.median([r[DYN] for r in walk])))
+        carriage = min(r[FLEX] for r in walk)
+        tail = range(max(1, k - WALK_TAIL_EPOCHS), k)
+        jolt = [(i, "jolt") for i in tail if rows[i][DYN] >= level][:1]
+        lean = [(i, "lean") for i in tail if rows[i][FLEX] - carriage >= TRANSITION_LEAN_DEG][:1]
+        return jolt + lean, level
 
     def _walk_run(self, edge: int, step: int) -> tuple[int, int] | None:
         """The gait-like epochs right before (step -1: ending at edge - 1) or after (step +1:
@@ -527,9 +532,11 @@ class ActivityClassifier:
                 self._travel_strong, self._travel_sign = False, 0
             travel = self._transition(k, stand0) if self._cooldown == 0 else 0
             if not travel and self._last_cls == "walking" and self._cooldown == 0:
-                onset = self._walk_tail_onset(k)
-                if onset is not None:
-                    travel = self._transition(onset[0], stand0, jolt_mg=onset[1], forced=True)
+                onsets, level = self._walk_tail_onsets(k)
+                for i, kind in onsets:
+                    travel = self._transition(i, stand0, jolt_mg=level, forced=kind)
+                    if travel:
+                        break
             if travel:
                 if (self.posture in ("sitting", "lying", None) and travel > 0) or \
                         (self.posture in ("standing", None) and travel < 0):
