@@ -20,14 +20,15 @@ steps locks on to every other step: one long first interval makes the refractory
 next real step, and so on). After ``STEP_RESET_S`` without a crossing it is forgotten; before
 a period is known only ``MIN_STEP_S`` (240 steps/min) applies.
 
-An asymmetric (antalgic) gait can strike hard with one foot and softly with the other: the
-soft steps' cycles stay under ``STEP_THRESHOLD_G`` and only every other step is found (wide
+An asymmetric (antalgic) gait can strike hard with one foot and softly with the other: the soft
+steps' cycles stay under ``STEP_THRESHOLD_G`` and only every other step is found (wide
 simulator bodies: a 73 steps/min walker with 0.10 g and 0.04 g steps read 46 % short on walking
-time). Such a walk shows as strong steps a stride apart, regular (``STRIDE_S``). Once the last
-``STRIDE_INTERVALS`` strong steps are, an upward crossing of the lower ``WEAK_THRESHOLD_G``
-(its own hysteresis) midway between strides (``WEAK_PHASE`` of the stride after the last strong
-step, none counted since) is the other foot's step. A symmetric walk never opens that gate (its strong steps come a step
-apart, under ``STRIDE_S[0]``), so its steps are exactly what they were.
+time). Such a walk shows as strong steps a stride apart. Once the last ``STRIDE_INTERVALS``
+strong-to-strong intervals are strides (``STRIDE_S``, within ``STRIDE_SPREAD`` of each other),
+an upward crossing of the lower ``WEAK_THRESHOLD_G`` (its own hysteresis) midway through the
+stride (``WEAK_PHASE`` of it after the last strong step, none counted since) is the other
+foot's step. A symmetric walk never opens that gate (its strong steps come a step apart, under
+``STRIDE_S[0]``), so its steps are exactly what they were.
 
 Lost samples (a BLE or Awinda radio drops packets: 2/3 of the voisard recordings lose
 20-650 ms here and there while walking) are filled by linear interpolation when ``t_s`` is
