@@ -332,16 +332,24 @@ class ActivityClassifier:
         def jolting(i: int) -> bool:
             return rows[i][DYN] >= jolt_mg
 
-        def walk_from(i: int) -> bool:
-            return all(j < len(rows) and rows[j][GAIT] > 0.5 for j in range(i, i + WALK_RUN))
+        # walking next to a transition (walk to the chair, stand up and go) is no rest: its
+        # |acc| - 1 g does not average to the bias. The span stops at it, and the bias comes
+        # from the still side only (a transition itself looks gait-like for 1-3 epochs: only
+        # WALK_RUN gait-like epochs in a row are walking)
+        def walk(i: int, step: int) -> bool:        # i and the next WALK_RUN - 1 epochs (step +-1) gait-like
+            js = [i + step * j for j in range(WALK_RUN)]
+            return all(0 <= j < len(rows) and rows[j][GAIT] > 0.5 for j in js)
+
         stop = min(len(rows), k + MAX_LEAN_EPOCHS)
-        jolt = forced is not None
-        if forced:                # the caller found the onset (_walk_tail_onsets): "jolt" or "lean"
-            moving = jolting if forced == "jolt" else leaning
+
+        def run_end(moving) -> int:                 # the last epoch of the movement from k
             end = k
             while end + 1 < stop and moving(end + 1):
                 end += 1
-            at_peak = end
+            return end
+        jolt = forced is not None
+        if forced:                # the caller found the onset (_walk_tail_onsets): "jolt" or "lean"
+            end = at_peak = run_end(jolting if forced == "jolt" else leaning)
         elif leaning(k) and not leaning(k - 1):
             end, peak, low, at_peak = k, rows[k][FLEX], rows[k][FLEX], k
             while end + 1 < stop and leaning(end + 1):
@@ -353,7 +361,7 @@ class ActivityClassifier:
                     peak = low = f
                     at_peak = end
                 low = min(low, f)
-        elif jolting(k) and not jolting(k - 1) and not leaning(k - 1) and not walk_from(k):
+        elif jolting(k) and not jolting(k - 1) and not leaning(k - 1) and not walk(k, 1):
             # A quick sit-down or stand-up (1-1.5 s) by someone who sits as upright as they
             # stand leans too little in a 1 s epoch mean to pass TRANSITION_LEAN_DEG, but
             # jolts the pelvis as no seated fidget does: judged by its travel the same way.
@@ -362,22 +370,12 @@ class ActivityClassifier:
             # walking trials read 1 s of sitting at their start, the span running on into the
             # walk. A travel no sit-down or stand-up makes is no transition
             jolt = True
-            end = k
-            while end + 1 < stop and jolting(end + 1) and not walk_from(end + 1):
-                end += 1
-            at_peak = end
+            end = at_peak = run_end(lambda i: jolting(i) and not walk(i, 1))
         else:
             return 0
         a, b = k - PAD_BEFORE_EPOCHS, end + 1 + PAD_EPOCHS
         if b + BIAS_EPOCHS > len(rows):          # the end of the recording: no room
             return 0
-        # walking next to a transition (walk to the chair, stand up and go) is no rest: its
-        # |acc| - 1 g does not average to the bias. The span stops at it, and the bias comes
-        # from the still side only (a transition itself looks gait-like for 1-3 epochs: only
-        # WALK_RUN gait-like epochs in a row are walking)
-        def walk(i: int, step: int) -> bool:        # i and the next WALK_RUN - 1 epochs (step +-1) gait-like
-            js = [i + step * j for j in range(WALK_RUN)]
-            return all(0 <= j < len(rows) and rows[j][GAIT] > 0.5 for j in js)
         before = [i for i in range(a - BIAS_EPOCHS, k) if walk(i, -1)]
         after = [i for i in range(end + 1, b + BIAS_EPOCHS) if walk(i, 1)]
         # the pads are there for slow transitions; a pad epoch at rest only adds noise to the
