@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,10 +42,27 @@ def missing(message: str):
     pytest.skip(message)
 
 
+# Ports handed out below Linux's ephemeral range (32768-60999): a port the kernel picked with
+# bind(0) can be taken, before the server binds it, as the local end of some outgoing
+# connection (a nats node's route to its peers did exactly that in CI).
+_PORT_RANGE = (20000, 32000)
+_handed: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(*_PORT_RANGE)
+        if port in _handed or port in DEFAULT_PORTS.values():
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORT_RANGE}")
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout_s: float = 0.2) -> bool:
@@ -368,21 +386,44 @@ class NatsServer(ServerProcess):
         self.proc = None
 
 
+class NodeExited(RuntimeError):
+    """A cluster node's process ended while the cluster was starting."""
+
+
 class NatsCluster:
     """``size`` NatsServer nodes on loopback routed to each other (RAFT: JetStream survives the
     loss of one node of three)."""
 
     def __init__(self, data_dir: Path, size: int = 3, **kw) -> None:
-        cports = [free_port() for _ in range(size)]
+        self.data_dir, self.size, self.kw = Path(data_dir), size, kw
+        self.nodes = self._new_nodes()
+
+    def _new_nodes(self) -> list[NatsServer]:
+        cports = [free_port() for _ in range(self.size)]
         routes = tuple(f"nats-route://127.0.0.1:{p}" for p in cports)
-        self.nodes = [NatsServer(None, Path(data_dir) / f"n{i + 1}", cluster_port=cports[i],
-                                 routes=routes, server_name=f"n{i + 1}", **kw) for i in range(size)]
+        return [NatsServer(None, self.data_dir / f"n{i + 1}", cluster_port=cports[i],
+                           routes=routes, server_name=f"n{i + 1}", **self.kw)
+                for i in range(self.size)]
 
     @property
     def nats_urls(self) -> str:
         return ",".join(n.nats_url for n in self.nodes)
 
-    def start(self, timeout_s: float = 60.0) -> "NatsCluster":
+    def start(self, timeout_s: float = 60.0, attempts: int = 3) -> "NatsCluster":
+        """Start every node; a node that exits at start (a port lost to another process between
+        picking and binding it) costs one more attempt on fresh ports and data directories."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout_s)
+            except NodeExited as exc:
+                if attempt == attempts:
+                    raise RuntimeError(str(exc)) from None
+                for n in self.nodes:
+                    shutil.rmtree(n.data_dir, ignore_errors=True)
+                self.nodes = self._new_nodes()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout_s: float) -> "NatsCluster":
         for n in self.nodes:            # a node is healthy only once the others are there
             n.proc = None
         procs = []
@@ -393,9 +434,12 @@ class NatsCluster:
             procs.append(n.proc)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in procs):
+            dead = [n for n, p in zip(self.nodes, procs) if p.poll() is not None]
+            if dead:
                 self.stop()
-                raise RuntimeError("a nats-server node exited; see its nats.log")
+                log = (dead[0].data_dir / f"{dead[0].name}.log").read_text(errors="replace")
+                raise NodeExited(f"nats-server node {dead[0].server_name} exited: "
+                                 + " | ".join(log.strip().splitlines()[-3:]))
             if all(n.ready() for n in self.nodes):
                 return self
             time.sleep(0.1)
