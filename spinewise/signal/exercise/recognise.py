@@ -49,6 +49,8 @@ TILT_FRACTION = 0.1
 ROLL_TEMPO_RATIO = 2.5                   # max / min rep duration in a run named from the roll
 BLOCKED_AMP_RATIO = 2.0                  # ... and max / min roll when all on one side
 BLOCKED_TEMPO_RATIO = 1.8
+BLOCKED_SHORT_FRACTION = 0.35            # see plausible
+BLOCKED_TILT_MIN_DEG = 1.6              # ... and how clear a block's own tilt must be
 LYING_MAX_ELEVATION_DEG = 15.0          # see lying_level
 DEAD_BUG_MAX_HOLD_S = 10.0              # guide: dead bug holds 2 s, knee-to-chest 20 s
 DEAD_BUG_MAX_TILT_DEG = 10.0            # dead bug tilts <= ~8 deg, knee-to-chest 8-20
@@ -141,10 +143,13 @@ def lying_level(rest_up) -> bool:
 
 
 def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0),
-                   blocked: bool = False, rest_up=None) -> str | None:
+                   blocked: bool = False, rest_up=None, tilted: bool = False) -> str | None:
     """Small pelvis rolls lying down, to each side in turn or (``blocked``: back to rest
     between reps) one side's reps after the other's: bird dog (prone, on hands and knees) or
-    dead bug (supine); big rolls are spinal rotations and big tilts other exercises."""
+    dead bug (supine); big rolls are spinal rotations and big tilts other exercises.
+    ``tilted``: every rep also tilts the pelvis as a lifted leg does, which tells a set from
+    settling on the mat better than regular roll sizes can (wide bodies roll 1-4.5 deg rep
+    by rep on one side)."""
     if posture not in (PRONE, SUPINE) or not lying_level(rest_up):
         return None
     rot = _axes(reps) - np.asarray(offset, dtype=np.float64)
@@ -160,7 +165,8 @@ def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0)
         return None
     if blocked:
         # one side only: nothing but regularity tells a set from settling on the mat
-        if amps.max() > BLOCKED_AMP_RATIO * amps.min() or durs.max() > BLOCKED_TEMPO_RATIO * durs.min():
+        if ((amps.max() > BLOCKED_AMP_RATIO * amps.min() and not tilted)
+                or durs.max() > BLOCKED_TEMPO_RATIO * durs.min()):
             return None
     elif np.any(np.sign(rot[1:, 2]) == np.sign(rot[:-1, 2])):
         return None                      # each side in turn (guide: "repeat with opposite limbs")
@@ -220,6 +226,11 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     # in blocked sets were real reps, dropping them ended the set early)
     if dur > 2.0 * med_dur + 2.0 and not blocked:
         return False
+    # In blocks a rep's hold that wavers dips back towards the rest and comes out as two or
+    # three short "reps" (wide bodies: 2-3 s pieces of a 12 s rep); the reps of a set share
+    # a tempo, a hurried person's all of them
+    if blocked and dur < BLOCKED_SHORT_FRACTION * med_dur:
+        return False
     # Every real rep also tilts the pelvis the same way whatever the side (bird dog: the
     # lifted leg tips it forward-down, y < 0; dead bug: the lowered leg arches it, y > 0),
     # averaged over the hold so breathing mostly cancels. Rocking about the roll centre
@@ -228,10 +239,13 @@ def plausible(exercise: str, set_reps: list[dict], counted: list[dict], rep: dic
     # Not in a set done in blocks: its reps leave the true rest, so there is no rocking
     # about a centre to tell apart, and real pelvises tilt either way rep by rep (field
     # recordings: -2.9..+1.9 deg within one block).
+    # In blocks too once every rep so far tilted one way, clearly: settling after such a
+    # set (lying back, breathing at a new level) tilts the other way.
     tilt = rep["rot_mean_deg"][1]
     sign = tilt_sign(exercise, set_reps)
-    tilt_ref = (float(np.median([r["rot_mean_deg"][1] for r in set_reps[-8:]])) * sign
-                if set_reps and not blocked else 0.0)
+    tilts = np.asarray([r["rot_mean_deg"][1] for r in set_reps[-8:]]) * sign
+    unanimous = len(tilts) >= 3 and tilts.min() > 0.0 and np.median(tilts) >= BLOCKED_TILT_MIN_DEG
+    tilt_ref = float(np.median(tilts)) if set_reps and (unanimous or not blocked) else 0.0
     if tilt_ref >= TILT_MIN_DEG and tilt * sign < TILT_FRACTION * tilt_ref:
         return False
     # Dead bug: the pause after a set (and a rep's wavering return) rocks about the set's

@@ -74,6 +74,10 @@ TILT_COUNT_RATIO = 1.5     # dead bug counted on tilt + roll when the tilt is th
 SET_GAP_REPS = 2.0         # roll-counted sets end after this many rep lengths without one (see _expire)
 MISSED_GAP_FRACTION = 0.7  # a gap this long x the set's median rep can hide a missed rep
 MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
+# a bird dog rep rolls the pelvis 0.35-3 x as much as it tilts it (wide bodies); a press-up
+# tilts it 5-20 deg and hardly rolls
+BIRD_DOG_ROLL_PER_TILT = 0.4
+BLOCKS_FOUND_BY_REPS = 3   # an alternating set seen to go on in blocks up to this many reps in
 BLOCKED_PAUSE_FRACTION = 0.35  # pauses this close (x the reps' roll) to the rest: the rest is
                            # true and the reps are one side's block (guide: "10-12 per side")
 SHIFT_S = 14.0             # see _step: small held shifts become the new rest pose
@@ -395,10 +399,11 @@ class ExerciseTracker:
             cand.clear()
         cand.append(r)
         del cand[:-self.cfg.exercise_set_min_reps]
-        blocked = False
+        blocked = tilted = False
         if (len(cand) >= self.cfg.exercise_set_min_reps
                 and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1):
-            blocked = self._pauses_at_rest(cand, self._roll.rest, self._roll.offset)
+            tilted = s["posture"] == "prone" and self._tilt_like_bird_dog(cand, self._roll.offset)
+            blocked = tilted or self._pauses_at_rest(cand, self._roll.rest, self._roll.offset)
             if not blocked:
                 # excursions to one side only and the pauses between them off the rest: the
                 # rest pose was taken in a hold, so the other side's reps and the pauses
@@ -409,13 +414,28 @@ class ExerciseTracker:
         if len(cand) < self.cfg.exercise_set_min_reps:
             return self._pending(t, r)
         exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked,
-                                            rest_up=self._roll.rest)
+                                            rest_up=self._roll.rest, tilted=tilted)
         if exercise is None:
             return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from
         self._det.set_rest(np.asarray(self._roll.rest))
         self._det.offset = list(self._roll.offset)
         return self._start_set(t, exercise, list(cand))
+
+    @staticmethod
+    def _tilt_like_bird_dog(reps: list[dict], offset) -> bool:
+        """Whether one-sided prone reps each tip the pelvis forward-down as a lifted leg does
+        (recognise.TILT_SIGN, at least TILT_MIN_DEG) while rolling it about as much
+        (BIRD_DOG_ROLL_PER_TILT): measured from a true rest, so a set done in blocks even
+        when its pauses stop short of that rest (a 1 s pause at the end of a rep's return;
+        wide bodies). A rest taken inside a held rep gives the opposite: its pauses and the
+        other side's reps tilt the other way or not at all. Press-ups tilt 5 deg and more
+        with next to no roll."""
+        sign = recognise.TILT_SIGN["bird_dog"]
+        tilt = [sign * r["rot_mean_deg"][1] for r in reps]
+        roll = [abs(r["rot_mean_deg"][2] - offset[2]) for r in reps]
+        return (min(tilt) >= recognise.TILT_MIN_DEG
+                and statistics.median(roll) >= BIRD_DOG_ROLL_PER_TILT * statistics.median(tilt))
 
     def _pauses_at_rest(self, reps: list[dict], rest, offset) -> bool:
         """Whether the pelvis came back to the rest roll between these one-sided reps (a set
@@ -631,7 +651,8 @@ class ExerciseTracker:
             self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
             judged = self._sided(exercise, reps)
             one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in judged}) == 1
-            blocked = one_side and self._pauses_at_rest(judged, self._det.rest, self._det.offset)
+            tilted = exercise == "bird_dog" and self._tilt_like_bird_dog(judged, self._det.offset)
+            blocked = one_side and (tilted or self._pauses_at_rest(judged, self._det.rest, self._det.offset))
             if one_side and not blocked:
                 # all on one side of the rest and the pauses off it: the rest was taken in a
                 # hold (they lifted a limb the moment they were on all fours), so centre on
@@ -714,10 +735,20 @@ class ExerciseTracker:
         missed = None if blocked else self._missed_between(r)
         if (missed is None and not blocked and st["exercise"] == "bird_dog" and st["detail"]
                 and recognise.side(st["exercise"], r, self._det.offset) == st["detail"][-1]["side"]):
-            # bird dog alternates limbs (guide); a second rep on the same side with no sign
-            # of one on the other side between them is the pelvis settling after the set
-            log.debug("t=%.1f dropped a second bird dog rep on the %s side", t, st["detail"][-1]["side"])
-            return []
+            if (len(st["detail"]) <= BLOCKS_FOUND_BY_REPS
+                    and self._tilt_like_bird_dog([st["reps_raw"][-1], r], self._det.offset)):
+                # early in the set and both tip the pelvis as a lifted leg does: the set goes
+                # on in blocks (the run that named it held a blip of the return, rolling the
+                # other way). Later on, an alternating set's rep after one too small to see.
+                log.debug("t=%.1f bird dog goes on in blocks", t)
+                st["blocked"] = True
+                self._det.split_sides = False
+            else:
+                # bird dog alternates limbs (guide); a second rep on the same side with no
+                # sign of one on the other side between them is the pelvis settling after
+                # the set
+                log.debug("t=%.1f dropped a second bird dog rep on the %s side", t, st["detail"][-1]["side"])
+                return []
         ev = self._count(t, missed) if missed is not None else []
         return ev + self._count(t, r)
 

@@ -195,3 +195,35 @@ def test_knee_to_chest_stretches_held_past_40_s_are_reps():
         keys += [(1.8, held), (hold_s, held), (1.8, SUPINE_UP), (2.5, SUPINE_UP)]
     sets = _run(_stream(keys + [(25.0, SUPINE_UP)]))
     assert [(s["exercise"], s["reps"]) for s in sets] == [("knee_to_chest", 6)]
+
+
+
+def _sim_sets(seed: int, rate_hz: float, gyro: bool, exercise: str):
+    from spinewise.signal.analyzer import Analyzer
+    from spinewise.sim import simulate
+    sim = simulate("exercise_session", seed=seed, rate_hz=rate_hz, gyro=gyro, exercises=[exercise],
+                   bodies="wide")
+    an = Analyzer()
+    for chunk in sim.chunks(4096):
+        an.update(chunk)
+    an.finish()
+    got = [(s["exercise"], s["reps"]) for s in an.summary()["sets"]]
+    want = [(s["exercise"], s["reps_left"] + s["reps_right"]) for s in sim.truth["sets"]]
+    return got, want
+
+
+def test_bird_dog_in_blocks_found_from_its_first_reps():
+    # wide bodies (dev seed 3038, 25 Hz, no gyro): a bird dog set in blocks whose rolls vary
+    # 1-4.4 deg rep by rep and whose pauses stop short of the rest. Neither the pauses nor
+    # regular roll sizes told it from settling on the mat, so it came out as 3 sets (2, 4 and
+    # 24 reps); the forward-down tilt of every rep now does (tracker._tilt_like_bird_dog)
+    got, want = _sim_sets(3038, 25.0, False, "bird_dog")
+    assert want == [("bird_dog", 22)]
+    assert len(got) == 1 and got[0][0] == "bird_dog" and abs(got[0][1] - 22) <= 1
+
+
+def test_settling_after_a_dead_bug_in_blocks_is_not_a_rep():
+    # wide bodies (dev seed 3003): once every rep of a set in blocks has tilted the pelvis
+    # one way, a tilt the other way after it is settling, not one more rep
+    got, want = _sim_sets(3003, 50.0, True, "dead_bug")
+    assert got == want == [("dead_bug", 20)]
