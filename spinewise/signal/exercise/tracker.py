@@ -346,6 +346,14 @@ class ExerciseTracker:
             ev += self._replay(out)
         elif isinstance(out, Rep):
             ev += self._on_rep(t, out)
+        elif (isinstance(out, Excursion) and out.reason == "too_long" and s["set"] is None
+              and s["cand_roll"] and t - s["cand_roll"][-1]["end_s"] <= self.cfg.exercise_set_gap_s):
+            # the whole rotation never came back to the rest pose (a shift of the pelvis
+            # held through the first reps), but the roll did, rep after rep: the roll's
+            # run is kept and may yet name a set; a new episode would take its rest pose
+            # in the next rep's hold (wide bodies: a bird dog set counted on its pauses)
+            log.debug("t=%.1f excursion %s while the roll counts reps: episode kept", t, out.reason)
+            self._det.salvaged = None
         elif isinstance(out, Excursion):
             log.debug("t=%.1f excursion %s: new episode", t, out.reason)
             salvaged, self._det.salvaged = self._det.salvaged, None

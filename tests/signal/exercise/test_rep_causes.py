@@ -227,3 +227,13 @@ def test_settling_after_a_dead_bug_in_blocks_is_not_a_rep():
     # one way, a tilt the other way after it is settling, not one more rep
     got, want = _sim_sets(3003, 50.0, True, "dead_bug")
     assert got == want == [("dead_bug", 20)]
+
+
+def test_a_shift_held_through_the_first_reps_does_not_end_the_roll_run():
+    # wide bodies (dev seed 3116, 25 Hz, no gyro; bird dog straight after getting down): a
+    # shift of the pelvis held through the first reps kept the whole rotation from coming
+    # back to the rest, so that excursion ran out (40 s) while the roll had counted two reps;
+    # the new episode took its rest pose in the third rep's hold and the set was counted on
+    # its pauses from 236 s, 9 of 22 reps
+    got, want = _sim_sets(3116, 25.0, False, "bird_dog")
+    assert got == want == [("bird_dog", 22)]
