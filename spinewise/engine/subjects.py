@@ -7,7 +7,8 @@ hashing the device id, so all of a device's messages land, in order, in one part
 
     <prefix>.dev.<device>.<kind>  ->  <prefix>.part.<p>.<device>.<kind>     p = hash(device) % N
 
-The stream ``<STREAM>`` keeps the partition subjects on disk (replicated in a cluster); each
+The stream ``<STREAM>`` keeps the partition subjects on disk (replicated in a cluster; it
+sources them from the MQTT listener's store, see spinewise.engine.inputstream); each
 partition has one pull consumer, owned by one worker at a time (spinewise.engine.intake).
 """
 from __future__ import annotations

@@ -150,24 +150,29 @@ def snapshot_of(nats_urls: str, device: str) -> dict | None:
     return asyncio.run(read())
 
 
-def stream_takes_writes(nats_urls: str) -> bool:
-    """Whether the sensor stream has a leader that stores a message now (a probe on a subject
-    the workers refuse as not a sensor message)."""
+def stream_leaders(nats_urls: str) -> dict[str, str]:
+    """stream name -> the server name of its leader, for the input stream and the MQTT
+    listener's store it sources (empty while a stream has no leader)."""
     import nats
 
-    async def probe():
+    from spinewise.engine.inputstream import MQTT_STORE
+    from spinewise.engine.subjects import STREAM
+
+    async def read():
         nc = await nats.connect(nats_urls.split(","), connect_timeout=5)
         try:
-            await nc.jetstream(timeout=2.0).publish(f"{PREFIX}.part.0.probe.x", b"")
-            return True
-        except Exception:
-            return False
+            out = {}
+            for name in (STREAM, MQTT_STORE):
+                info = await nc.jetstream(timeout=2.0).stream_info(name)
+                if info.cluster is not None and info.cluster.leader:
+                    out[name] = info.cluster.leader
+            return out
         finally:
             await nc.close()
     try:
-        return asyncio.run(probe())
+        return asyncio.run(read())
     except Exception:
-        return False
+        return {}
 
 
 def lease_owners(nats_urls: str) -> dict[int, str]:

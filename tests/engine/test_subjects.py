@@ -57,3 +57,19 @@ def test_transport_is_mqtt_unless_chosen_and_checked_when_nats():
         from_dict({"pipeline": {"transport": "nats", "worker_id": "a b"}})
     cfg = from_dict({"pipeline": {"transport": "nats", "partitions": 8, "engine_replicas": 3}})
     assert (cfg.pipeline.partitions, cfg.pipeline.engine_replicas) == (8, 3)
+
+
+def test_input_stream_sources_the_mqtt_store_from_2_10_and_captures_before():
+    from types import SimpleNamespace
+
+    from spinewise.engine import inputstream
+    assert inputstream.sourced(SimpleNamespace(major=2, minor=10))
+    assert inputstream.sourced(SimpleNamespace(major=3, minor=0))
+    assert not inputstream.sourced(SimpleNamespace(major=2, minor=9))
+    src = inputstream.config("sw", replicas=3, retention_s=60.0, source=True)
+    assert not src.subjects and src.num_replicas == 3
+    (s,) = src.sources
+    assert s.name == "$MQTT_msgs"
+    assert [(t.src, t.dest) for t in s.subject_transforms] == [("$MQTT.msgs.sw.part.>", "sw.part.>")]
+    cap = inputstream.config("sw", replicas=1, retention_s=60.0, source=False)
+    assert cap.subjects == ["sw.part.>"] and not cap.sources
