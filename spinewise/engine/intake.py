@@ -111,7 +111,7 @@ class EngineIntake:
         self.history: deque = deque(maxlen=1000)   # (wall time, acquired|released|revoked, p)
         self.delivered = 0
         self.bad_subjects = 0
-        self.intake_mode = ""          # "sourced" (from the MQTT store) or "captured": see inputstream
+        self.intake_mode = ""          # how the input stream takes messages: see inputstream
 
     # -- the subscriber interface the pipeline uses ----------------------------------------
     def subscribe(self, topic_filter: str, handler, qos: int = 1) -> None:
@@ -246,8 +246,8 @@ class EngineIntake:
         self.snapshots.kv = await self._bucket(subjects.SNAPSHOTS, None)
         self._running = True
         self._owner_task = asyncio.get_running_loop().create_task(self._ownership())
-        log.info("engine worker %s joined (%d partitions, lease TTL %.1f s)", self.worker_id,
-                 self.partitions, self.lease_ttl_s)
+        log.info("engine worker %s joined (%d partitions, lease TTL %.1f s, input %s)", self.worker_id,
+                 self.partitions, self.lease_ttl_s, self.intake_mode)
 
     async def _bucket(self, name: str, ttl_s: float | None):
         from nats.js.api import KeyValueConfig

@@ -71,5 +71,13 @@ def test_input_stream_sources_the_mqtt_store_from_2_10_and_captures_before():
     (s,) = src.sources
     assert s.name == "$MQTT_msgs"
     assert [(t.src, t.dest) for t in s.subject_transforms] == [("$MQTT.msgs.sw.part.>", "sw.part.>")]
+    assert s.consumer is None
+    flow = inputstream.config("sw", replicas=3, retention_s=60.0, source=True, durable_source=True)
+    assert flow.sources[0].consumer.name == inputstream.SOURCE_CONSUMER
+    assert inputstream.durable(SimpleNamespace(major=2, minor=14))
+    assert not inputstream.durable(SimpleNamespace(major=2, minor=13))
+    cons = inputstream.source_consumer("sw", 3)
+    assert cons.ack_policy == "flow_control" and cons.filter_subject == "$MQTT.msgs.sw.part.>"
+    assert cons.deliver_subject == flow.sources[0].consumer.deliver_subject
     cap = inputstream.config("sw", replicas=1, retention_s=60.0, source=False)
     assert cap.subjects == ["sw.part.>"] and not cap.sources
