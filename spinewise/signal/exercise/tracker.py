@@ -77,6 +77,9 @@ MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
 # a bird dog rep rolls the pelvis 0.35-3 x as much as it tilts it (wide bodies); a press-up
 # tilts it 5-20 deg and hardly rolls
 BIRD_DOG_ROLL_PER_TILT = 0.4
+SEEN_REP_FRACTION = 0.7    # an excursion dropped from a set but this big (x its reps) ...
+SEEN_MERGED_REPS = 1.8     # ... and this long keeps the set going
+SEEN_AFTER_REPS = 4        # ... once it has counted this many (a run of settling is no set)
 BLOCKS_FOUND_BY_REPS = 3   # an alternating set seen to go on in blocks up to this many reps in
 BLOCKED_PAUSE_FRACTION = 0.35  # pauses this close (x the reps' roll) to the rest: the rest is
                            # true and the reps are one side's block (guide: "10-12 per side")
@@ -739,6 +742,14 @@ class ExerciseTracker:
         if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset,
                                    blocked=blocked):
             log.debug("t=%.1f dropped a %s wobble %s", t, st["exercise"], r)
+            recent = st["detail"][-8:]
+            if (len(st["detail"]) >= SEEN_AFTER_REPS and r["amplitude_deg"] >= SEEN_REP_FRACTION * statistics.median(
+                    d["amplitude_deg"] for d in recent)
+                    and r["end_s"] - r["start_s"] >= SEEN_MERGED_REPS * statistics.median(
+                        d["end_s"] - d["start_s"] for d in recent)):
+                # rep-sized and as long as two reps: two reps whose pause the breathing hid,
+                # merged, so not counted, but the set is still going (see _expire)
+                st["seen_to"] = r["end_s"]
             return []
         missed = None if blocked else self._missed_between(r)
         if (missed is None and not blocked and st["exercise"] == "bird_dog" and st["detail"]
@@ -883,7 +894,7 @@ class ExerciseTracker:
                 # a set of long reps counted on a degree-sized roll (bird dog: 10-15 s each)
                 # waits out one rep that went unseen (see _missed_between)
                 set_gap = max(gap, SET_GAP_REPS * statistics.median(d["end_s"] - d["start_s"] for d in det[-8:]))
-            if t - det[-1]["end_s"] > set_gap:
+            if t - max(det[-1]["end_s"], s["set"].get("seen_to", 0.0)) > set_gap:
                 return self._end_set(t)
         if not self._det.active and s["cand"] and t - s["cand"][-1]["end_s"] > gap:
             s["cand"] = []
