@@ -115,16 +115,22 @@ def seed_plan(seed: int, office_hours: float) -> dict:
                 duration_s=office_hours * 3600 if scenario == "office_day" else None)
 
 
-def build_sim(seeds: list[int], out: Path, office_hours: float, bodies: str) -> None:
+def build_sim(seeds: list[int], out: Path, office_hours: float, bodies: str,
+              exercises: list[str] | None = None) -> None:
+    """One recording per seed; with ``exercises``, one exercise session per seed and exercise,
+    that exercise alone (done straight after getting down: no other set before it)."""
     out.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         plan = seed_plan(seed, office_hours)
-        sim = simulate(plan["scenario"], seed=seed, rate_hz=plan["rate_hz"], mount=plan["mount"],
-                       gyro=plan["gyro"], gyro_noise_dps=plan["gyro_noise_dps"],
-                       duration_s=plan["duration_s"], bodies=bodies)
-        name = f"sim_{plan['scenario']}_{seed}_{plan['rate_hz']:g}hz{'' if plan['gyro'] else '_acc'}"
-        csv, truth_path = sim.save(out / f"{name}.csv")
-        Path(truth_path).write_text(json.dumps(to_field_truth(sim.truth)) + "\n")
+        for only in exercises or [None]:
+            scenario = "exercise_session" if only else plan["scenario"]
+            sim = simulate(scenario, seed=seed, rate_hz=plan["rate_hz"], mount=plan["mount"],
+                           gyro=plan["gyro"], gyro_noise_dps=plan["gyro_noise_dps"],
+                           duration_s=None if only else plan["duration_s"], bodies=bodies,
+                           exercises=[only] if only else None)
+            name = f"sim_{only or scenario}_{seed}_{plan['rate_hz']:g}hz{'' if plan['gyro'] else '_acc'}"
+            csv, truth_path = sim.save(out / f"{name}.csv")
+            Path(truth_path).write_text(json.dumps(to_field_truth(sim.truth)) + "\n")
 
 
 def unpack_field(src: Path, out: Path) -> int:
@@ -200,6 +206,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bodies", default="wide", choices=("wide", "classic"),
                     help="simulated bodies (default wide)")
     ap.add_argument("--office-hours", type=float, default=4.0, help="length of simulated office days")
+    ap.add_argument("--exercises", help="comma-separated: each seed becomes one session per exercise, "
+                    "that exercise alone (e.g. bird_dog,dead_bug)")
     ap.add_argument("--field", default=str(DEFAULT_FIELD), help="field-case directory (score.py inside)")
     ap.add_argument("--scorer", help="score.py (default: the one in --field)")
     ap.add_argument("--real", help="real recordings built by benchmarks/real_data.py build")
@@ -217,7 +225,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     try:
         seeds = parse_seeds(args.seeds)
-        build_sim(seeds, work / "sim", args.office_hours, args.bodies)
+        build_sim(seeds, work / "sim", args.office_hours, args.bodies,
+                  args.exercises.split(",") if args.exercises else None)
         print(f"simulated {len(seeds)} seeds in {time.time() - t0:.0f} s -> {work / 'sim'}")
         results = {f"sim, {args.bodies} bodies (fresh seeds)": run_scorer(scorer, work / "sim", args.cmd, work / "sim.json")}
         if unpack_field(field, work / "field"):
