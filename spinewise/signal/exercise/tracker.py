@@ -77,9 +77,9 @@ MISSED_TILT_FRACTION = 0.5  # ... if its middle tilts this much x the set's reps
 # a bird dog rep rolls the pelvis 0.35-3 x as much as it tilts it (wide bodies); a press-up
 # tilts it 5-20 deg and hardly rolls
 BIRD_DOG_ROLL_PER_TILT = 0.4
-SEEN_REP_FRACTION = 0.7    # an excursion dropped from a set but this big (x its reps) ...
-SEEN_MERGED_REPS = 1.8     # ... and this long keeps the set going
-SEEN_AFTER_REPS = 4        # ... once it has counted this many (a run of settling is no set)
+SEEN_REP_FRACTION = 0.7    # see _merged_reps: an excursion this big (x the set's reps) ...
+SEEN_MERGED_REPS = 1.8     # ... and this long ...
+SEEN_AFTER_REPS = 4        # ... once the set has counted this many keeps it going
 BLOCKS_FOUND_BY_REPS = 3   # an alternating set seen to go on in blocks up to this many reps in
 BLOCKED_PAUSE_FRACTION = 0.35  # pauses this close (x the reps' roll) to the rest: the rest is
                            # true and the reps are one side's block (guide: "10-12 per side")
@@ -436,8 +436,8 @@ class ExerciseTracker:
     @staticmethod
     def _tilt_like_bird_dog(reps: list[dict], offset) -> bool:
         """Whether one-sided prone reps each tip the pelvis forward-down as a lifted leg does
-        (recognise.TILT_SIGN, at least TILT_MIN_DEG) while rolling it about as much
-        (BIRD_DOG_ROLL_PER_TILT): measured from a true rest, so a set done in blocks even
+        (recognise.TILT_SIGN, at least TILT_MIN_DEG) while rolling it BIRD_DOG_ROLL_PER_TILT
+        x as much or more: measured from a true rest, so a set done in blocks even
         when its pauses stop short of that rest (a 1 s pause at the end of a rep's return;
         wide bodies). A rest taken inside a held rep gives the opposite: its pauses and the
         other side's reps tilt the other way or not at all. Press-ups tilt 5 deg and more
@@ -662,8 +662,9 @@ class ExerciseTracker:
             self._det.end_debounce_s = ROLL_END_DEBOUNCE_S
             judged = self._sided(exercise, reps)
             one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in judged}) == 1
-            tilted = exercise == "bird_dog" and self._tilt_like_bird_dog(judged, self._det.offset)
-            blocked = one_side and (tilted or self._pauses_at_rest(judged, self._det.rest, self._det.offset))
+            bird_dog_tilt = exercise == "bird_dog" and self._tilt_like_bird_dog(judged, self._det.offset)
+            blocked = one_side and (bird_dog_tilt
+                                    or self._pauses_at_rest(judged, self._det.rest, self._det.offset))
             if one_side and not blocked:
                 # all on one side of the rest and the pauses off it: the rest was taken in a
                 # hold (they lifted a limb the moment they were on all fours), so centre on
@@ -742,14 +743,8 @@ class ExerciseTracker:
         if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset,
                                    blocked=blocked):
             log.debug("t=%.1f dropped a %s wobble %s", t, st["exercise"], r)
-            recent = st["detail"][-8:]
-            if (len(st["detail"]) >= SEEN_AFTER_REPS and r["amplitude_deg"] >= SEEN_REP_FRACTION * statistics.median(
-                    d["amplitude_deg"] for d in recent)
-                    and r["end_s"] - r["start_s"] >= SEEN_MERGED_REPS * statistics.median(
-                        d["end_s"] - d["start_s"] for d in recent)):
-                # rep-sized and as long as two reps: two reps whose pause the breathing hid,
-                # merged, so not counted, but the set is still going (see _expire)
-                st["seen_to"] = r["end_s"]
+            if self._merged_reps(st["detail"], r):
+                st["seen_to"] = r["end_s"]        # the set is still going (see _expire)
             return []
         missed = None if blocked else self._missed_between(r)
         if (missed is None and not blocked and st["exercise"] == "bird_dog" and st["detail"]
@@ -770,6 +765,19 @@ class ExerciseTracker:
                 return []
         ev = self._count(t, missed) if missed is not None else []
         return ev + self._count(t, r)
+
+    @staticmethod
+    def _merged_reps(counted: list[dict], r: dict) -> bool:
+        """Whether an excursion a set did not count is rep-sized and as long as two of its
+        reps: two reps whose pause the breathing hid (wide bodies: a dead bug straight after
+        lying down), once the set has counted a few (a run of settling is no set)."""
+        if len(counted) < SEEN_AFTER_REPS:
+            return False
+        recent = counted[-8:]
+        amp = statistics.median(d["amplitude_deg"] for d in recent)
+        dur = statistics.median(d["end_s"] - d["start_s"] for d in recent)
+        return (r["amplitude_deg"] >= SEEN_REP_FRACTION * amp
+                and r["end_s"] - r["start_s"] >= SEEN_MERGED_REPS * dur)
 
     def _missed_between(self, r: dict) -> dict | None:
         """Bird dog / dead bug alternate sides: two counted reps on the same side with a
