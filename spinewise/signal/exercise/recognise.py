@@ -143,20 +143,23 @@ def lying_level(rest_up) -> bool:
 
 
 def recognise_roll(posture: str | None, reps: list[dict], offset=(0.0, 0.0, 0.0),
-                   blocked: bool = False, rest_up=None, tilted: bool = False) -> str | None:
+                   blocked: bool = False, rest_up=None, tilted: bool = False,
+                   pause_tilt_deg: float = 0.0) -> str | None:
     """Small pelvis rolls lying down, to each side in turn or (``blocked``: back to rest
     between reps) one side's reps after the other's: bird dog (prone, on hands and knees) or
     dead bug (supine); big rolls are spinal rotations and big tilts other exercises.
     ``tilted``: every rep also tilts the pelvis as a lifted leg does, which tells a set from
     settling on the mat better than regular roll sizes can (wide bodies roll 1-4.5 deg rep
-    by rep on one side)."""
+    by rep on one side). ``pause_tilt_deg``: the pelvis' tilt in the pauses between these reps,
+    from which their own tilt is judged (a rest pose taken before the wearer settled on hands
+    and knees sits degrees off)."""
     if posture not in (PRONE, SUPINE) or not lying_level(rest_up):
         return None
     rot = _axes(reps) - np.asarray(offset, dtype=np.float64)
     amps = np.abs(rot[:, 2])
     if amps.max() > 12.0 or amps.max() > 4.0 * max(amps.min(), 1e-6):
         return None
-    if np.abs(rot[:, 1]).max() > 8.0:
+    if np.abs(rot[:, 1] - pause_tilt_deg).max() > 8.0:
         return None
     # a set's reps share a tempo; a long hold among short rolls is something else starting
     # (knee-to-chest pulls a knee and holds ~20 s, rolling the pelvis on the way)

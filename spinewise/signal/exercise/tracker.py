@@ -425,7 +425,9 @@ class ExerciseTracker:
         if len(cand) < self.cfg.exercise_set_min_reps:
             return self._pending(t, r)
         exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked,
-                                            rest_up=self._roll.rest, tilted=tilted)
+                                            rest_up=self._roll.rest, tilted=tilted,
+                                            pause_tilt_deg=self._pause_tilt(cand, self._roll.rest)
+                                            if s["posture"] == "prone" else 0.0)
         if exercise is None:
             return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from
@@ -447,6 +449,22 @@ class ExerciseTracker:
         roll = [abs(r["rot_mean_deg"][2] - offset[2]) for r in reps]
         return (min(tilt) >= recognise.TILT_MIN_DEG
                 and statistics.median(roll) >= BIRD_DOG_ROLL_PER_TILT * statistics.median(tilt))
+
+    def _pause_tilt(self, reps: list[dict], rest) -> float:
+        """Median pelvic tilt (body y, deg from ``rest``) in the pauses between these reps; 0
+        when a pause is too short to tell. Asked for prone runs only: lying on the back,
+        knee-to-chest tilts 8-20 deg and must stay too big for a dead bug, wherever its pauses
+        sit."""
+        if rest is None or len(reps) < 2:
+            return 0.0
+        frames = self._s["ep_frames"]
+        levels = []
+        for a, b in zip(reps[:-1], reps[1:]):
+            ups = np.asarray([f[1:4] for f in frames if a["end_s"] <= f[0] <= b["start_s"]])
+            if len(ups) < 3:
+                return 0.0
+            levels.append(float(np.median(body_rotation_deg(ups, rest)[:, 1])))
+        return float(np.median(levels))
 
     def _pauses_at_rest(self, reps: list[dict], rest, offset) -> bool:
         """Whether the pelvis came back to the rest roll between these one-sided reps (a set
