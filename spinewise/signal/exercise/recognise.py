@@ -54,6 +54,7 @@ BLOCKED_TILT_MIN_DEG = 1.6              # ... and how clear a block's own tilt m
 LYING_MAX_ELEVATION_DEG = 15.0          # see lying_level
 DEAD_BUG_MAX_HOLD_S = 10.0              # guide: dead bug holds 2 s, knee-to-chest 20 s
 DEAD_BUG_MAX_TILT_DEG = 10.0            # dead bug tilts <= ~8 deg, knee-to-chest 8-20
+SMALL_ROLL_FRACTION = 0.15              # ... and rolls to each side in turn by >= this x its amplitude
 MISSED_GAP_TILT = 0.5                   # see _missed_side_between
 MISSED_GAP_REP_FRACTION = 0.7
 SHARED_AXIS_FRACTION = 0.5             # see same_direction
@@ -86,6 +87,8 @@ def features(posture: str, reps: list[dict]) -> dict:
             "x": float(np.median(rot[:, 0])), "y": float(np.median(rot[:, 1])),
             "z": float(np.median(rot[:, 2])), "abs": mean_abs.tolist(),
             "alt_x": _alternates(rot[:, 0], 0.3 * amp), "alt_z": _alternates(rot[:, 2], 0.3 * amp),
+            # rolls beside a larger tilt (a dead bug pressing the back down): 1-2 deg against 6
+            "alt_z_small": _alternates(rot[:, 2], SMALL_ROLL_FRACTION * amp),
             "hold": float(np.median([r["hold_s"] for r in reps]))}
 
 
@@ -118,7 +121,7 @@ def recognise(posture: str | None, rest_up, reps: list[dict]) -> str | None:
         # turn, and holds ~2 s (field recordings: 2-6 deg, 1-3 s holds); knee-to-chest
         # pulls one knee (the pelvis rolls with it), holds ~20 s and does a side's reps in
         # a row (guide: When Exercise Works Best - knee-to-chest); a bridge lifts both hips
-        if f["alt_z"] and f["hold"] < DEAD_BUG_MAX_HOLD_S and f["amp"] < DEAD_BUG_MAX_TILT_DEG:
+        if f["alt_z_small"] and f["hold"] < DEAD_BUG_MAX_HOLD_S and f["amp"] < DEAD_BUG_MAX_TILT_DEG:
             return "dead_bug"
         if f["hold"] >= 10.0 or az >= max(1.5, 0.12 * ay):
             return "knee_to_chest"

@@ -257,3 +257,12 @@ def test_a_bird_dog_is_judged_from_its_pauses_when_the_rest_pose_was_taken_early
     # sit at the same tilt: the reps are judged from there
     got, want = _sim_sets(3119, 104.0, False, "bird_dog")
     assert got == want == [("bird_dog", 20)]
+
+
+def test_a_dead_bug_pressing_the_back_down_is_named_from_its_first_reps():
+    # wide bodies (dev seed 3110): a dead bug tilting the pelvis back 4-6 deg and rolling it
+    # 1-2 deg to each side in turn; its rolls were measured against 0.3 x the whole rotation,
+    # so the alternation went unseen and the first 7 reps were a knee-to-chest set
+    got, want = _sim_sets(3110, 52.0, True, "dead_bug")
+    assert want == [("dead_bug", 20)]
+    assert [name for name, _ in got] == ["dead_bug"] and abs(got[0][1] - 20) <= 2
