@@ -411,10 +411,13 @@ class ExerciseTracker:
         cand.append(r)
         del cand[:-self.cfg.exercise_set_min_reps]
         blocked = tilted = False
-        if (len(cand) >= self.cfg.exercise_set_min_reps
-                and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1):
+        full = len(cand) >= self.cfg.exercise_set_min_reps
+        one_side = full and len({c["rot_mean_deg"][2] > self._roll.offset[2] for c in cand}) == 1
+        pauses = (self._pause_levels(cand, self._roll.rest)
+                  if one_side or (full and s["posture"] == "prone") else None)
+        if one_side:
             tilted = s["posture"] == "prone" and self._tilt_like_bird_dog(cand, self._roll.offset)
-            blocked = tilted or self._pauses_at_rest(cand, self._roll.rest, self._roll.offset)
+            blocked = tilted or self._pauses_at_rest(cand, pauses, self._roll.offset)
             if not blocked:
                 # excursions to one side only and the pauses between them off the rest: the
                 # rest pose was taken in a hold, so the other side's reps and the pauses
@@ -426,8 +429,8 @@ class ExerciseTracker:
             return self._pending(t, r)
         exercise = recognise.recognise_roll(s["posture"], cand, self._roll.offset, blocked=blocked,
                                             rest_up=self._roll.rest, tilted=tilted,
-                                            pause_tilt_deg=self._pause_tilt(cand, self._roll.rest)
-                                            if s["posture"] == "prone" else 0.0)
+                                            pause_tilt_deg=float(np.median(pauses[:, 1]))
+                                            if s["posture"] == "prone" and pauses is not None else 0.0)
         if exercise is None:
             return self._pending(t, r)
         # the roll detector's rest and centre are the ones these reps were measured from
@@ -450,38 +453,33 @@ class ExerciseTracker:
         return (min(tilt) >= recognise.TILT_MIN_DEG
                 and statistics.median(roll) >= BIRD_DOG_ROLL_PER_TILT * statistics.median(tilt))
 
-    def _pause_tilt(self, reps: list[dict], rest) -> float:
-        """Median pelvic tilt (body y, deg from ``rest``) in the pauses between these reps; 0
-        when a pause is too short to tell. Asked for prone runs only: lying on the back,
-        knee-to-chest tilts 8-20 deg and must stay too big for a dead bug, wherever its pauses
-        sit."""
+    def _pause_levels(self, reps: list[dict], rest) -> np.ndarray | None:
+        """The pelvis' rotation (body x, y, z; deg from ``rest``) in each pause between these
+        reps, the median over the pause; None when a pause is too short to tell. Its roll
+        tells a set in blocks (_pauses_at_rest); its tilt, in a prone run, is what the reps'
+        tilt is judged from (recognise.recognise_roll: not lying on the back, where
+        knee-to-chest tilts 8-20 deg and must stay too big for a dead bug wherever its
+        pauses sit)."""
         if rest is None or len(reps) < 2:
-            return 0.0
+            return None
         frames = self._s["ep_frames"]
         levels = []
         for a, b in zip(reps[:-1], reps[1:]):
             ups = np.asarray([f[1:4] for f in frames if a["end_s"] <= f[0] <= b["start_s"]])
             if len(ups) < 3:
-                return 0.0
-            levels.append(float(np.median(body_rotation_deg(ups, rest)[:, 1])))
-        return float(np.median(levels))
+                return None
+            levels.append(np.median(body_rotation_deg(ups, rest), axis=0))
+        return np.asarray(levels)
 
-    def _pauses_at_rest(self, reps: list[dict], rest, offset) -> bool:
+    @staticmethod
+    def _pauses_at_rest(reps: list[dict], pauses: np.ndarray | None, offset) -> bool:
         """Whether the pelvis came back to the rest roll between these one-sided reps (a set
         done in blocks, one side's reps then the other's) rather than pausing off it (the rest
-        was taken in a hold, see _start_set)."""
-        if rest is None or len(reps) < 2:
+        was taken in a hold, see _start_set). ``pauses``: _pause_levels of the reps."""
+        if pauses is None:
             return False
         amp = statistics.median(abs(r["rot_mean_deg"][2] - offset[2]) for r in reps)
-        frames = self._s["ep_frames"]
-        for a, b in zip(reps[:-1], reps[1:]):
-            ups = np.asarray([f[1:4] for f in frames if a["end_s"] <= f[0] <= b["start_s"]])
-            if len(ups) < 3:
-                return False
-            level = float(np.median(body_rotation_deg(ups, rest)[:, 2])) - offset[2]
-            if abs(level) > BLOCKED_PAUSE_FRACTION * amp:
-                return False
-        return True
+        return bool(np.all(np.abs(pauses[:, 2] - offset[2]) <= BLOCKED_PAUSE_FRACTION * amp))
 
     def _reset_roll(self) -> None:
         """The roll detector starts each search for a set from the rest pose."""
@@ -681,8 +679,8 @@ class ExerciseTracker:
             judged = self._sided(exercise, reps)
             one_side = len({r["rot_mean_deg"][2] > self._det.offset[2] for r in judged}) == 1
             bird_dog_tilt = exercise == "bird_dog" and self._tilt_like_bird_dog(judged, self._det.offset)
-            blocked = one_side and (bird_dog_tilt
-                                    or self._pauses_at_rest(judged, self._det.rest, self._det.offset))
+            blocked = one_side and (bird_dog_tilt or self._pauses_at_rest(
+                judged, self._pause_levels(judged, self._det.rest), self._det.offset))
             if one_side and not blocked:
                 # all on one side of the rest and the pauses off it: the rest was taken in a
                 # hold (they lifted a limb the moment they were on all fours), so centre on
