@@ -68,6 +68,11 @@ class CoachService:
                                                 self.store.get(user, "last_t_s", None))
         return st
 
+    def forget(self, user: str) -> None:
+        """Drop what is cached of ``user`` (read again from the store on next use): the user
+        is coached elsewhere now, or the store's rows were replaced."""
+        self._users.pop(user, None)
+
     def _topic(self, user: str, suffix: str) -> str:
         return self.topics.user(user, suffix)
 

@@ -11,7 +11,8 @@ def register(sub) -> None:
                    "else the only user in the store)")
     # SUPPRESS keeps a global `spinewise --config F coach` value when not repeated here
     p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
-    p.add_argument("--db", default=None, help="coaching SQLite file (default: coaching.state_db)")
+    p.add_argument("--db", default=None, help="coaching SQLite file (default: coaching.state_db; "
+                   "in engine mode the rows the workers keep in the engine)")
     p.add_argument("--at", default=None, help="ISO time to report for (default: now)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--all", action="store_true",
@@ -29,9 +30,9 @@ def run(args) -> int:
     from spinewise.coaching import CoachService, CoachStore
 
     cfg = config_mod.load(getattr(args, "config", None))
-    db = args.db or cfg.coaching.state_db
+    db = args.db or ("the engine" if cfg.pipeline.transport == "nats" else cfg.coaching.state_db)
     try:
-        store = open_store(db)
+        store = store_of(cfg, args.db)
     except ValueError as exc:
         print(f"spinewise coach: {exc}")
         return 1
@@ -87,6 +88,15 @@ def _run_all(args, cfg, store) -> int:
 
 
 _TABLES = {"meta", "user_kv", "exercise_log", "pain_log", "nudge_log"}
+
+
+def store_of(cfg, db: str | None):
+    """The coaching store to read: ``db`` if given; in engine mode (pipeline.transport =
+    "nats") the rows the workers keep in the engine; else coaching.state_db."""
+    if db is None and cfg.pipeline.transport == "nats":
+        from spinewise.engine.coachstore import read_everyone
+        return read_everyone([s.strip() for s in cfg.pipeline.nats_servers.split(",") if s.strip()])
+    return open_store(db or cfg.coaching.state_db)
 
 
 def open_store(db: str):

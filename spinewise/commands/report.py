@@ -16,7 +16,8 @@ def register(sub) -> None:
     p.add_argument("--week", default=None, help="ISO week, e.g. 2026-W48 (default: this week)")
     p.add_argument("--out", required=True, help="output file: .pdf, .png or .csv")
     p.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
-    p.add_argument("--db", default=None, help="coaching SQLite file (default: coaching.state_db)")
+    p.add_argument("--db", default=None, help="coaching SQLite file (default: coaching.state_db; "
+                   "in engine mode the rows the workers keep in the engine)")
     p.set_defaults(func=run)
 
 
@@ -26,7 +27,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from spinewise import config as config_mod
-    from spinewise.commands.coach import open_store
+    from spinewise.commands.coach import store_of
     from spinewise.weekly import CoachStoreSource, gather, parse_week, write_csv, write_page
 
     out = Path(args.out)
@@ -40,9 +41,8 @@ def run(args) -> int:
         print(f"spinewise report: {exc}", file=sys.stderr)
         return 2
     cfg = config_mod.load(getattr(args, "config", None))
-    db = args.db or cfg.coaching.state_db
     try:
-        store = open_store(db)          # refuses a missing file or one that is not a store
+        store = store_of(cfg, args.db)   # refuses a missing file or one that is not a store
     except ValueError as exc:
         print(f"spinewise report: {exc}", file=sys.stderr)
         return 1

@@ -58,14 +58,17 @@ def config(prefix: str, *, replicas: int, retention_s: float, source: bool, dura
     b = subjects.base(prefix)
     common = dict(name=subjects.STREAM, retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
                   discard=DiscardPolicy.OLD, max_age=retention_s, num_replicas=replicas)
+    # commands a worker sends on to a partition are published to the engine, not through the
+    # MQTT listener: the stream captures them (spinewise.engine.commands)
+    captured = subjects.command_subjects(prefix)
     if not source:
-        return StreamConfig(subjects=subjects.stream_subjects(prefix), **common)
+        return StreamConfig(subjects=subjects.stream_subjects(prefix) + captured, **common)
     # the server's mapping has already moved each message to its partition subject
     transform = SubjectTransform(src=f"$MQTT.msgs.{b}.part.>", dest=f"{b}.part.>")
     consumer = (StreamConsumerSource(name=SOURCE_CONSUMER, deliver_subject=deliver_subject(prefix))
                 if durable_source else None)
-    return StreamConfig(sources=[StreamSource(name=MQTT_STORE, subject_transforms=[transform],
-                                              consumer=consumer)], **common)
+    return StreamConfig(subjects=captured, sources=[StreamSource(
+        name=MQTT_STORE, subject_transforms=[transform], consumer=consumer)], **common)
 
 
 def source_consumer(prefix: str, replicas: int):
@@ -99,11 +102,13 @@ async def ensure(js, server_version, prefix: str, *, replicas: int, retention_s:
             await js.add_consumer(MQTT_STORE, source_consumer(prefix, replicas))
         except Exception as exc:     # another worker made it (the same) in between
             log.debug("engine: source consumer: %s", exc)
+    wanted = config(prefix, replicas=replicas, retention_s=retention_s, source=source,
+                    durable_source=flow)
     try:
-        await js.add_stream(config(prefix, replicas=replicas, retention_s=retention_s, source=source,
-                                   durable_source=flow))
+        await js.add_stream(wanted)
     except Exception as exc:         # exists with other settings: keep it as it is
         log.info("engine stream %s kept as it is (%s)", subjects.STREAM, exc)
+        await _take_commands(js, prefix)
     if source:
         async def running():
             info = await js.stream_info(subjects.STREAM)
@@ -112,6 +117,17 @@ async def ensure(js, server_version, prefix: str, *, replicas: int, retention_s:
                 raise LookupError("the source is not running yet")
         await _wait(running, timeout_s, f"{subjects.STREAM} does not source {MQTT_STORE}")
     return "sourced (flow-controlled)" if flow else "sourced" if source else "captured"
+
+
+async def _take_commands(js, prefix: str) -> None:
+    """A stream made before commands were routed through it: add their subjects."""
+    info = await js.stream_info(subjects.STREAM)
+    have = list(info.config.subjects or [])
+    missing = [s for s in subjects.command_subjects(prefix) if s not in have]
+    if missing:
+        info.config.subjects = have + missing
+        await js.update_stream(info.config)
+        log.info("engine stream %s now also takes %s", subjects.STREAM, ", ".join(missing))
 
 
 async def _wait(probe, timeout_s: float, why: str) -> None:

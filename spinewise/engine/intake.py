@@ -39,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from spinewise.config import Config
-from spinewise.engine import inputstream, subjects
+from spinewise.engine import commands, inputstream, subjects
+from spinewise.engine.coachstore import KvCoachStore
 from spinewise.engine.link import EngineLink
 from spinewise.engine.snapshots import KvSnapshotStore
 from spinewise.topics import SENSOR_KINDS
@@ -52,6 +53,7 @@ MAX_ACK_PENDING = 50_000        # per partition: fetched, not yet covered by a c
 LOCAL_EXPIRY = 0.6              # a lease not renewed for this share of the TTL is given up
 CONSUMER_IDLE_S = 60.0          # the engine removes a partition consumer nobody pulls from
 FETCH_STUCK_TTLS = 2.0          # fetches failing for this many lease TTLs: take the partition anew
+NO_RESPONDERS_S = 1.0           # fetches answered "no responders" this long: its node is gone
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ class EngineIntake:
         servers = [s.strip() for s in pc.nats_servers.split(",") if s.strip()]
         self.link = EngineLink(servers, worker_id)
         self.snapshots = KvSnapshotStore(self.link)
+        self.coach_store = KvCoachStore(self.link)
+        self.user_of = cfg.user_of
+        # user -> the device whose partition coaches the user (the pipeline sets its own)
+        self.primary_of = lambda user: None
+        self.router: commands.CommandRouter | None = None
         self.connected = self.link.connected
         self._handlers: dict[str, object] = {}
         self._owned: dict[int, _Owned] = {}
@@ -116,10 +123,10 @@ class EngineIntake:
     # -- the subscriber interface the pipeline uses ----------------------------------------
     def subscribe(self, topic_filter: str, handler, qos: int = 1) -> None:
         kind = topic_filter.rsplit("/", 1)[-1]
-        if kind in SENSOR_KINDS:
+        if kind in SENSOR_KINDS or kind == "cmd":
             self._handlers[kind] = handler
         else:
-            log.warning("engine mode: %s is not taken from the engine (sensor topics only)", topic_filter)
+            log.warning("engine mode: %s is not taken from the engine", topic_filter)
 
     def connect(self, timeout_s: float = 10.0, *, wait: bool = True) -> bool:
         fut = self.link.spawn(self._start(timeout_s))
@@ -229,6 +236,14 @@ class EngineIntake:
                 asyncio.get_running_loop().create_task(self._delete_lease(index))
         self.link.call(revoke(), 5.0)
 
+    def route_command(self, device_id: str, payload: bytes) -> None:
+        """A command this worker took but does not coach (a sensor button, a notification's
+        answer): on to the partition of the user's primary device, like one from the user."""
+        if self.router is None:
+            raise RuntimeError("user commands need nats-server 2.10 or later")
+        self.link.call(self.link.js.publish(subjects.routed_command(self.prefix, device_id), payload,
+                                            stream=subjects.STREAM), 10.0)
+
     def kill(self) -> None:
         """Tests: stop dead, as a crashed worker would (no checkpoint, no release)."""
         self._fetching = self._acquiring = False
@@ -237,6 +252,7 @@ class EngineIntake:
     # -- engine side (the link's event loop) -----------------------------------------------
     async def _start(self, timeout_s: float) -> None:
         await self.link.open(timeout_s)
+        self._sourced = inputstream.sourced(self.link.nc.connected_server_version)
         self.intake_mode = await inputstream.ensure(
             self.link.js, self.link.nc.connected_server_version, self.prefix, replicas=self.replicas,
             retention_s=self.retention_s, timeout_s=timeout_s)
@@ -244,8 +260,17 @@ class EngineIntake:
         self._workers = await self._bucket(subjects.WORKERS, self.lease_ttl_s)
         self._ckpt = await self._bucket(subjects.CHECKPOINTS, None)
         self.snapshots.kv = await self._bucket(subjects.SNAPSHOTS, None)
+        self.coach_store.kv = await self._bucket(subjects.COACH, None)
         self._running = True
         self._owner_task = asyncio.get_running_loop().create_task(self._ownership())
+        if self._sourced:
+            self.router = commands.CommandRouter(self.link.js, self.prefix,
+                                                  lambda user: self.primary_of(user))
+            self._router_sub = await commands.ensure(self.link.js, self.prefix, self.replicas)
+            self._router_task = asyncio.get_running_loop().create_task(
+                self.router.run(self._router_sub, lambda: self._running))
+        else:
+            log.warning("engine: user commands need nats-server 2.10 or later; not taken")
         log.info("engine worker %s joined (%d partitions, lease TTL %.1f s, input %s)", self.worker_id,
                  self.partitions, self.lease_ttl_s, self.intake_mode)
 
@@ -417,8 +442,10 @@ class EngineIntake:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
         self._consumers += 1
         name = f"p{index}-{self.worker_id}-{self._consumers}"
-        cc = ConsumerConfig(durable_name=name,
-                            filter_subject=subjects.partition_filter(self.prefix, index),
+        filters = subjects.partition_filters(self.prefix, index)
+        if not self._sourced:          # 2.9: one filter only, and no commands (see _start)
+            filters = filters[:1]
+        cc = ConsumerConfig(durable_name=name, filter_subjects=filters,
                             ack_policy=AckPolicy.ALL, ack_wait=600.0, max_deliver=-1,
                             max_ack_pending=MAX_ACK_PENDING, max_waiting=16,
                             inactive_threshold=CONSUMER_IDLE_S,
@@ -473,6 +500,7 @@ class EngineIntake:
 
     async def _fetch(self, o: _Owned) -> None:
         import nats.errors
+        from nats.js.errors import ServiceUnavailableError
         loop = asyncio.get_running_loop()
         failing_since = None
         while self._fetching and not o.releasing and self._owned.get(o.index) is o:
@@ -485,7 +513,11 @@ class EngineIntake:
             except Exception as exc:
                 failing_since = failing_since or time.monotonic()
                 log.warning("engine: fetch on partition %d failed: %s", o.index, exc)
-                if time.monotonic() - failing_since > FETCH_STUCK_TTLS * self.lease_ttl_s:
+                # "no responders" (503): no live server holds the consumer, i.e. its node died
+                # (one replica, by design: see _consumer); waiting for it cannot help
+                gone = isinstance(exc, (nats.errors.NoRespondersError, ServiceUnavailableError))
+                if time.monotonic() - failing_since > (
+                        NO_RESPONDERS_S if gone else FETCH_STUCK_TTLS * self.lease_ttl_s):
                     # its consumer is gone (a node died with it): start the partition anew
                     # from its checkpoint, with a new consumer
                     loop.create_task(self._delete_lease(o.index))
@@ -520,9 +552,12 @@ class EngineIntake:
             self._device_part[device] = token.partition
             handler = self._handlers.get(kind)
             taken = False
+            # a command sent on to its user's primary device (spinewise.engine.commands)
+            topic = f"{self.prefix}/user/{self.user_of(device)}/cmd" if kind == "cmd" else \
+                f"{self.prefix}/dev/{device}/{kind}"
             if handler is not None:
                 try:
-                    taken = handler(f"{self.prefix}/dev/{device}/{kind}", data, token)
+                    taken = handler(topic, data, token)
                 except Exception:
                     log.exception("engine handler for %s failed", kind)
             if not taken:

@@ -166,18 +166,30 @@ class Pipeline:
             self.worker_id = pc.worker_id or default_worker_id()
         state_dir = pc.state_dir if self.shard is None else \
             f"{pc.state_dir.rstrip('/')}/shard{self.shard[0]}of{self.shard[1]}"
-        if not self.engine:
+        if self.engine:
+            from spinewise.engine.intake import EngineIntake
+            self.sub = EngineIntake(cfg, self.worker_id)
+            self.snapshots = self.sub.snapshots
+            self.sub.primary_of = self._primary_of
+        else:
             self.snapshots = SnapshotStore(state_dir)          # each shard keeps its own
         if storage is None:
             from spinewise.storage import open_storage
             storage = open_storage(cfg.influx, carers=cfg.carers)
         self.storage = storage
         self._own_coach_store = None
+        # engine mode: the coaching rows live in the engine and follow the user from worker to
+        # worker (spinewise.engine.coachstore); user -> partition it is coached with, here
+        self._engine_coach = None
+        self._coach_part: dict[str, int] = {}
         if coach is None:
             from spinewise.coaching.service import CoachService
             from spinewise.coaching.store import CoachStore
             from spinewise.notify import open_notifier
-            self._own_coach_store = CoachStore(str(_expand(cfg.coaching.state_db)))
+            if self.engine:
+                self._own_coach_store = self._engine_coach = self.sub.coach_store
+            else:
+                self._own_coach_store = CoachStore(str(_expand(cfg.coaching.state_db)))
             coach = CoachService(cfg, self._own_coach_store, notifier=open_notifier(cfg))
         self.coach = coach
         self.analyzer_factory = analyzer_factory or default_analyzer_factory(cfg)
@@ -193,9 +205,7 @@ class Pipeline:
         self.topic_status = self.topics.pipeline("status", instance)
         client_id = pc.client_id if not instance else f"{pc.client_id}-{instance}"
         if self.engine:
-            from spinewise.engine.intake import EngineIntake
-            self.sub = EngineIntake(cfg, self.worker_id)
-            self.snapshots = self.sub.snapshots
+            pass                                  # self.sub: the EngineIntake made above
         elif self.manual_ack:
             self.sub = client_factory(cfg.mqtt, client_id, clean_session=False, manual_ack=True)
         else:
@@ -552,6 +562,11 @@ class Pipeline:
         self._coach(s, events)
 
     def _coach(self, s: DeviceSession, events: list[Event]) -> None:
+        if not self._coached_here(s.user):
+            # engine mode: a user's second sensor, processed on another worker than the
+            # primary one that coaches the user (its exercise does not reach the coach)
+            self.counters.inc("coach_elsewhere")
+            return
         coach_events = events
         if self._primary.get(s.user, s.device_id) != s.device_id:
             # A user with several sensors: day figures (minutes, breaks) come from the primary
@@ -749,6 +764,14 @@ class Pipeline:
         user = item.key
         if user not in self._users:
             self.reject("unknown_user", user, "commands are taken for configured users only")
+            return
+        if not self._coached_here(user):       # engine mode: on to the worker that coaches
+            try:
+                self.sub.route_command(self._primary_of(user), item.payload)
+                self.counters.inc("commands_routed")
+            except Exception as exc:
+                self.counters.inc("rejected", reason="internal_error")
+                log.warning("user=%s command not sent on to its coaching worker: %s", user, exc)
             return
         doc = self._json_object(item.payload)
         t_s = None
@@ -954,6 +977,9 @@ class Pipeline:
             self.storage.flush()
             self.snapshots.save_many({d: self.sessions[d].get_state() for d in devices
                                       if d in self.sessions and self._owns(d)})
+            if self._engine_coach is not None:       # the rows of users still coached here
+                owned = set(self.sub.owned())
+                self._engine_coach.flush(lambda user: self._coach_part.get(user) in owned)
             self.counters.inc("committed", self.sub.checkpoint(tokens))
             self.counters.inc("checkpoints")
         except Exception as exc:        # engine or storage away: retried at the next checkpoint
@@ -976,7 +1002,44 @@ class Pipeline:
             self._dirty.discard(device_id)
             self._touched.discard(device_id)
             log.info("device=%s left this worker with partition %d", device_id, partition)
+        for user in [u for u, p in self._coach_part.items() if p == partition]:
+            del self._coach_part[user]
+            self.coach.forget(user)
+            if self._engine_coach is not None:
+                self._engine_coach.unload(user)
         self.counters.set("devices", len(self.sessions))
+
+    def _primary_of(self, user: str) -> str | None:
+        """The device whose partition coaches ``user`` (engine mode), None for a stranger."""
+        device = self._primary.get(user)
+        if device is None and self.cfg.pipeline.unknown_devices == "accept" and valid_id(user):
+            device = user            # an unknown sensor is filed under user = its id
+        return device
+
+    def _coached_here(self, user: str) -> bool:
+        """Whether this process coaches ``user``: always on one machine; in engine mode when
+        it owns the partition of the user's primary device, whose coaching rows it then loads
+        from the engine on first use (unreadable: the partition goes back to its checkpoint)."""
+        if not self.engine:
+            return True
+        device = self._primary_of(user)
+        p = None if device is None else self.sub.partition_of(device)
+        if p is None or not self.sub.owns_device(device):
+            return False
+        if self._coach_part.get(user) == p:
+            return True
+        if self._engine_coach is not None:
+            try:
+                rows = self._engine_coach.load(user)
+            except Exception as exc:
+                self.counters.inc("engine_restore_errors")
+                self.sub.abandon(p, f"coaching rows of {user} not readable: {exc}")
+                self._drop_partition(p, snapshot=False)
+                return False
+            log.info("user=%s coaching restored rows=%d", user, rows)
+        self.coach.forget(user)
+        self._coach_part[user] = p
+        return True
 
     def _restored_session(self, device_id: str) -> DeviceSession | None:
         """Engine mode: the session of a device this worker has not seen yet, if the engine

@@ -175,6 +175,25 @@ def stream_leaders(nats_urls: str) -> dict[str, str]:
         return {}
 
 
+def all_streams_led(nats_urls: str, dead: str) -> bool:
+    """Whether every stream of the cluster (input, MQTT listener's, buckets) has a leader
+    again, none on the ``dead`` node: the cluster's elections after a node loss are over."""
+    import nats
+
+    async def read():
+        nc = await nats.connect(nats_urls.split(","), connect_timeout=5)
+        try:
+            infos = await nc.jetstream(timeout=2.0).streams_info()
+            return bool(infos) and all(i.cluster is not None and i.cluster.leader
+                                       and i.cluster.leader != dead for i in infos)
+        finally:
+            await nc.close()
+    try:
+        return asyncio.run(read())
+    except Exception:
+        return False
+
+
 def lease_owners(nats_urls: str) -> dict[int, str]:
     """partition -> worker id, as the engine's lease bucket says now."""
     import nats

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from spinewise.recording import read_chunks
-from tests.engine.conftest import (PARTITIONS, WorkerProcess, engine_config, lease_owners,
+from tests.engine.conftest import (PARTITIONS, WorkerProcess, all_streams_led, engine_config, lease_owners,
                                    snapshot_of, stream_leaders, write_toml)
 from tests.pipeline.conftest import wait_until
 from tests.stored_results import FIXTURES, RECORDINGS, same, start_replays, wait_all_stored
@@ -128,7 +128,9 @@ def test_three_node_cluster_survives_a_node_and_a_worker_killed(nats_cluster, in
         doomed.kill()
         node_killed_as_leader = doomed.server_name == leader
         # leases may lapse while RAFT elects leaders (the workers then stop and take the
-        # partitions again from their checkpoints): kill the worker once both own some again
+        # partitions again from their checkpoints): kill the worker once the elections are
+        # over (nats-server waits 4-9 s before it elects: see README) and both own some again
+        assert wait_until(lambda: all_streams_led(live, doomed.server_name), 60, interval_s=0.5)
         assert wait_until(lambda: set(lease_owners(live).values()) == {"wa", "wb"}
                           and len(lease_owners(live)) == PARTITIONS, 60, interval_s=0.5), a.log() + b.log()
         a_had = {p for p, w in lease_owners(live).items() if w == "wa"}

@@ -15,17 +15,28 @@ def test_mapping_sends_every_sensor_kind_of_a_device_to_its_partition():
         "a.b.dev.*.imu": "a.b.part.{{partition(8,1)}}.{{wildcard(1)}}.imu",
         "a.b.dev.*.status": "a.b.part.{{partition(8,1)}}.{{wildcard(1)}}.status",
         "a.b.dev.*.link": "a.b.part.{{partition(8,1)}}.{{wildcard(1)}}.link",
+        "a.b.cmdroute.*": "a.b.cmdpart.{{partition(8,1)}}.{{wildcard(1)}}",
     }
     assert subjects.stream_subjects("a/b") == ["a.b.part.>"]
-    assert subjects.partition_filter("a/b", 3) == "a.b.part.3.>"
+    assert subjects.command_subjects("a/b") == ["a.b.cmdpart.>"]
+    assert subjects.partition_filters("a/b", 3) == ["a.b.part.3.>", "a.b.cmdpart.3.*"]
+    assert subjects.routed_command("a/b", "back1") == "a.b.cmdroute.back1"
 
 
 def test_parse_takes_partition_subjects_and_refuses_anything_else():
     assert subjects.parse("sw", "sw.part.3.back-1.imu") == (3, "back-1", "imu")
     assert subjects.parse("sw", "sw.part.0.back1.status") == (0, "back1", "status")
     for bad in ("sw.part.x.back1.imu", "sw.part.1.back1.events", "other.part.1.back1.imu",
-                "sw.part.1.$bad.imu", "sw.part.1.back1"):
+                "sw.part.1.$bad.imu", "sw.part.1.back1", "sw.cmdpart.x.back1", "sw.cmdpart.1.a.b"):
         assert subjects.parse("sw", bad) is None, bad
+    assert subjects.parse("sw", "sw.cmdpart.5.back-1") == (5, "back-1", "cmd")
+
+
+def test_a_user_command_subject_names_its_user():
+    assert subjects.user_commands("sw") == "sw.user.*.cmd"
+    assert subjects.user_of_command("sw", "sw.user.ann.cmd") == "ann"
+    for bad in ("sw.user.ann.cmd.reply", "sw.user..cmd", "other.user.ann.cmd", "sw.user.$x.cmd"):
+        assert subjects.user_of_command("sw", bad) is None, bad
 
 
 def test_a_prefix_with_a_dot_cannot_be_carried():
@@ -67,7 +78,7 @@ def test_input_stream_sources_the_mqtt_store_from_2_10_and_captures_before():
     assert inputstream.sourced(SimpleNamespace(major=3, minor=0))
     assert not inputstream.sourced(SimpleNamespace(major=2, minor=9))
     src = inputstream.config("sw", replicas=3, retention_s=60.0, source=True)
-    assert not src.subjects and src.num_replicas == 3
+    assert src.subjects == ["sw.cmdpart.>"] and src.num_replicas == 3
     (s,) = src.sources
     assert s.name == "$MQTT_msgs"
     assert [(t.src, t.dest) for t in s.subject_transforms] == [("$MQTT.msgs.sw.part.>", "sw.part.>")]
@@ -80,4 +91,4 @@ def test_input_stream_sources_the_mqtt_store_from_2_10_and_captures_before():
     assert cons.ack_policy == "flow_control" and cons.filter_subject == "$MQTT.msgs.sw.part.>"
     assert cons.deliver_subject == flow.sources[0].consumer.deliver_subject
     cap = inputstream.config("sw", replicas=1, retention_s=60.0, source=False)
-    assert cap.subjects == ["sw.part.>"] and not cap.sources
+    assert cap.subjects == ["sw.part.>", "sw.cmdpart.>"] and not cap.sources
