@@ -26,6 +26,7 @@ EDGE_FRACTION = 0.25     # start/end from the crossings of this fraction of the 
 HI_FRACTION = 0.9        # "at the end position" = above 90 % of the plateau
 OFF_FRACTION = 0.6       # hysteresis: back under on*0.6 ends the excursion
 MAX_MOVE_S = 4.0         # one-way movement longer than this is not one rep's move
+MIN_MOVE_S = 0.2         # and none is quicker than this
 SALVAGE_BACK_FRACTION = 0.5   # an aborted excursion back under this x its peak held a rep
 CENTRE_S = 30.0          # window for the alternating-movement centre
 REST_TAU_S = 8.0         # rest orientation follows drift this slowly, only while at rest
@@ -293,7 +294,7 @@ class RepDetector:
         down_s = min(max(t_lo_d - t_hi_d, 0.0) / (_TAU_HI - _TAU_LO), MAX_MOVE_S)
         start = max(t_lo_u - _TAU_LO * up_s, float(t[0]))
         end = t_lo_d + _TAU_LO * down_s
-        hold = max(0.0, (t_hi_d - t_hi_u) - (1.0 - _TAU_HI) * (up_s + down_s))
+        hold = _held_s(t, mags, base, plateau, start, end)
         if end - start < self.min_rep_s:
             return None
         ipk = int(np.argmax(mags))
@@ -317,6 +318,30 @@ def drift_rest(rest, up) -> np.ndarray:
     z = (1 - a) * float(rest[2]) + a * float(up[2])
     n = math.sqrt(x * x + y * y + z * z)
     return np.array([x / n, y / n, z / n])
+
+
+def _held_s(t: np.ndarray, mags: np.ndarray, base: float, plateau: float, start: float,
+            end: float) -> float:
+    """Time held at the end position, from the half-way crossings of the way out and back.
+
+    A minimum-jerk move is half way at half its duration, so with the rep's start and end
+    the two half-way crossings give both move times and the hold between them:
+    hold = 2 (t_back - t_out) - (end - start). Half way is where the moves are steepest, so
+    sway and breathing on top of a small rep (a dead bug's 2-4 deg under 1-2 deg of
+    breathing) shift these crossings least; the 90 % crossings used before fell anywhere
+    on such a plateau (dead bug holds of 3 s read as 0: short_hold flagged wrongly). The
+    level is half of the *held* level, the median between a first estimate's crossings,
+    not of the peak (an overshoot at the end of the way out). At most the rep minus two
+    shortest moves."""
+    half = base + 0.5 * (plateau - base)
+    above = np.flatnonzero(mags >= half)
+    held = float(np.median(mags[above[0]:above[-1] + 1]))
+    half = base + 0.5 * (held - base)
+    above = np.flatnonzero(mags >= half)
+    t_out = _cross(t, mags, int(above[0]) - 1, half)
+    t_back = _cross(t, mags, int(above[-1]), half)
+    hold = 2.0 * (t_back - t_out) - (end - start)
+    return float(min(max(hold, 0.0), max(0.0, end - start - 2 * MIN_MOVE_S)))
 
 
 def _min_jerk_tau(level: float) -> float:

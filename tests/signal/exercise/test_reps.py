@@ -42,6 +42,23 @@ def test_timing_hold_and_amplitude():
         assert abs(r.amplitude_deg - a) < 0.5 and r.rot_mean_deg[1] < 0
 
 
+def test_hold_of_a_small_rep_with_the_pelvis_rising_while_held():
+    """Dead bug sized reps (4 deg) whose pelvis rises and falls by 0.8 deg while the limb is
+    held (effort, a breath): the time held is read from the steep half-way points of the
+    moves, not from where the plateau's top happens to be (that read 1.4 s of 3 s here)."""
+    t, ups, truth = _reps([4.0, 4.4, 3.6, 4.2], up_s=2.0, hold_s=3.0, down_s=2.0, pause_s=2.0)
+    hump = np.zeros_like(t)
+    for s, _, _ in truth:
+        hump += 0.8 * np.sin(np.pi * np.clip((t - s - 2.0) / 3.0, 0, 1))
+    ups = Rotation.from_rotvec(np.outer(np.radians(-hump), [0, 1, 0])).inv().apply(ups)
+    det = RepDetector(2.0)
+    det.set_rest(REST)
+    reps = [o for ti, u in zip(t, ups) if isinstance(o := det.step(ti, u, True), Rep)]
+    assert len(reps) == 4
+    for r, (s, e, h) in zip(reps, truth):
+        assert abs(r.hold_s - h) < 1.0 and r.hold_s > 2.0, (r, h)     # 2.0 s: dead bug's short_hold
+
+
 def test_small_wobble_is_not_a_rep_and_long_excursions_abort():
     t, ups, _ = _reps([1.0] * 4, 1.0, 0.5, 1.0, 0.5)
     det = RepDetector(2.0)
