@@ -18,7 +18,7 @@ from tests.servers import NatsCluster, NatsServer, missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "sw"
-PARTITIONS = 4
+PARTITIONS = 6
 
 
 @pytest.fixture

@@ -98,10 +98,10 @@ def test_kill9_mid_stream_moves_partitions_and_loses_nothing(nats_server, influx
 
 def test_three_node_cluster_survives_a_node_and_a_worker_killed(nats_cluster, influxdb_v1, tmp_path,
                                                                  references):
-    """Stream and buckets replicated on 3 nodes (RAFT). Mid-stream, the engine node that leads
-    the input stream is killed with SIGKILL (the cluster goes on with 2 of 3 while it elects
-    new leaders), then one worker: the other worker (connected to the cluster, not to one
-    node) takes every partition over and the results equal analyze, so not one message the
+    """Stream and buckets replicated on 3 nodes (RAFT), three workers. Mid-stream, the engine
+    node that leads the input stream is killed with SIGKILL (the cluster goes on with 2 of 3
+    while it elects new leaders), then one worker: the other two (connected to the cluster,
+    not to one node) take its partitions over and the results equal analyze, so not one message the
     MQTT listener acknowledged to the gateway was lost (the input stream sources the
     listener's own store: spinewise.engine.inputstream)."""
     from spinewise.engine.subjects import STREAM
@@ -114,9 +114,11 @@ def test_three_node_cluster_survives_a_node_and_a_worker_killed(nats_cluster, in
     write_toml(cfg_path, data)
     a = WorkerProcess(cfg_path, "wa", tmp_path)
     b = WorkerProcess(cfg_path, "wb", tmp_path)
+    c = WorkerProcess(cfg_path, "wc", tmp_path)
+    everyone = {"wa", "wb", "wc"}
     try:
-        assert wait_until(lambda: set(lease_owners(live).values()) == {"wa", "wb"}
-                          and len(lease_owners(live)) == PARTITIONS, 60), a.log() + b.log()
+        assert wait_until(lambda: set(lease_owners(live).values()) == everyone
+                          and len(lease_owners(live)) == PARTITIONS, 60), a.log() + b.log() + c.log()
         assert wait_until(lambda: STREAM in stream_leaders(live), 30)
         threads, results = start_replays(data, tmp_path, speed=60)
         time.sleep(1.5)
@@ -129,27 +131,36 @@ def test_three_node_cluster_survives_a_node_and_a_worker_killed(nats_cluster, in
         node_killed_as_leader = doomed.server_name == leader
         # leases may lapse while RAFT elects leaders (the workers then stop and take the
         # partitions again from their checkpoints): kill the worker once the elections are
-        # over (nats-server waits 4-9 s before it elects: see README) and both own some again
+        # over (nats-server waits 4-9 s before it elects: see README) and all own some again
         assert wait_until(lambda: all_streams_led(live, doomed.server_name), 60, interval_s=0.5)
-        assert wait_until(lambda: set(lease_owners(live).values()) == {"wa", "wb"}
-                          and len(lease_owners(live)) == PARTITIONS, 60, interval_s=0.5), a.log() + b.log()
+        assert wait_until(lambda: set(lease_owners(live).values()) == everyone
+                          and len(lease_owners(live)) == PARTITIONS, 60, interval_s=0.5), \
+            a.log() + b.log() + c.log()
         a_had = {p for p, w in lease_owners(live).items() if w == "wa"}
         a.kill9()
         killed = time.time()
-        assert wait_until(lambda: lease_owners(live) == {p: "wb" for p in range(PARTITIONS)}, 60), b.log()
-        assert wait_until(lambda: a_had <= set(b.acquired_at()), 10), b.log()
-        failover_s = max(b.acquired_at()[p] for p in a_had) - killed
+        assert wait_until(lambda: set(lease_owners(live).values()) == {"wb", "wc"}
+                          and len(lease_owners(live)) == PARTITIONS, 60), b.log() + c.log()
+
+        def taken_at() -> dict[int, float]:      # partition -> when b or c last acquired it
+            out: dict[int, float] = {}
+            for w in (b, c):
+                for p, at in w.acquired_at().items():
+                    out[p] = max(out.get(p, 0.0), at)
+            return out
+        assert wait_until(lambda: all(taken_at().get(p, 0.0) > killed for p in a_had), 10), b.log() + c.log()
+        failover_s = max(taken_at()[p] for p in a_had) - killed
         for t in threads:
             t.join(120)
         assert all(r.acknowledged for r in results.values())
         got = wait_all_stored(influxdb_v1, db, references, 150)
     finally:
-        a.stop()
-        b.stop()
+        for w in (a, b, c):
+            w.stop()
     print(f"cluster: node {doomed.server_name} killed mid-stream (input stream leader: "
           f"{node_killed_as_leader}), then a worker: failover {failover_s:.1f} s")
     for d in references:
-        assert same(got[d], references[d]), (d, got[d], references[d], b.log()[-3000:])
+        assert same(got[d], references[d]), (d, got[d], references[d], b.log()[-3000:] + c.log()[-3000:])
     for d, name in RECORDINGS.items():   # every sample reached an Analyzer exactly once
         state = snapshot_of(live, d)
         n = sum(len(c) for c in read_chunks(FIXTURES / name, 4096))
