@@ -169,9 +169,8 @@ class KvCoachStore(CoachStore):
                     msg = await sub.next_msg(timeout=LOAD_WAIT_S)
                 except nats.errors.TimeoutError:
                     raise TimeoutError(f"coaching rows {keys}: {len(out)} of {expected} read") from None
-                if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-                    pass
-                else:
+                deleted = msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE")
+                if not deleted:
                     out.append(json.loads(msg.data))
                 if msg.metadata.num_pending == 0:
                     return out
