@@ -2,6 +2,7 @@
 import json
 import threading
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -19,12 +20,25 @@ pytestmark = pytest.mark.servers
 
 
 class Collector:
+    PROBE = "swtest/probe"
+
     def __init__(self, cfg: MqttConfig, topic_filter: str):
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.client = MqttClient(cfg, f"collector-{id(self)}", clean_session=True)
         self.client.subscribe(topic_filter, self._on)
+        self.client.subscribe(self.PROBE, self._on)      # after the filter: see wait_subscribed
         assert self.client.connect(10)
+
+    def wait_subscribed(self, timeout_s: float = 15.0) -> bool:
+        """After a (re)connect, whether our subscriptions are in force: "connected" is set when
+        SUBSCRIBE is sent, not when the broker has it, so a publisher on another connection can
+        get there first (a busy CI machine lost the first 10 drained samples that way). The
+        broker takes one connection's packets in order: a probe of ours that comes back came
+        after both SUBSCRIBEs."""
+        token = uuid.uuid4().hex.encode()
+        self.client.publish(self.PROBE, token, qos=1)
+        return self.wait(lambda m: any(t == self.PROBE and p == token for t, p in m), timeout_s)
 
     def _on(self, topic, payload):
         with self.lock:
@@ -111,7 +125,7 @@ def test_broker_outage_spools_then_drains_in_order_and_restart_drains(tmp_path):
         assert pub.backlog > 0
         pub.close(0.5)                              # gateway stops with a backlog on disk
         broker.start()
-        assert col.client.connected.wait(15)
+        assert col.client.connected.wait(15) and col.wait_subscribed()
         pub2 = Publisher(mc, gc, "dev")             # the next run drains the previous run's spool
         for c in _chunks(10, start=30):
             pub2.publish_chunk(c)
