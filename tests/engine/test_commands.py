@@ -143,3 +143,46 @@ def test_commands_reach_the_coaching_worker_and_its_state_outlives_it(nats_serve
         a.stop()
         if b is not None:
             b.stop()
+
+
+def test_an_input_stream_made_before_commands_is_given_their_subjects(nats_server):
+    """Upgrading: the input stream of a release without commands sources the MQTT store only;
+    the first worker of this one adds the routed commands' subjects to it."""
+    import asyncio
+
+    import nats
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from spinewise.engine import inputstream
+    from spinewise.engine.subjects import STREAM
+
+    async def run():
+        nc = await nats.connect(nats_server.nats_url)
+        js = nc.jetstream()
+        try:
+            await inputstream._wait(lambda: js.stream_info(inputstream.MQTT_STORE), 10.0, "no MQTT store")
+            old = inputstream.config(PREFIX, replicas=1, retention_s=3600, source=True, durable_source=True)
+            old.subjects = None
+            await js.add_consumer(inputstream.MQTT_STORE, inputstream.source_consumer(PREFIX, 1))
+            await js.add_stream(old)
+            mode = await inputstream.ensure(js, nc.connected_server_version, PREFIX, replicas=1,
+                                            retention_s=3600, timeout_s=10)
+            info = await js.stream_info(STREAM)
+            ack = await js.publish(f"{PREFIX}.cmdroute.back1", b"{}", stream=STREAM)
+            return mode, info.config.subjects, [s.name for s in info.config.sources], ack.seq
+        finally:
+            await nc.close()
+
+    # the MQTT listener makes its store when the first MQTT client connects
+    mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"up-{uuid.uuid4().hex[:8]}")
+    mqtt.connect("127.0.0.1", nats_server.mqtt_port)
+    mqtt.loop_start()
+    try:
+        mode, subjects_, sources, seq = asyncio.run(run())
+    finally:
+        mqtt.loop_stop()
+        mqtt.disconnect()
+    assert mode.startswith("sourced")
+    assert subjects_ == [f"{PREFIX}.cmdpart.>"] and sources == [inputstream.MQTT_STORE]
+    assert seq >= 1
