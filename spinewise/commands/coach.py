@@ -95,7 +95,8 @@ def store_of(cfg, db: str | None):
     "nats") the rows the workers keep in the engine; else coaching.state_db."""
     if db is None and cfg.pipeline.transport == "nats":
         from spinewise.engine.coachstore import read_everyone
-        return read_everyone([s.strip() for s in cfg.pipeline.nats_servers.split(",") if s.strip()])
+        from spinewise.engine.link import server_urls
+        return read_everyone(server_urls(cfg.pipeline.nats_servers))
     return open_store(db or cfg.coaching.state_db)
 
 

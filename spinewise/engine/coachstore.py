@@ -55,7 +55,6 @@ class KvCoachStore(CoachStore):
         self.link = link
         self.bucket = bucket
         self.kv = None                        # set by EngineIntake once connected
-        self.loaded: set[str] = set()
         self._dirty: dict[str, dict[str, bytes]] = {}       # user -> key -> row
         self._dirty_lock = threading.Lock()
 
@@ -134,7 +133,6 @@ class KvCoachStore(CoachStore):
         rows = self.link.call(self._read(f"{key_token(user)}.>"), LOAD_WAIT_S + 5.0)
         self.unload(user)
         self._insert(rows)
-        self.loaded.add(user)
         return len(rows)
 
     def _insert(self, rows: list[dict]) -> None:
@@ -149,7 +147,6 @@ class KvCoachStore(CoachStore):
             self._exec(f"DELETE FROM {table} WHERE user=?", (user,))
         with self._dirty_lock:
             self._dirty.pop(user, None)
-        self.loaded.discard(user)
 
     async def _read(self, keys: str) -> list[dict]:
         """Every current row whose key matches ``keys``: one ordered consumer, last value per key."""

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from spinewise.config import Config
 from spinewise.engine import commands, inputstream, subjects
 from spinewise.engine.coachstore import KvCoachStore
-from spinewise.engine.link import EngineLink
+from spinewise.engine.link import EngineLink, server_urls
 from spinewise.engine.snapshots import KvSnapshotStore
 from spinewise.topics import SENSOR_KINDS
 
@@ -93,8 +93,7 @@ class EngineIntake:
         self.retention_s = float(pc.engine_retention_s)
         self.lease_ttl_s = float(pc.lease_ttl_s)
         self.worker_id = worker_id
-        servers = [s.strip() for s in pc.nats_servers.split(",") if s.strip()]
-        self.link = EngineLink(servers, worker_id)
+        self.link = EngineLink(server_urls(pc.nats_servers), worker_id)
         self.snapshots = KvSnapshotStore(self.link)
         self.coach_store = KvCoachStore(self.link)
         self.user_of = cfg.user_of

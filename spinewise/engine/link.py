@@ -15,6 +15,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def server_urls(text: str) -> list[str]:
+    """``pipeline.nats_servers`` ("nats://a:4222, nats://b:4222") as a list of URLs."""
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
 class EngineLink:
     def __init__(self, servers: list[str], name: str) -> None:
         self.servers = servers
