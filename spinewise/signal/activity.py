@@ -404,9 +404,14 @@ class ActivityClassifier:
                                      for i in range(*w)) and self.noise_var > 0:
                 self._last_peak, self._last_strong = 0.0, False
                 return 0
+        # a walk that stopped before the span (a quiet epoch between: walked to the chair,
+        # stood a moment, sat down) leaves the span starting at rest, zero velocity: its
+        # end velocity, an estimate of +-0.2 m/s from the bob of its steps, would add
+        # +-0.4 m over a 4 s span (dev seeds: a 0.36 m sit-down read as 0.03 m). The walk
+        # still gives no bias (pre stays None). The same for a walk that starts after it.
         d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients(),
-                         walk_before=self._walk_run(a, -1) if before else None,
-                         walk_after=self._walk_run(b, 1) if after else None,
+                         walk_before=self._walk_run(a, -1) if before and not self._quiet(a) else None,
+                         walk_after=self._walk_run(b, 1) if after and not self._quiet(b - 1) else None,
                          rectifies=self.acc_only)
         self._last_peak = d
         if jolt and (abs(d) > MAX_TRAVEL_M or (d < 0 and after)):
@@ -453,6 +458,11 @@ class ActivityClassifier:
         jolt = [(i, "jolt") for i in tail if rows[i][DYN] >= level][:1]
         lean = [(i, "lean") for i in tail if rows[i][FLEX] - carriage >= TRANSITION_LEAN_DEG][:1]
         return jolt + lean, level
+
+    def _quiet(self, i: int) -> bool:
+        """Epoch i is not gait-like and hardly moves: standing still, not walking."""
+        r = self._rows[i]
+        return r[GAIT] <= 0.5 and r[DYN] < STILL_DYN_MG
 
     def _walk_run(self, edge: int, step: int) -> tuple[int, int] | None:
         """The gait-like epochs right before (step -1: ending at edge - 1) or after (step +1:

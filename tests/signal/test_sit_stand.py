@@ -277,6 +277,25 @@ def test_sit_down_straight_out_of_a_walk_is_a_sit_down(walk_s):
     assert share(epochs, truth, "sitting") > 0.97
 
 
+@pytest.mark.parametrize("gyro", [True, False])
+def test_a_sit_down_after_standing_a_moment_at_the_walk_s_end_is_a_sit_down(gyro):
+    """Walk to the chair, stand still 2 s, sit down 0.35 m: the span of the double integral
+    starts right after the walk's last gait-like epoch, but at rest. The walk's end velocity is
+    an estimate from the bob of its steps (here +0.1 m/s from a walk that ends mid-bob; dev
+    seeds of the wide simulator: +0.21 m/s from a slowing walk's last steps), and added as
+    v_a T / 2 it ate the drop (here -0.12 m, in the simulator -0.03 m: half an hour of sitting
+    read as standing). A quiet epoch between the walk and the movement means zero velocity
+    there: -0.33 m."""
+    walk_s = (72 + 0.75) / 1.8            # ends where the bob's velocity peaks upwards
+    plan = [("walk", walk_s), ("stand", 2.0), ("down", 1.4), ("sit", 300.0), ("up", 2.5),
+            ("stand", 100.0)]
+    chunk, truth = day_signal(50.0, sit_flex_deg=5.0, lean_deg=20.0, noise_g=0.003, plan=plan,
+                              gyro=gyro, R=random_mounting(7), drop_m=0.35)
+    epochs = classify(chunk)
+    assert share(epochs, truth, "sitting") > 0.97
+    assert share(epochs, truth, "standing") > 0.97
+
+
 def _rows_from_samples(t, meas, rate, dyn_mg):
     rows = []
     for e in range(int(t[-1]) + 1):
