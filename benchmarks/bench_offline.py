@@ -16,6 +16,12 @@ engineers' load on the shared machine does not count; wall time is printed too):
 - ``skdh``: scikit-digital-health's lumbar gait pipeline on the same file (optional: skipped with
   a note when the package is not installed).
 Prints x real time (recording duration / CPU), peak RSS and the ratios; no asserts (issue 13).
+
+``--stages`` adds, per file, where the analysis' CPU goes (one more process, the stages timed
+from inside it; the wrappers add ~10 % on a day: 200,000 wrapped calls): imports, parsing, the body tracker (VQF or the
+accelerometer low-pass, mounting calibration), step candidates (body and day trackers each
+run one), the exercise tracker (10 Hz frames, then the per-frame search: idle runs and
+``_step``) and the day tracker.
 """
 from __future__ import annotations
 
@@ -49,6 +55,58 @@ acc = np.column_stack([tab.column(c).to_numpy() for c in ("ax", "ay", "az")])
 gait = skdh.gait.GaitLumbar() if hasattr(skdh.gait, "GaitLumbar") else skdh.gait.Gait()
 res = gait.predict(time=t, accel=acc, fs=50.0, height=1.75)
 print(type(res))
+"""
+
+
+STAGES = r"""
+import sys, time
+t00 = time.process_time()
+import numpy as np
+from spinewise.commands.analyze import analyze_recording
+from spinewise.signal.analyzer import Analyzer
+from spinewise.signal.body_tracker import BodyTracker
+from spinewise.signal.calibration import MountingCalibrator
+from spinewise.signal.day import DayTracker
+from spinewise.signal.exercise import idle
+from spinewise.signal.exercise.frames import FrameBuilder
+from spinewise.signal.exercise.tracker import ExerciseTracker
+from spinewise.signal.gait import StepDetector
+from spinewise.signal.orientation import GravityEstimator
+T = {"imports": time.process_time() - t00}
+N = {}
+
+def wrap(owner, name, key):
+    f = getattr(owner, name)
+    def timed(*a, **k):
+        t = time.process_time()
+        try:
+            return f(*a, **k)
+        finally:
+            T[key] = T.get(key, 0.0) + time.process_time() - t
+            N[key] = N.get(key, 0) + 1
+    setattr(owner, name, timed)
+
+for owner, name, key in [(Analyzer, "update", "analyzer"), (BodyTracker, "update", "body"),
+                         (GravityEstimator, "update", "body: gravity"),
+                         (StepDetector, "update", "steps (body + day)"),
+                         (MountingCalibrator, "update", "body: calibration"),
+                         (ExerciseTracker, "update", "exercise"),
+                         (FrameBuilder, "update", "exercise: frames"),
+                         (ExerciseTracker, "_step", "exercise: _step"),
+                         (idle, "idle_run", "exercise: idle runs"),
+                         (DayTracker, "update", "day")]:
+    wrap(owner, name, key)
+t0 = time.process_time()
+analyze_recording(sys.argv[1])
+total = time.process_time() - t0
+T["reading and the rest"] = total - T["analyzer"]
+del T["analyzer"]
+for k in ["imports", "reading and the rest", "body", "body: gravity", "body: calibration",
+          "steps (body + day)", "exercise", "exercise: frames", "exercise: idle runs",
+          "exercise: _step", "day"]:
+    calls = f"  ({N[k]:,} calls)" if k in ("exercise: _step", "exercise: idle runs") else ""
+    print(f"    {k:22s} {T.get(k, 0.0):7.2f} s{calls}")
+print(f"    {'total':22s} {time.process_time() - t00:7.2f} s")
 """
 
 
@@ -89,6 +147,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="/tmp/spinewise-bench")
     ap.add_argument("--files", default="day,day+session,session",
                     help="comma-separated subset of day, day+session, session")
+    ap.add_argument("--stages", action="store_true",
+                    help="also print where the analysis' CPU goes, stage by stage")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,6 +182,10 @@ def main(argv=None) -> int:
             if name in res and res[name][3] == 0:
                 print(f"  analyze / {name}: {a / max(res[name][0], 1e-9):.2f}x the CPU time")
         rows.append((kind, dur, a))
+        if args.stages:
+            print("  analyze, CPU by stage:")
+            sys.stdout.flush()
+            subprocess.run([py, "-c", STAGES, str(path)], check=False)
     per_h = {k: a / (d / 3600.0) for k, d, a in rows}
     if len(per_h) > 1:
         print("analyze CPU per recorded hour: " + ", ".join(f"{k} {v:.2f} s" for k, v in per_h.items()))
