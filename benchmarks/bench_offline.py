@@ -18,10 +18,10 @@ engineers' load on the shared machine does not count; wall time is printed too):
 Prints x real time (recording duration / CPU), peak RSS and the ratios; no asserts (issue 13).
 
 ``--stages`` adds, per file, where the analysis' CPU goes (one more process, the stages timed
-from inside it; the wrappers add ~10 % on a day: 200,000 wrapped calls): imports, parsing, the body tracker (VQF or the
-accelerometer low-pass, mounting calibration), step candidates (body and day trackers each
-run one), the exercise tracker (10 Hz frames, then the per-frame search: idle runs and
-``_step``) and the day tracker.
+from inside it; the wrappers add ~10 % on a day, 200,000 wrapped calls): imports, parsing,
+the body tracker (VQF or the accelerometer low-pass, mounting calibration), step candidates
+(body and day trackers each run one), the exercise tracker (10 Hz frames, then the per-frame
+search: idle runs and ``_step``) and the day tracker.
 """
 from __future__ import annotations
 
