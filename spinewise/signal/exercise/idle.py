@@ -10,7 +10,10 @@ method or numpy call per frame), and writes the state back once at the end of th
 
 A frame goes to ``_step`` instead as soon as anything could happen there: a gap, a rep
 onset (the detector's weighted rotation reaching its threshold), a move too far from the
-rest pose, or a frame near or off upright (where a hold could be found). Those conditions are
+rest pose, a still frame off upright that is not clearly supine (where a hold could be
+found: a slumped sitter's pelvis hovers about the upright limit, and on a simulated office day
+a third of _step's frames were such, moving or supine-side), or, in an excursion, any frame
+near or off upright (the settle test). Those conditions are
 checked before the frame touches the state, so the state after a run is the one ``_step``
 would have left: nothing extra is saved, results stay chunk-invariant and live == offline
 (tests/signal/exercise/test_idle.py compares every event and the whole saved state with the
@@ -51,8 +54,9 @@ _PRE_REST_KEEP = int(_tr.PRE_REST_S / FRAME_S)   # ep_frames kept before the res
 _NONE, _AT_REST, _NO_EPISODE, _LYING, _EXCURSION = 0, 1, 2, 3, 4
 _ROLL_ONLY = [0.0, 0.0, 1.0]        # the tracker's roll detector (tracker.ExerciseTracker)
 _HIST_KEEP = int(_reps.CENTRE_S * 10)
-# lying supine, _step looks for a hold on still frames that classify prone or on the side:
-# this path keeps only frames clearly supine (facing within ~45 deg) or upright
+# _step looks for a hold on still frames that classify prone or on the side (any pose off
+# upright once a hold is announced): this path keeps still frames only when clearly supine
+# (facing within ~45 deg) or upright
 _SUPINE_TAN = 1.0 - 1e-4
 _DEG = 180.0 / math.pi        # math.degrees(x) is x * _DEG, bit for bit
 # _step looks for a hold on still frames classified off upright (posture.classify1: elevation
@@ -115,6 +119,7 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     noise_k, noise_max, roll_noise_max = _tr.NOISE_K, _tr.NOISE_MAX_DEG, _tr.ROLL_NOISE_MAX_DEG
     off_frac = _reps.OFF_FRACTION
     up_min_z, supine_tan = _UP_MIN_Z, _SUPINE_TAN
+    unannounced = s["announced"] is None      # (announced, a hold starts in any pose off upright)
     da = _reps.REST_DRIFT_A
     da1 = 1 - da
     block_s, half_block = _effort.BLOCK_S, _effort.FRAMES_PER_BLOCK // 2
@@ -156,8 +161,8 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
             dt = frame_s                           # max(t - prev_t, FRAME_S)
         if dt > 2.0:
             break                                  # a gap: _step ends the episode
-        if not lying and u2 < up_min_z:
-            break                   # near or off upright: a hold could be found there
+        if excursion and u2 < up_min_z:
+            break                   # near or off upright: _step's settle test takes it
         c = u0 * p0 + u1 * p1 + u2 * p2
         c = 1.0 if c > 1.0 else (-1.0 if c < -1.0 else c)
         a = dt / speed_tau
@@ -182,9 +187,9 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         if a > 1.0:
             a = 1.0
         n_hold_speed = hold_speed + a * (acos(c) * deg / dt - hold_speed)
-        if lying and n_hold_speed < still_dps and n_dyn < moving and not (
-                u2 >= up_min_z or (u0 > 0.0 and abs(u1) < supine_tan * u0)):
-            break                  # still and not clearly supine: a hold could be found
+        if n_hold_speed < still_dps and n_dyn < moving and u2 < up_min_z and not (
+                unannounced and u0 > 0.0 and abs(u1) < supine_tan * u0):
+            break                  # still, off upright, not clearly supine: a hold could be found
         if not measure:
             if still:
                 break                              # still: a rest pose may be taken

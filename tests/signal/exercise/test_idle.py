@@ -114,3 +114,61 @@ def test_analyzer_summary_unchanged(name, monkeypatch):
         a.finish()
         return _canonical(a.summary())
     assert summary(True) == summary(False)
+
+
+def _slumped_sitter(announce: str | None):
+    """Upright, then a slumped sitter whose pelvis hovers about the upright limit (50 deg
+    elevation, tilted back: supine side) with fidgets, then still there: events, states and
+    the frames the batched path took, for the batched path on and off."""
+    from spinewise.signal.body import BodySamples, angles_from_up
+    rate = 50.0
+    t = np.arange(int(600 * rate)) / rate
+    rng = np.random.default_rng(4)
+    # elevation: 85 deg for 60 s, then down to ~50 deg, wandering +-3 deg (slow) with
+    # fidget bursts; a little lateral lean
+    elev = np.where(t < 60, 85.0, 50.0 + 3.0 * np.sin(2 * np.pi * t / 37.0)
+                    + 1.5 * np.sin(2 * np.pi * t / 11.0))
+    elev += np.where((t % 45) < 2.0, 4.0 * np.sin(2 * np.pi * 1.5 * t), 0.0)
+    lat = np.radians(3.0 * np.sin(2 * np.pi * t / 53.0))
+    e = np.radians(elev)
+    up = np.column_stack([np.cos(e) * np.cos(lat), np.cos(e) * np.sin(lat), np.sin(e)])
+    up += rng.normal(0, 0.002, up.shape)
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    acc = up + rng.normal(0, 0.004, up.shape)
+    f, la, inc = angles_from_up(up)
+    body = BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
+    out = {}
+    for fast in (True, False):
+        tracker_mod.IDLE_FAST = fast
+        taken = [0]
+        run = idle.idle_run
+
+        def counted(tr, t_all, *a, **kw):
+            j = run(tr, t_all, *a, **kw)
+            taken[0] += j - a[-1]
+            return j
+        idle.idle_run = counted
+        try:
+            tracker = ExerciseTracker(SignalConfig(), rate)
+            events = tracker.announce(announce) if announce else []
+            states = []
+            for k in range(0, len(t), 731):
+                events += tracker.update(body.slice(k, min(k + 731, len(t))))
+                states.append(_canonical(tracker.get_state()))
+            events += tracker.finish()
+        finally:
+            idle.idle_run = run
+            tracker_mod.IDLE_FAST = True
+        out[fast] = (_canonical([(e.kind, e.t_s, e.data) for e in events]), states, taken[0])
+    return out
+
+
+@pytest.mark.parametrize("announce", [None, "plank"])
+def test_a_slumped_sitter_at_the_upright_limit(announce):
+    """Frames off upright but tilted back (supine side) cannot start a hold unless a hold was
+    announced: the batched path takes them (moving ones too) and stays exact."""
+    out = _slumped_sitter(announce)
+    assert out[True][0] == out[False][0]
+    assert out[True][1] == out[False][1]
+    if announce is None:
+        assert out[True][2] > 0.9 * 540 * 10     # nearly every frame of the slumped 9 minutes
