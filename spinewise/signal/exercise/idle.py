@@ -26,6 +26,7 @@ below must refuse the state. The comparison test fails when the two disagree.
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 
@@ -65,11 +66,13 @@ _UP_MIN_Z = math.sin(math.radians(UPRIGHT_MIN_ELEVATION_DEG)) + 1e-4
 
 
 def _eligible(tr) -> int:
-    """_AT_REST: an upright episode at rest with nothing under way (no excursion, set,
-    candidate reps, hold or its veto; the all-axes detector as it is between sets).
+    """_AT_REST: an upright episode at rest with nothing under way (no excursion, set, roll
+    reps, hold or its veto; the all-axes detector as it is between sets; candidate reps
+    may wait: they raise the rep threshold, and expire).
     _NO_EPISODE: no rest pose yet (moving), nothing under way. _LYING: as _AT_REST, supine
     (the roll detector stepped too). _EXCURSION: upright, the all-axes detector in an
-    excursion (a lean, a shift) with nothing else under way. Else _NONE."""
+    excursion (a lean, a shift) with nothing else under way (candidate reps may wait). Else
+    _NONE."""
     s, det = tr._s, tr._det
     if (s["prev_up"] is None or s["set"] is not None or s["hold"] is not None
             or s["hold_veto_up"] is not None or s.get("hold_up_lp") is None
@@ -77,9 +80,9 @@ def _eligible(tr) -> int:
         return _NONE
     if det.rest is None:
         return _NONE if det.active else _NO_EPISODE
-    if (s["cand"] or s["cand_roll"] or det.keep_history or det.weights != _UNIT
+    if (s["cand_roll"] or det.keep_history or det.weights != _UNIT
             or det.offset != _ZERO or len(s["ep_frames"]) > _EP_KEEP
-            or len(det._pre_t) > _PRE_KEEP):
+            or len(det._pre_t) > _PRE_KEEP or (s["cand"] and s["posture"] != UPRIGHT)):
         return _NONE
     if det.active:
         if (s["posture"] == UPRIGHT and not det.split_sides and not tr._roll.active
@@ -119,6 +122,14 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     noise_k, noise_max, roll_noise_max = _tr.NOISE_K, _tr.NOISE_MAX_DEG, _tr.ROLL_NOISE_MAX_DEG
     off_frac = _reps.OFF_FRACTION
     up_min_z, supine_tan = _UP_MIN_Z, _SUPINE_TAN
+    # candidate reps of this upright episode (tracker._on_deg): the threshold is at least
+    # REP_ON_FRACTION of their typical size until they expire (tracker._expire, at rest only)
+    cand = s["cand"] if measure and not lying else []
+    cand_on = (_tr.REP_ON_FRACTION * statistics.median([r["amplitude_deg"] for r in cand[-5:]])
+               if cand else 0.0)
+    cand_end = cand[-1]["end_s"] if cand else 0.0
+    cand_gap = cfg.exercise_set_gap_s
+    cand_live = bool(cand)
     unannounced = s["announced"] is None      # (announced, a hold starts in any pose off upright)
     da = _reps.REST_DRIFT_A
     da1 = 1 - da
@@ -199,6 +210,8 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
                 on = noise_max
             if rep_floor >= on:
                 on = rep_floor
+            if cand_live and cand_on > on:
+                on = cand_on
             # reps.RepDetector.step from rest (posture.body_rotation1_deg)
             ax, ay, az = u1 * r2 - u2 * r1, u2 * r0 - u0 * r2, u0 * r1 - u1 * r0
             sn = sqrt(ax * ax + ay * ay + az * az)
@@ -263,6 +276,8 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
         l0, l1, l2, hold_speed = hx, hy, hz, n_hold_speed
         stills.append(still)
         j += 1
+        if cand_live and at_rest and t - cand_end > cand_gap:
+            cand_live = False                      # tracker._expire, at the frame's end
         if not measure:
             continue
         ms.append(m)
@@ -306,6 +321,8 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     if j == i:
         return i
     # write the run's state back, as the frame-by-frame path leaves it
+    if cand and not cand_live:
+        s["cand"] = []
     tr._eff2 = eff_all[j - 1]
     fl.block, fl.sum, fl.n = f_block, f_sum, f_n
     s["speed_dps"], s["dyn_mg"], s["quiet_t"] = speed_dps, dyn_ema, quiet_t

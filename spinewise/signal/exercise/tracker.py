@@ -87,6 +87,7 @@ SHIFT_S = 14.0             # see _step: small held shifts become the new rest po
 SHIFT_MAX_DEG = 6.0
 NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
 ROLL_NOISE_MAX_DEG = 1.2   # bounded so a threshold cannot feed on the motion it ignores
+REP_ON_FRACTION = 0.4      # a rep must reach this x the episode's typical rep (_on_deg)
 NOISE_K = 3.0              # unrecognised reps must stand this far above the rest wobble (RMS)
 # Effort (see effort.py): a hold candidate's 1 s blocks of effort-band RMS against the
 # recording's quiet floor. Field recordings with a gyro: planks and side planks 2.6-6x,
@@ -527,13 +528,13 @@ class ExerciseTracker:
         if roll or self._det.weights != [1.0, 1.0, 1.0]:      # one quiet axis: smaller reps show
             floor, frac = self.cfg.exercise_roll_rep_min_deg, 0.15
             if not roll and self._det.weights[1] > 0.0:
-                frac = 0.4                    # the tilt axis carries breathing: as for all axes
+                frac = REP_ON_FRACTION        # the tilt axis carries breathing: as for all axes
             if s["set"] is None:
                 floor = max(floor, min(NOISE_K * math.sqrt(s["noise2_roll"]), ROLL_NOISE_MAX_DEG))
         elif s["posture"] == "upright":               # walking and fidgets rock the pelvis
-            floor, frac = self.cfg.exercise_upright_rep_min_deg, 0.4
+            floor, frac = self.cfg.exercise_upright_rep_min_deg, REP_ON_FRACTION
         else:
-            floor, frac = self.cfg.exercise_rep_min_deg, 0.4
+            floor, frac = self.cfg.exercise_rep_min_deg, REP_ON_FRACTION
         if s["set"] is None and not roll and self._det.weights == [1.0, 1.0, 1.0]:
             floor = max(floor, min(NOISE_K * math.sqrt(s["noise2"]), NOISE_MAX_DEG))
         if not reps:

@@ -116,27 +116,20 @@ def test_analyzer_summary_unchanged(name, monkeypatch):
     assert summary(True) == summary(False)
 
 
-def _slumped_sitter(announce: str | None):
-    """Upright, then a slumped sitter whose pelvis hovers about the upright limit (50 deg
-    elevation, tilted back: supine side) with fidgets, then still there: events, states and
-    the frames the batched path took, for the batched path on and off."""
+def _body(t, elev_deg, lat_deg, rate, seed=4):
     from spinewise.signal.body import BodySamples, angles_from_up
-    rate = 50.0
-    t = np.arange(int(600 * rate)) / rate
-    rng = np.random.default_rng(4)
-    # elevation: 85 deg for 60 s, then down to ~50 deg, wandering +-3 deg (slow) with
-    # fidget bursts; a little lateral lean
-    elev = np.where(t < 60, 85.0, 50.0 + 3.0 * np.sin(2 * np.pi * t / 37.0)
-                    + 1.5 * np.sin(2 * np.pi * t / 11.0))
-    elev += np.where((t % 45) < 2.0, 4.0 * np.sin(2 * np.pi * 1.5 * t), 0.0)
-    lat = np.radians(3.0 * np.sin(2 * np.pi * t / 53.0))
-    e = np.radians(elev)
+    rng = np.random.default_rng(seed)
+    e, lat = np.radians(elev_deg), np.radians(lat_deg)
     up = np.column_stack([np.cos(e) * np.cos(lat), np.cos(e) * np.sin(lat), np.sin(e)])
     up += rng.normal(0, 0.002, up.shape)
     up /= np.linalg.norm(up, axis=1, keepdims=True)
     acc = up + rng.normal(0, 0.004, up.shape)
     f, la, inc = angles_from_up(up)
-    body = BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
+    return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
+
+
+def _on_and_off(body, rate, announce: str | None = None):
+    """(events, states every chunk, frames the batched path took), batched path on and off."""
     out = {}
     for fast in (True, False):
         tracker_mod.IDLE_FAST = fast
@@ -152,8 +145,8 @@ def _slumped_sitter(announce: str | None):
             tracker = ExerciseTracker(SignalConfig(), rate)
             events = tracker.announce(announce) if announce else []
             states = []
-            for k in range(0, len(t), 731):
-                events += tracker.update(body.slice(k, min(k + 731, len(t))))
+            for k in range(0, len(body), 731):
+                events += tracker.update(body.slice(k, min(k + 731, len(body))))
                 states.append(_canonical(tracker.get_state()))
             events += tracker.finish()
         finally:
@@ -161,6 +154,17 @@ def _slumped_sitter(announce: str | None):
             tracker_mod.IDLE_FAST = True
         out[fast] = (_canonical([(e.kind, e.t_s, e.data) for e in events]), states, taken[0])
     return out
+
+
+def _slumped_sitter(announce: str | None):
+    """Upright, then a slumped sitter whose pelvis hovers about the upright limit (50 deg
+    elevation, tilted back: supine side) with fidgets, then still there."""
+    rate = 50.0
+    t = np.arange(int(600 * rate)) / rate
+    elev = np.where(t < 60, 85.0, 50.0 + 3.0 * np.sin(2 * np.pi * t / 37.0)
+                    + 1.5 * np.sin(2 * np.pi * t / 11.0))
+    elev += np.where((t % 45) < 2.0, 4.0 * np.sin(2 * np.pi * 1.5 * t), 0.0)
+    return _on_and_off(_body(t, elev, 3.0 * np.sin(2 * np.pi * t / 53.0), rate), rate, announce)
 
 
 @pytest.mark.parametrize("announce", [None, "plank"])
@@ -172,3 +176,22 @@ def test_a_slumped_sitter_at_the_upright_limit(announce):
     assert out[True][1] == out[False][1]
     if announce is None:
         assert out[True][2] > 0.9 * 540 * 10     # nearly every frame of the slumped 9 minutes
+
+
+def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run():
+    """Standing, two 20 deg leans that close as reps (candidates, no set), then still: the
+    batched path takes the frames after them with the candidates' threshold, and the
+    candidates expire inside a run (exercise_set_gap_s after the last), as _step does."""
+    rate = 50.0
+    t = np.arange(int(240 * rate)) / rate
+    lean = np.zeros_like(t)
+    for c in (40.0, 52.0):
+        x = np.clip((t - c) / 4.0, 0.0, 1.0)
+        lean += 20.0 * np.sin(np.pi * x) ** 2
+    elev = 88.0 - lean + 0.3 * np.sin(2 * np.pi * t / 4.0)
+    out = _on_and_off(_body(t, elev, np.zeros_like(t), rate, seed=5), rate)
+    assert out[True][0] == out[False][0]
+    assert out[True][1] == out[False][1]
+    # all but the leans' ~130 frames and the first rest pose's 10 (without the candidates
+    # the frames until they expired went to _step: 2,110)
+    assert out[True][2] >= 2300
