@@ -36,6 +36,11 @@ from spinewise.signal.exercise import reps as _reps
 from spinewise.signal.exercise.frames import FRAME_S
 from spinewise.signal.exercise.posture import SUPINE, UPRIGHT, UPRIGHT_MIN_ELEVATION_DEG
 
+try:        # the loop at rest in C (_idle_loop.c, optional): without it, the Python loop below
+    from spinewise.signal.exercise import _idle_loop as _loop
+except ImportError:             # pragma: no cover - an install without a C compiler
+    _loop = None
+
 _UNIT = [1.0, 1.0, 1.0]
 _ZERO = [0.0, 0.0, 0.0]
 _PRE_KEEP = 60                  # reps.RepDetector.step keeps this much pre-roll
@@ -101,9 +106,11 @@ def _eligible(tr) -> int:
     return _NONE
 
 
-def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int) -> int:
+def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int,
+             arrays: tuple | None = None) -> int:
     """Apply the idle frames from ``i`` on; return the index of the first frame ``_step`` must
-    take (``i`` itself when the tracker is not idle)."""
+    take (``i`` itself when the tracker is not idle). ``arrays``: the same frames as C-ordered
+    float64 arrays (t (n,), up (n, 3), dyn (n,), eff (n,)), for the compiled loop."""
     n = len(t_all)
     if i >= n:
         return i
@@ -163,7 +170,35 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     stills, ms, xs, ys, zs = [], [], [], [], []     # per frame of the run, for the buffers
     rms, rxs, rys, rzs = [], [], [], []             # the same for the roll detector
     j = i
-    while j < n:
+    compiled = _loop is not None and arrays is not None and not lying and not excursion
+    if compiled:
+        # the same loop in C (_idle_loop.c): upright at rest, or no rest pose yet
+        params = np.array([frame_s, speed_tau, hold_tau, still_dps, moving, quiet, up_min_z,
+                           noise_k, noise_max, rep_floor, too_far, o0, o1, o2, w0, w1, w2,
+                           off_frac, da, da1, block_s, half_block, deg, float(measure),
+                           float(unannounced), supine_tan, cand_on, cand_end, cand_gap])
+        st = np.array([prev_t, p0, p1, p2, speed_dps, dyn_ema,
+                       0.0 if quiet_t is None else quiet_t, float(quiet_t is not None),
+                       l0, l1, l2, hold_speed, r0, r1, r2, 0.0, noise2, last_m_full,
+                       0.0 if f_block is None else float(f_block), float(f_block is not None),
+                       f_sum, float(f_n), float(cand_live)])
+        k = n - i
+        still_a, m_a, xyz_a, adds = (np.zeros(k, dtype=np.uint8), np.empty(k), np.empty((k, 3)),
+                                     np.empty(k))
+        j, n_adds = _loop.rest_run(*arrays, i, n, params, st, still_a, m_a, xyz_a, adds)
+        (prev_t, p0, p1, p2, speed_dps, dyn_ema, quiet_t, has_quiet_t, l0, l1, l2, hold_speed,
+         r0, r1, r2, moved, noise2, last_m_full, f_block, has_block, f_sum, f_n,
+         live) = st.tolist()
+        quiet_t = quiet_t if has_quiet_t else None
+        f_block = int(f_block) if has_block else None
+        f_n, rest_moved, cand_live = int(f_n), bool(moved), bool(live)
+        for v in adds[:n_adds].tolist():
+            fl._add(v)                              # (the floor never feeds back into the loop)
+        stills = still_a[:j - i].astype(bool).tolist()
+        if measure:
+            ms = m_a[:j - i].tolist()
+            xs, ys, zs = (xyz_a[:j - i, c].tolist() for c in range(3))
+    while not compiled and j < n:
         t = t_all[j]
         u0, u1, u2 = up_all[j]
         # -- everything _step would decide, before anything is committed

@@ -268,10 +268,17 @@ class ExerciseTracker:
         t_all, dyn_all, trem_all = fr.t_s.tolist(), fr.dyn_mg.tolist(), fr.tremor_g2.tolist()
         eff_all = fr.effort2.tolist() if fr.effort2 is not None else [math.nan] * n
         up_all = fr.up.tolist()
+        arrays = None
+        if IDLE_FAST and idle._loop is not None:
+            f64 = np.float64
+            arrays = (np.ascontiguousarray(fr.t_s, dtype=f64), np.ascontiguousarray(fr.up, dtype=f64),
+                      np.ascontiguousarray(fr.dyn_mg, dtype=f64),
+                      np.ascontiguousarray(fr.effort2, dtype=f64) if fr.effort2 is not None
+                      else np.full(n, math.nan))
         i = 0
         while i < n:
             if IDLE_FAST:
-                i = idle.idle_run(self, t_all, up_all, dyn_all, eff_all, i)
+                i = idle.idle_run(self, t_all, up_all, dyn_all, eff_all, i, arrays=arrays)
                 if i >= n:
                     break
             self._eff2 = eff_all[i]

@@ -4,6 +4,7 @@ for bit (floats compared through their repr), whatever the chunking."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -31,16 +32,18 @@ def _counting(monkeypatch) -> list:
     taken = [0]
     run = idle.idle_run
 
-    def counted(tr, t_all, *a):
-        j = run(tr, t_all, *a)
+    def counted(tr, t_all, *a, **kw):
+        j = run(tr, t_all, *a, **kw)
         taken[0] += j - a[-1]
         return j
     monkeypatch.setattr(idle, "idle_run", counted)
     return taken
 
 
-def _run(name: str, fast: bool, chunk_size: int, monkeypatch, announce: str | None = None):
+def _run(name: str, fast: bool, chunk_size: int, monkeypatch, announce: str | None = None,
+         compiled: bool = True):
     monkeypatch.setattr(tracker_mod, "IDLE_FAST", fast)
+    monkeypatch.setattr(idle, "_loop", idle._loop if compiled else None)
     rec, truth = load(name)
     body = OracleBody(truth["mounting"]["R_sensor_from_body"], truth["rate_hz"], rec.has_gyro)
     tracker = ExerciseTracker(SignalConfig(), truth["rate_hz"])
@@ -55,12 +58,13 @@ def _run(name: str, fast: bool, chunk_size: int, monkeypatch, announce: str | No
     return _canonical([(e.kind, e.t_s, e.data) for e in events]), states, tracker.summary()
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
 @pytest.mark.parametrize("name", FIXTURES)
-def test_idle_path_changes_no_event_and_no_state(name, monkeypatch):
+def test_idle_path_changes_no_event_and_no_state(name, compiled, monkeypatch):
     taken = _counting(monkeypatch)
     off = _run(name, False, 250, monkeypatch)
     assert taken[0] == 0
-    on = _run(name, True, 250, monkeypatch)
+    on = _run(name, True, 250, monkeypatch, compiled=compiled)
     assert on[0] == off[0]
     assert on[1] == off[1]            # bit for bit, at every 5th chunk boundary and the end
     assert on[2] == off[2]
@@ -68,12 +72,23 @@ def test_idle_path_changes_no_event_and_no_state(name, monkeypatch):
         assert taken[0] > 0           # an office snippet has idle upright stretches
 
 
+def test_the_compiled_loop_is_built():
+    """CI builds it (pyproject.toml: an optional extension); a build that failed silently
+    would leave the C loop untested and the analysis slower."""
+    if os.environ.get("CI") == "true":
+        assert idle._loop is not None, "spinewise/signal/exercise/_idle_loop.c was not built"
+    elif idle._loop is None:
+        pytest.skip("the C loop is not built here (no compiler?): the Python loop runs")
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
 @pytest.mark.parametrize("chunk_size", [7, 4096])
-def test_idle_path_whatever_the_chunks(chunk_size, monkeypatch):
+def test_idle_path_whatever_the_chunks(chunk_size, compiled, monkeypatch):
     """Runs cut at chunk boundaries of any size (the frame builder itself is chunk-invariant
     only to the last bit or so, so each chunking is compared with itself unbatched)."""
     name = "office_snippet_25hz_random"
-    assert _run(name, True, chunk_size, monkeypatch) == _run(name, False, chunk_size, monkeypatch)
+    assert (_run(name, True, chunk_size, monkeypatch, compiled=compiled)
+            == _run(name, False, chunk_size, monkeypatch))
 
 
 def test_idle_path_with_an_announced_hold(monkeypatch):
@@ -128,11 +143,13 @@ def _body(t, elev_deg, lat_deg, rate, seed=4):
     return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
 
 
-def _on_and_off(body, rate, announce: str | None = None):
+def _on_and_off(body, rate, announce: str | None = None, compiled: bool = True):
     """(events, states every chunk, frames the batched path took), batched path on and off."""
     out = {}
+    loop = idle._loop
     for fast in (True, False):
         tracker_mod.IDLE_FAST = fast
+        idle._loop = loop if compiled else None
         taken = [0]
         run = idle.idle_run
 
@@ -151,12 +168,13 @@ def _on_and_off(body, rate, announce: str | None = None):
             events += tracker.finish()
         finally:
             idle.idle_run = run
+            idle._loop = loop
             tracker_mod.IDLE_FAST = True
         out[fast] = (_canonical([(e.kind, e.t_s, e.data) for e in events]), states, taken[0])
     return out
 
 
-def _slumped_sitter(announce: str | None):
+def _slumped_sitter(announce: str | None, compiled: bool):
     """Upright, then a slumped sitter whose pelvis hovers about the upright limit (50 deg
     elevation, tilted back: supine side) with fidgets, then still there."""
     rate = 50.0
@@ -164,21 +182,24 @@ def _slumped_sitter(announce: str | None):
     elev = np.where(t < 60, 85.0, 50.0 + 3.0 * np.sin(2 * np.pi * t / 37.0)
                     + 1.5 * np.sin(2 * np.pi * t / 11.0))
     elev += np.where((t % 45) < 2.0, 4.0 * np.sin(2 * np.pi * 1.5 * t), 0.0)
-    return _on_and_off(_body(t, elev, 3.0 * np.sin(2 * np.pi * t / 53.0), rate), rate, announce)
+    return _on_and_off(_body(t, elev, 3.0 * np.sin(2 * np.pi * t / 53.0), rate), rate, announce,
+                       compiled)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
 @pytest.mark.parametrize("announce", [None, "plank"])
-def test_a_slumped_sitter_at_the_upright_limit(announce):
+def test_a_slumped_sitter_at_the_upright_limit(announce, compiled):
     """Frames off upright but tilted back (supine side) cannot start a hold unless a hold was
     announced: the batched path takes them (moving ones too) and stays exact."""
-    out = _slumped_sitter(announce)
+    out = _slumped_sitter(announce, compiled)
     assert out[True][0] == out[False][0]
     assert out[True][1] == out[False][1]
     if announce is None:
         assert out[True][2] > 0.9 * 540 * 10     # nearly every frame of the slumped 9 minutes
 
 
-def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run():
+@pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
+def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run(compiled):
     """Standing, two 20 deg leans that close as reps (candidates, no set), then still: the
     batched path takes the frames after them with the candidates' threshold, and the
     candidates expire inside a run (exercise_set_gap_s after the last), as _step does."""
@@ -189,7 +210,7 @@ def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run():
         x = np.clip((t - c) / 4.0, 0.0, 1.0)
         lean += 20.0 * np.sin(np.pi * x) ** 2
     elev = 88.0 - lean + 0.3 * np.sin(2 * np.pi * t / 4.0)
-    out = _on_and_off(_body(t, elev, np.zeros_like(t), rate, seed=5), rate)
+    out = _on_and_off(_body(t, elev, np.zeros_like(t), rate, seed=5), rate, compiled=compiled)
     assert out[True][0] == out[False][0]
     assert out[True][1] == out[False][1]
     # all but the leans' ~130 frames and the first rest pose's 10 (without the candidates
