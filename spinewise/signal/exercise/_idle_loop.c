@@ -11,7 +11,7 @@
  * memory to a process that must stay under 200 MB.)
  *
  * Floating point: IEEE double as CPython's float (x86-64 SSE2 / aarch64), no contraction
- * into fused multiply-adds (-ffp-contract=off in pyproject.toml), acos/atan2/sqrt/pow from
+ * into fused multiply-adds (-ffp-contract=off in setup.py), acos/atan2/sqrt/pow from
  * the same libm CPython's math module calls. pow goes through a volatile pointer so the
  * compiler cannot turn pow(x, 2.0) into x * x: CPython's float ** 2 calls pow().
  */

@@ -73,7 +73,7 @@ def test_idle_path_changes_no_event_and_no_state(name, compiled, monkeypatch):
 
 
 def test_the_compiled_loop_is_built():
-    """CI builds it (pyproject.toml: an optional extension); a build that failed silently
+    """CI builds it (setup.py: an optional extension); a build that failed silently
     would leave the C loop untested and the analysis slower."""
     if os.environ.get("CI") == "true":
         assert idle._loop is not None, "spinewise/signal/exercise/_idle_loop.c was not built"
