@@ -143,22 +143,14 @@ def _body(t, elev_deg, lat_deg, rate, seed=4):
     return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, rate)
 
 
-def _on_and_off(body, rate, announce: str | None = None, compiled: bool = True):
+def _on_and_off(body, rate, monkeypatch, announce: str | None = None, compiled: bool = True):
     """(events, states every chunk, frames the batched path took), batched path on and off."""
     out = {}
-    loop = idle._loop
     for fast in (True, False):
-        tracker_mod.IDLE_FAST = fast
-        idle._loop = loop if compiled else None
-        taken = [0]
-        run = idle.idle_run
-
-        def counted(tr, t_all, *a, **kw):
-            j = run(tr, t_all, *a, **kw)
-            taken[0] += j - a[-1]
-            return j
-        idle.idle_run = counted
-        try:
+        with monkeypatch.context() as mp:
+            mp.setattr(tracker_mod, "IDLE_FAST", fast)
+            mp.setattr(idle, "_loop", idle._loop if compiled else None)
+            taken = _counting(mp)
             tracker = ExerciseTracker(SignalConfig(), rate)
             events = tracker.announce(announce) if announce else []
             states = []
@@ -166,15 +158,11 @@ def _on_and_off(body, rate, announce: str | None = None, compiled: bool = True):
                 events += tracker.update(body.slice(k, min(k + 731, len(body))))
                 states.append(_canonical(tracker.get_state()))
             events += tracker.finish()
-        finally:
-            idle.idle_run = run
-            idle._loop = loop
-            tracker_mod.IDLE_FAST = True
         out[fast] = (_canonical([(e.kind, e.t_s, e.data) for e in events]), states, taken[0])
     return out
 
 
-def _slumped_sitter(announce: str | None, compiled: bool):
+def _slumped_sitter(announce: str | None, compiled: bool, monkeypatch):
     """Upright, then a slumped sitter whose pelvis hovers about the upright limit (50 deg
     elevation, tilted back: supine side) with fidgets, then still there."""
     rate = 50.0
@@ -182,16 +170,16 @@ def _slumped_sitter(announce: str | None, compiled: bool):
     elev = np.where(t < 60, 85.0, 50.0 + 3.0 * np.sin(2 * np.pi * t / 37.0)
                     + 1.5 * np.sin(2 * np.pi * t / 11.0))
     elev += np.where((t % 45) < 2.0, 4.0 * np.sin(2 * np.pi * 1.5 * t), 0.0)
-    return _on_and_off(_body(t, elev, 3.0 * np.sin(2 * np.pi * t / 53.0), rate), rate, announce,
-                       compiled)
+    return _on_and_off(_body(t, elev, 3.0 * np.sin(2 * np.pi * t / 53.0), rate), rate, monkeypatch,
+                       announce, compiled)
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
 @pytest.mark.parametrize("announce", [None, "plank"])
-def test_a_slumped_sitter_at_the_upright_limit(announce, compiled):
+def test_a_slumped_sitter_at_the_upright_limit(announce, compiled, monkeypatch):
     """Frames off upright but tilted back (supine side) cannot start a hold unless a hold was
     announced: the batched path takes them (moving ones too) and stays exact."""
-    out = _slumped_sitter(announce, compiled)
+    out = _slumped_sitter(announce, compiled, monkeypatch)
     assert out[True][0] == out[False][0]
     assert out[True][1] == out[False][1]
     if announce is None:
@@ -199,7 +187,7 @@ def test_a_slumped_sitter_at_the_upright_limit(announce, compiled):
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
-def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run(compiled):
+def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run(compiled, monkeypatch):
     """Standing, two 20 deg leans that close as reps (candidates, no set), then still: the
     batched path takes the frames after them with the candidates' threshold, and the
     candidates expire inside a run (exercise_set_gap_s after the last), as _step does."""
@@ -210,7 +198,8 @@ def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run(compiled):
         x = np.clip((t - c) / 4.0, 0.0, 1.0)
         lean += 20.0 * np.sin(np.pi * x) ** 2
     elev = 88.0 - lean + 0.3 * np.sin(2 * np.pi * t / 4.0)
-    out = _on_and_off(_body(t, elev, np.zeros_like(t), rate, seed=5), rate, compiled=compiled)
+    out = _on_and_off(_body(t, elev, np.zeros_like(t), rate, seed=5), rate, monkeypatch,
+                      compiled=compiled)
     assert out[True][0] == out[False][0]
     assert out[True][1] == out[False][1]
     # all but the leans' ~130 frames and the first rest pose's 10 (without the candidates
