@@ -6,7 +6,8 @@ roll it. So one detector serves all: the angle ``m`` between the current gravity
 and the rest one, with hysteresis. A rep begins once ``m`` passes ``on_deg`` and ends when it
 falls back under a fraction of its own peak; start and end are the crossings of that
 fraction. Reps move with a bell-shaped speed (minimum jerk), so the 25 % and 90 % level
-crossings give the true start, end and time held at the end position. The rest orientation
+crossings give the true start and end, and the half-way crossings the time held at the end
+position (_held_s). The rest orientation
 follows slow drift while the body is idle at rest. Works on 10 Hz frames, so memory is
 bounded by ``max_rep_s``.
 """
@@ -294,9 +295,9 @@ class RepDetector:
         down_s = min(max(t_lo_d - t_hi_d, 0.0) / (_TAU_HI - _TAU_LO), MAX_MOVE_S)
         start = max(t_lo_u - _TAU_LO * up_s, float(t[0]))
         end = t_lo_d + _TAU_LO * down_s
-        hold = _held_s(t, mags, base, plateau, start, end)
         if end - start < self.min_rep_s:
             return None
+        hold = _held_s(t, mags, base, plateau, start, end)
         ipk = int(np.argmax(mags))
         return Rep(start_s=round(start, 2), end_s=round(end, 2), peak_s=round(float(t[ipk]), 2),
                    hold_s=round(hold, 2), amplitude_deg=round(plateau, 2),
