@@ -300,6 +300,12 @@ def test_tolerated_variations(tmp_path):
     assert report.data_lines == 20
 
 
+def test_a_header_with_quoted_names_is_the_header(tmp_path):
+    text = csv_of(good_lines()).replace("t,ax,ay,az,gx,gy,gz", '"t","ax","ay","az","gx","gy","gz"')
+    chunk, report = read(write_text(tmp_path, text))
+    assert report.ok and len(chunk) == 20 and chunk.has_gyro
+
+
 def test_strict_policy_raises_at_the_first_problem(tmp_path):
     lines = good_lines()
     lines[4] = "0.08,0.01,-0.02,0.99,0,x,0"

@@ -72,7 +72,8 @@ def _read_header(fh: BinaryIO, report: ReadReport, policy: ReadPolicy) -> None:
     except UnicodeDecodeError:
         raise RecordingError(f"header is not text (expected {HEADER_LINE}): {raw[:40]!r}",
                              line=1, path=report.path) from None
-    names = tuple(name.strip() for name in text.split(","))
+    # column names may be quoted ("t","ax",...: pyarrow's and spreadsheets' CSV writers)
+    names = tuple(name.strip().strip('"').strip() for name in text.split(","))
     if names[:len(HEADER)] != HEADER:
         raise RecordingError(f"wrong header {text[:80]!r}, expected {HEADER_LINE!r} "
                              "(extra columns after these are allowed)", line=1, path=report.path)
