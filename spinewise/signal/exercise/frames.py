@@ -19,6 +19,11 @@ from scipy import signal as sps
 from spinewise.signal.body import BodySamples
 from spinewise.signal.iir import sosfilt_step
 
+try:        # the fusion offset's loop in C (_fusion_loop.c, optional): without it, the Python loop
+    from spinewise.signal.exercise import _fusion_loop as _loop
+except ImportError:
+    _loop = None
+
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.1
@@ -221,14 +226,20 @@ class FrameBuilder:
         err_q = np.empty((len(q_idx), 3))
         e = f["err"]
         e0, e1, e2 = (0.0, 0.0, 0.0) if e is None else e
-        d_q, near_q = d[q_idx].tolist(), near[q_idx].tolist()
-        for k in range(len(q_idx)):
-            d0, d1, d2 = d_q[k]
-            if near_q[k]:
-                e0, e1, e2 = e0 + a * (d0 - e0), e1 + a * (d1 - e1), e2 + a * (d2 - e2)
-            else:
-                e0, e1, e2 = d0, d1, d2
-            err_q[k] = (e0, e1, e2)
+        if _loop is not None:
+            # the same loop in C (_fusion_loop.c)
+            e0, e1, e2 = _loop.offset_run(np.ascontiguousarray(d[q_idx]),
+                                          np.ascontiguousarray(near[q_idx], dtype=np.uint8),
+                                          a, e0, e1, e2, err_q)
+        else:
+            d_q, near_q = d[q_idx].tolist(), near[q_idx].tolist()
+            for k in range(len(q_idx)):
+                d0, d1, d2 = d_q[k]
+                if near_q[k]:
+                    e0, e1, e2 = e0 + a * (d0 - e0), e1 + a * (d1 - e1), e2 + a * (d2 - e2)
+                else:
+                    e0, e1, e2 = d0, d1, d2
+                err_q[k] = (e0, e1, e2)
         # the offset in force at each frame (after its own quiet update)
         which = np.searchsorted(q_idx, idx, side="right") - 1
         err = np.empty_like(g)

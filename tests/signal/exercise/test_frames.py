@@ -1,9 +1,13 @@
 """FrameBuilder: chunk-invariant 10 Hz frames; tremor only where the rate allows."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import pytest
 
 from spinewise.signal.body import BodySamples, angles_from_up
+from spinewise.signal.exercise import frames
 from spinewise.signal.exercise.frames import FrameBuilder, tremor_available
 
 
@@ -108,11 +112,12 @@ def _moving_body(seed: int, n: int = 6000, rate: float = 52.0) -> BodySamples:
     return BodySamples(t, acc, rng.normal(0, 1, (n, 3)), up, f, la, inc, True, rate)
 
 
-def _fused(body, size, reference, monkeypatch):
+def _fused(body, size, reference, monkeypatch, compiled=True):
+    monkeypatch.undo()
     if reference:
         monkeypatch.setattr(FrameBuilder, "_fuse", _fuse_frame_by_frame)
-    else:
-        monkeypatch.undo()
+    elif not compiled:
+        monkeypatch.setattr(frames, "_loop", None)
     fb = FrameBuilder(body.rate_hz)
     out, states = [], []
     for i in range(0, len(body), size):
@@ -122,11 +127,22 @@ def _fused(body, size, reference, monkeypatch):
     return np.concatenate(out), states
 
 
-def test_vectorised_fusion_equals_the_frame_by_frame_loop(monkeypatch):
+def test_the_compiled_fusion_loop_is_built():
+    """CI builds it (setup.py: an optional extension), as the idle loop (test_idle.py)."""
+    if os.environ.get("CI") == "true":
+        assert frames._loop is not None, "spinewise/signal/exercise/_fusion_loop.c was not built"
+    elif frames._loop is None:
+        pytest.skip("the C loop is not built here (no compiler?): the Python loop runs")
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
+def test_vectorised_fusion_equals_the_frame_by_frame_loop(compiled, monkeypatch):
+    if compiled and frames._loop is None:
+        pytest.skip("the C loop is not built here")
     for seed in range(4):
         body = _moving_body(seed)
         for size in (1000, 37):
             ref_up, ref_states = _fused(body, size, True, monkeypatch)
-            up, states = _fused(body, size, False, monkeypatch)
+            up, states = _fused(body, size, False, monkeypatch, compiled)
             assert np.array_equal(up, ref_up)          # bit for bit
             assert states == ref_states
