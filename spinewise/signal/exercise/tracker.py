@@ -761,8 +761,9 @@ class ExerciseTracker:
 
     def _add_rep(self, t: float, r: dict) -> list[Event]:
         st = self._s["set"]
-        # counted on the tilt too, a rep is a rep whichever side it rolls to: only size and
-        # tempo tell (as for a set in blocks); rocking about the roll centre does not tilt
+        # A dead bug counted on tilt + roll is still judged by the side it rolls to, as any
+        # alternating set: letting size and tempo alone tell (as for a set in blocks) counted
+        # the pelvis settling after reps (dev seeds 3012-3047: 3 sets 1-4 reps over, 1 mended)
         blocked = st.get("blocked", False)
         if not recognise.plausible(st["exercise"], st["reps_raw"], st["detail"], r, self._det.offset,
                                    blocked=blocked):
