@@ -369,15 +369,16 @@ def idle_run(tr, t_all: list, up_all: list, dyn_all: list, eff_all: list, i: int
     del ring[:-_RING_KEEP]
     keep = _EP_KEEP if measure else _PRE_REST_KEEP
     ep = s["ep_frames"]
-    ep += [[t_all[q]] + up_all[q] + [stills[q - i]] for q in range(max(i, j - keep), j)]
+    a = max(i, j - keep)
+    ep += [[t, u[0], u[1], u[2], st] for t, u, st in zip(t_all[a:j], up_all[a:j], stills[a - i:])]
     del ep[:-keep]
     if not measure:
         s["still_run"] = []                        # every frame of the run was moving
         return j
     if excursion:
         det._buf_t += t_all[i:j]
-        det._buf_r += [[xs[q], ys[q], zs[q]] for q in range(j - i)]
-        det._buf_up += [list(up_all[q]) for q in range(i, j)]
+        det._buf_r += [[x, y, z] for x, y, z in zip(xs, ys, zs)]
+        det._buf_up += [list(u) for u in up_all[i:j]]
         det.last_m, det.last_m_full = ms[-1], last_m_full
         det._peak, det._peak_n, det._below_since = peak, len(det._buf_r), None
         s["settle_since"] = None                   # upright all along: not settling elsewhere
