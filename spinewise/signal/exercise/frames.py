@@ -49,8 +49,8 @@ FUSION_REANCHOR_DEG = 15.0   # turned further than this from where it was follow
 # The band stops below Nyquist at low rates (25 Hz: 3-10 Hz).
 EFFORT_BAND_HZ = (3.0, 12.0)
 EFFORT_MIN_WIDTH = 1.5         # the band's top must be at least 1.5x its bottom
-N_SUMS = 13                  # per-frame sums: up(3), dyn^2, tremor^2, n, acc up(3), gyro up(3),
-                             # effort^2
+N_SUMS = 14                  # per-frame sums: up(3), dyn^2, tremor^2, n, acc up(3), gyro up(3),
+                             # effort^2, acc along up
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +62,8 @@ class Frames:
     n: np.ndarray            # (F,) samples in the frame
     effort2: np.ndarray | None = None  # (F,) mean square of the EFFORT_BAND_HZ band: gyro
                                        # (dps^2) when there is one, else acc (mg^2)
+    vert_g: np.ndarray | None = None   # (F,) mean acceleration along world-up minus 1 g, g:
+                                       # the pelvis' vertical acceleration plus the bias
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -149,7 +151,8 @@ class FrameBuilder:
             eband, self._effort_zi = sosfilt_step(self._effort_sos, src, self._effort_zi)
             eff2 = np.sum(eband ** 2, axis=1)
         bins = np.floor(np.asarray(body.t_s, dtype=np.float64) / FRAME_S).astype(np.int64)
-        vals = np.column_stack([up, dyn2, trem2, np.ones(n), up_acc, g_lp, eff2])
+        vert = acc[:, 0] * up[:, 0] + acc[:, 1] * up[:, 1] + acc[:, 2] * up[:, 2]
+        vals = np.column_stack([up, dyn2, trem2, np.ones(n), up_acc, g_lp, eff2, vert])
         # Samples whose bin is older than the open one (clock jitter) join the open bin.
         if self._bin is not None:
             bins = np.maximum(bins, self._bin)
@@ -296,9 +299,10 @@ def _frames(ids: np.ndarray, sums: np.ndarray) -> Frames:
     cnt = sums[:, 5]
     up = sums[:, :3] / np.linalg.norm(sums[:, :3], axis=1, keepdims=True).clip(1e-12)
     return Frames(t_s=(ids + 0.5) * FRAME_S, up=up, dyn_mg=1000.0 * np.sqrt(sums[:, 3] / cnt),
-                  tremor_g2=sums[:, 4] / cnt, n=cnt, effort2=sums[:, 12] / cnt)
+                  tremor_g2=sums[:, 4] / cnt, n=cnt, effort2=sums[:, 12] / cnt,
+                  vert_g=sums[:, 13] / cnt - 1.0)
 
 
 def _empty() -> Frames:
     z = np.zeros(0)
-    return Frames(z, np.zeros((0, 3)), z, z, z, z)
+    return Frames(z, np.zeros((0, 3)), z, z, z, z, z)

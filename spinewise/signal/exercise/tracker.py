@@ -25,7 +25,7 @@ import numpy as np
 from spinewise.config import SignalConfig
 from spinewise.events import Event
 from spinewise.signal.body import BodySamples
-from spinewise.signal.exercise import form, recognise
+from spinewise.signal.exercise import form, recognise, travel
 from spinewise.signal.exercise.effort import FRAMES_PER_BLOCK, EffortFloor
 from spinewise.signal.exercise.frames import FRAME_S, FrameBuilder
 from spinewise.signal.exercise.holds import HoldMeter
@@ -43,6 +43,9 @@ QUIET_BEFORE_S = 1.0       # ... within this long before an upright rep's start 
 SETTLE_S = 4.0             # still this long in another posture during an excursion: new episode
 SETTLE_BENT_S = 12.0       # ... bent forward from standing short of lying (see _settle_s)
 SQUAT_MAX_BEND_DEG = 75.0  # deepest squat flexion (wide bodies 15-70 deg); all fours ~90
+SQUAT_MIN_TRAVEL_M = 0.10  # a squat lowers the pelvis 0.2-0.5 m; a seated reach a few cm
+TRAVEL_LOOK_S = 40.0       # reps judged by their travel start within this long before now
+TRAVEL_PAD_S = 0.5         # ... measured from this long before a rep's start to after its end
 HOLD_BREAK_S = 0.6         # movement this long ends a hold
 # How long one rep's excursion may last, by the episode's rest posture. Supine: knee-to-chest
 # is a stretch held (guide: "hold 20 seconds"; wide bodies hold 20-40 s, a rep with its moves
@@ -154,6 +157,9 @@ class ExerciseTracker:
         self._roll.keep_history = True
         self._roll.end_debounce_s = ROLL_END_DEBOUNCE_S
         self._s = self._fresh_state()
+        # frame times and vertical acceleration (frames.Frames.vert_g) of the last
+        # TRAVEL_LOOK_S and more, kept per chunk: what a squat's travel is measured from
+        self._vert_t, self._vert_g = np.zeros(0), np.zeros(0)
         self._floor = EffortFloor()      # the recording's quiet effort floor (effort.py)
         self._eff2 = math.nan            # effort-band power of the frame being stepped
         self.rejected = 0          # body samples ignored (non-finite / degenerate)
@@ -249,13 +255,16 @@ class ExerciseTracker:
     def get_state(self) -> dict:
         return {"frames": self._frames.get_state(), "det": self._det.get_state(),
                 "roll": self._roll.get_state(), "s": copy.deepcopy(self._s),
-                "effort_floor": self._floor.get_state()}
+                "effort_floor": self._floor.get_state(),
+                "vert": [self._vert_t.tolist(), self._vert_g.tolist()]}
 
     def set_state(self, state: dict) -> None:
         self._frames.set_state(state["frames"])
         self._det.set_state(state["det"])
         self._roll.set_state(state["roll"])
         self._floor = EffortFloor.from_state(state.get("effort_floor"))
+        vt, vg = state.get("vert", ([], []))
+        self._vert_t, self._vert_g = np.asarray(vt, dtype=np.float64), np.asarray(vg, dtype=np.float64)
         # keys added since the state was saved start fresh
         self._s = {**self._fresh_state(), **copy.deepcopy(state["s"])}
 
@@ -265,6 +274,7 @@ class ExerciseTracker:
         n = len(fr)
         if n == 0:
             return events
+        self._keep_vert(fr)
         t_all, dyn_all, trem_all = fr.t_s.tolist(), fr.dyn_mg.tolist(), fr.tremor_g2.tolist()
         eff_all = fr.effort2.tolist() if fr.effort2 is not None else [math.nan] * n
         up_all = fr.up.tolist()
@@ -631,12 +641,36 @@ class ExerciseTracker:
             if len(s["cand"]) < self.cfg.exercise_set_min_reps:
                 return ev + self._pending(t, r)
             exercise = recognise.recognise(s["posture"], self._det.rest, s["cand"])
+            if exercise == "squat" and self._pelvis_stays(t, s["cand"]):
+                log.debug("t=%.1f flexion reps that do not lower the pelvis: not squats", t)
+                exercise = None
             if exercise is None:
                 del s["cand"][0]
                 return ev + self._pending(t, r)
         elif exercise in recognise.HOLDS:
             return ev
         return ev + self._start_set(t, exercise, self._consistent(exercise, s["cand"]))
+
+    def _keep_vert(self, fr) -> None:
+        """Add a chunk's frames to the vertical-acceleration record. What is dropped is older
+        than TRAVEL_LOOK_S + TRAVEL_PAD_S before the chunk's first frame, so every frame of
+        the chunk sees at least that much before it, whatever the chunking."""
+        if fr.vert_g is None:
+            return
+        keep = self._vert_t >= fr.t_s[0] - TRAVEL_LOOK_S - TRAVEL_PAD_S
+        self._vert_t = np.concatenate([self._vert_t[keep], fr.t_s])
+        self._vert_g = np.concatenate([self._vert_g[keep], fr.vert_g])
+
+    def _pelvis_stays(self, t: float, reps: list[dict]) -> bool:
+        """Whether the recent reps of an upright run (those within TRAVEL_LOOK_S) moved the
+        pelvis up and down less than a squat does, by their median travel (travel.py): a
+        seated person reaching forward rep after rep. Only the frames up to ``t`` count."""
+        vt, vg = self._vert_t, self._vert_g
+        seen = vt <= t
+        moves = [travel.excursion_m(vt[seen], vg[seen], r["start_s"] - TRAVEL_PAD_S, r["end_s"] + TRAVEL_PAD_S)
+                 for r in reps if r["start_s"] >= t - TRAVEL_LOOK_S]
+        moves = [m for m in moves if m is not None]
+        return len(moves) >= 2 and statistics.median(moves) < SQUAT_MIN_TRAVEL_M
 
     def _consistent(self, exercise: str, reps: list[dict]) -> list[dict]:
         """The run's reps that move the way the others do (recognise.same_direction): a

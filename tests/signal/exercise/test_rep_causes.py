@@ -27,9 +27,11 @@ def _tilted(base_up, flex_deg: float, roll_deg: float) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
-def _stream(keys: list[tuple[float, np.ndarray]], breath_deg=0.3, seed=0) -> BodySamples:
+def _stream(keys: list[tuple[float, np.ndarray]], breath_deg=0.3, seed=0,
+            heights_m: list[float] | None = None) -> BodySamples:
     """Body samples through keyframes (duration of the move to it, up vector): minimum-jerk
-    moves between them, breathing rocking the pelvis in pitch and sensor noise on top."""
+    moves between them, breathing rocking the pelvis in pitch and sensor noise on top.
+    ``heights_m``: the pelvis' height at each keyframe, moved the same way (squats)."""
     rng = np.random.default_rng(seed)
     t_k = np.cumsum([0.0] + [d for d, _ in keys[1:]])
     t = np.arange(int(t_k[-1] * RATE_HZ)) / RATE_HZ
@@ -42,6 +44,10 @@ def _stream(keys: list[tuple[float, np.ndarray]], breath_deg=0.3, seed=0) -> Bod
     up[:, 2] += breath * np.abs(up[:, 0])
     up /= np.linalg.norm(up, axis=1, keepdims=True)
     acc = up + rng.normal(0, 0.003, up.shape)
+    if heights_m is not None:
+        h = np.asarray(heights_m)
+        z = h[i] * (1 - s[:, 0]) + h[i + 1] * s[:, 0]
+        acc += up * (np.gradient(np.gradient(z, t), t) / 9.80665)[:, None]
     f, la, inc = angles_from_up(up)
     return BodySamples(t, acc, np.zeros_like(acc), up, f, la, inc, True, RATE_HZ)
 
@@ -164,7 +170,9 @@ def test_squats_with_uneven_holds_at_the_bottom_are_regular():
     keys = [(0.0, UPRIGHT_UP), (6.0, UPRIGHT_UP)]
     for hold_s in (0.2, 5.0, 0.3, 4.5, 0.2, 5.0, 0.4, 0.3):
         keys += [(1.4, bottom), (hold_s, bottom), (1.4, UPRIGHT_UP), (0.8, UPRIGHT_UP)]
-    sets = _run(_stream(keys + [(20.0, UPRIGHT_UP)]))
+    keys += [(20.0, UPRIGHT_UP)]
+    heights = [-0.35 if u is bottom else 0.0 for _, u in keys]   # a squat lowers the pelvis
+    sets = _run(_stream(keys, heights_m=heights))
     assert [(s["exercise"], s["reps"]) for s in sets] == [("squat", 8)]
 
 
