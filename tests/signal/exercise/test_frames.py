@@ -65,39 +65,6 @@ def test_effort_unknown_where_the_rate_leaves_no_band():
 
 
 # -- the gyro/accelerometer fusion, vectorised over a chunk (FrameBuilder._fuse) ----------------
-def _fuse_frame_by_frame(self, ids, sums, has_gyro):
-    """The fusion as it was written frame by frame: the specification _fuse must equal bit
-    for bit."""
-    import math
-    from dataclasses import replace
-    from spinewise.signal.exercise import frames as fm
-    fr = fm._frames(ids, sums)
-    if not has_gyro or len(fr) == 0:
-        return fr
-    f = self._fusion or {"err": None, "prev": None, "quiet": 0, "anchor": None}
-    a = 1.0 - math.exp(-2.0 * math.pi * fm.FUSION_CUTOFF_HZ * fm.FRAME_S)
-    g = fm._unit_rows(sums[:, 9:12])
-    g_all, d_all = g.tolist(), (g - fm._unit_rows(sums[:, 6:9])).tolist()
-    up = fr.up.tolist()
-    for i, (g, d) in enumerate(zip(g_all, d_all)):
-        if f["prev"] is not None:
-            fast = fm._angle_deg(g, f["prev"]) / fm.FRAME_S > fm.FUSION_GATE_DPS
-            f["quiet"] = 0 if fast else f["quiet"] + 1
-        f["prev"] = g
-        near = f["anchor"] is not None and fm._angle_deg(g, f["anchor"]) < fm.FUSION_REANCHOR_DEG
-        if f["quiet"] >= fm.FUSION_QUIET_FRAMES:
-            e = f["err"]
-            f["err"] = [e[k] + a * (d[k] - e[k]) for k in range(3)] if near else d
-            f["anchor"], near = g, True
-        if near:
-            e = f["err"]
-            u = [up[i][0] - e[0], up[i][1] - e[1], up[i][2] - e[2]]
-            n = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]) or 1.0
-            up[i] = [u[0] / n, u[1] / n, u[2] / n]
-    self._fusion = f
-    return replace(fr, up=np.asarray(up, dtype=np.float64))
-
-
 def _moving_body(seed: int, n: int = 6000, rate: float = 52.0) -> BodySamples:
     """Still spells, slow drifts and sudden turns, with the gyro's direction off the
     accelerometer's by a wandering offset: every branch of the fusion."""
@@ -112,12 +79,14 @@ def _moving_body(seed: int, n: int = 6000, rate: float = 52.0) -> BodySamples:
     return BodySamples(t, acc, rng.normal(0, 1, (n, 3)), up, f, la, inc, True, rate)
 
 
-def _fused(body, size, reference, monkeypatch, compiled=True):
+def _fused(body, size, reference, monkeypatch, compiled=True, loop_max=0):
     monkeypatch.undo()
     if reference:
-        monkeypatch.setattr(FrameBuilder, "_fuse", _fuse_frame_by_frame)
-    elif not compiled:
-        monkeypatch.setattr(frames, "_loop", None)
+        monkeypatch.setattr(FrameBuilder, "_fuse", FrameBuilder._fuse_frame_by_frame)
+    else:
+        monkeypatch.setattr(frames, "FUSE_LOOP_MAX_FRAMES", loop_max)
+        if not compiled:
+            monkeypatch.setattr(frames, "_loop", None)
     fb = FrameBuilder(body.rate_hz)
     out, states = [], []
     for i in range(0, len(body), size):
@@ -135,14 +104,17 @@ def test_the_compiled_fusion_loop_is_built():
         pytest.skip("the C loop is not built here (no compiler?): the Python loop runs")
 
 
+@pytest.mark.parametrize("loop_max", [0, frames.FUSE_LOOP_MAX_FRAMES], ids=["vectorised", "as shipped"])
 @pytest.mark.parametrize("compiled", [True, False], ids=["C loop", "Python loop"])
-def test_vectorised_fusion_equals_the_frame_by_frame_loop(compiled, monkeypatch):
+def test_vectorised_fusion_equals_the_frame_by_frame_loop(compiled, loop_max, monkeypatch):
+    """FrameBuilder._fuse_frame_by_frame is the specification. Vectorised (loop_max 0) and as
+    shipped (chunks of a few frames, the live messages, go frame by frame)."""
     if compiled and frames._loop is None:
         pytest.skip("the C loop is not built here")
     for seed in range(4):
         body = _moving_body(seed)
-        for size in (1000, 37):
+        for size in (1000, 37, 400):
             ref_up, ref_states = _fused(body, size, True, monkeypatch)
-            up, states = _fused(body, size, False, monkeypatch, compiled)
+            up, states = _fused(body, size, False, monkeypatch, compiled, loop_max)
             assert np.array_equal(up, ref_up)          # bit for bit
             assert states == ref_states
