@@ -45,6 +45,7 @@ FUSION_REANCHOR_DEG = 15.0   # turned further than this from where it was follow
 # Chunks of this many frames or fewer take the frame-by-frame fusion: the vectorised one costs
 # ~0.3 ms a call whatever the size, most of the analysis of a live 25-sample message (~2 ms)
 FUSE_LOOP_MAX_FRAMES = 8
+_FUSION_A = 1.0 - math.exp(-2.0 * math.pi * FUSION_CUTOFF_HZ * FRAME_S)   # the offset's EMA step
 # Effort of an isometric hold: holding a plank against gravity shakes the trunk with small
 # fast corrections. Measured in the 3-12 Hz band of the gyro (field recordings: 2.6-6x the
 # recording's quietest windows inside planks, 1.0-1.6x lying relaxed) and, without a gyro,
@@ -200,8 +201,8 @@ class FrameBuilder:
             return fr
         if n <= FUSE_LOOP_MAX_FRAMES:
             return self._fuse_loop(fr, sums)
-        f = self._fusion or {"err": None, "prev": None, "quiet": 0, "anchor": None}
-        a = 1.0 - math.exp(-2.0 * math.pi * FUSION_CUTOFF_HZ * FRAME_S)
+        f = self._fusion or _no_fusion()
+        a = _FUSION_A
         g = _unit_rows(sums[:, 9:12])
         d = g - _unit_rows(sums[:, 6:9])
         idx = np.arange(n)
@@ -268,7 +269,6 @@ class FrameBuilder:
         self._fusion = f
         return replace(fr, up=up)
 
-
     def _fuse_frame_by_frame(self, ids: np.ndarray, sums: np.ndarray, has_gyro: bool) -> Frames:
         """The fusion as it was first written, frame by frame: the specification _fuse's
         vectorised arithmetic equals bit for bit (tests/signal/exercise/test_frames.py), and
@@ -279,8 +279,9 @@ class FrameBuilder:
         return self._fuse_loop(fr, sums)
 
     def _fuse_loop(self, fr: Frames, sums: np.ndarray) -> Frames:
-        f = dict(self._fusion) if self._fusion else {"err": None, "prev": None, "quiet": 0, "anchor": None}
-        a = 1.0 - math.exp(-2.0 * math.pi * FUSION_CUTOFF_HZ * FRAME_S)
+        """_fuse_frame_by_frame's loop over the frames ``fr`` (their per-frame ``sums``)."""
+        f = dict(self._fusion) if self._fusion else _no_fusion()
+        a = _FUSION_A
         g = _unit_rows(sums[:, 9:12])
         g_all, d_all = g.tolist(), (g - _unit_rows(sums[:, 6:9])).tolist()
         up = fr.up.tolist()
@@ -301,6 +302,11 @@ class FrameBuilder:
                 up[i] = [u[0] / n, u[1] / n, u[2] / n]
         self._fusion = f
         return replace(fr, up=np.asarray(up, dtype=np.float64))
+
+
+def _no_fusion() -> dict:
+    """The fusion's state before its first frame (see _fuse)."""
+    return {"err": None, "prev": None, "quiet": 0, "anchor": None}
 
 
 def _angles_cmp(a: np.ndarray, b: np.ndarray, scale: float, limit: float, above: bool) -> np.ndarray:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from spinewise.signal.exercise.frames import FRAME_S
+from spinewise.stream import GRAVITY_M_S2
 
-G0_M_S2 = 9.80665
 MIN_FRAMES = 5
 
 
@@ -21,7 +21,7 @@ def excursion_m(t_s: np.ndarray, vert_g: np.ndarray, start_s: float, end_s: floa
     """The range of the pelvis' height (m) over the frames from ``start_s`` to ``end_s``,
     starting and ending at rest; None when fewer than MIN_FRAMES frames fall in the span."""
     sel = (t_s >= start_s) & (t_s <= end_s)
-    a = vert_g[sel] * G0_M_S2
+    a = vert_g[sel] * GRAVITY_M_S2
     n = len(a)
     if n < MIN_FRAMES or not np.all(np.isfinite(a)):
         return None

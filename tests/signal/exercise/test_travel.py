@@ -5,6 +5,7 @@ import numpy as np
 
 from spinewise.signal.exercise import travel
 from spinewise.signal.exercise.frames import FRAME_S
+from spinewise.stream import GRAVITY_M_S2
 
 
 def _dip(depth_m: float, move_s: float = 1.2, hold_s: float = 0.5, rest_s: float = 1.0):
@@ -16,7 +17,7 @@ def _dip(depth_m: float, move_s: float = 1.2, hold_s: float = 0.5, rest_s: float
         return u ** 3 * (10 - 15 * u + 6 * u * u)
     z = -depth_m * (mj((t - rest_s) / move_s) - mj((t - rest_s - move_s - hold_s) / move_s))
     acc = np.gradient(np.gradient(z, FRAME_S), FRAME_S)
-    return t, acc / travel.G0_M_S2
+    return t, acc / GRAVITY_M_S2
 
 
 def test_a_squat_s_depth_comes_back():
