@@ -26,7 +26,7 @@ from spinewise.config import SignalConfig
 from spinewise.events import Event
 from spinewise.signal.body import BodySamples
 from spinewise.signal.exercise import form, recognise, travel
-from spinewise.signal.exercise.effort import FRAMES_PER_BLOCK, EffortFloor
+from spinewise.signal.exercise.effort import BLOCK_S, FRAMES_PER_BLOCK, EffortFloor
 from spinewise.signal.exercise.frames import FRAME_S, FrameBuilder
 from spinewise.signal.exercise.holds import HoldMeter
 from spinewise.signal.exercise.posture import body_rotation1_deg, body_rotation_deg, classify, classify1
@@ -97,13 +97,21 @@ NOISE_K = 3.0              # unrecognised reps must stand this far above the res
 # lying relaxed 1.0-1.6x (p90 of 1 s blocks). Without a gyro the accelerometer band is a
 # weak cue (holds 1.2-2x, lying blocks 1.0-1.4x: the sensor noise dominates), so there a
 # hold is confirmed by clear effort or by the classic rules (head-up incline 7.5-35 deg,
-# entered from upright or lifted out of lying), and only motion ends it.
+# entered from upright or lifted out of lying), and motion ends it, or, for a hold that
+# showed clear effort, that effort falling back to the floor (EFFORT_DROP_EXCESS).
 EFFORT_MIN_RATIO = {True: 2.0, False: 1.6}      # by has_gyro: median of the candidate's blocks
 EFFORT_RESTART_RATIO = {True: 1.5, False: None}  # two blocks in a row under this: not holding
                                                  # (yet): the candidate starts again from here
 EFFORT_BLOCKS_KEPT = 8
+EFFORT_RISE_QUIET_S = 10.0   # see _effort_rose_s
+EFFORT_LOG_KEPT = 90         # without a gyro, a candidate's last blocks (1 s each) kept with their
+                             # times, to find where the effort rose (see _effort_rose_s)
 EFFORT_DROP_FRACTION = 0.35  # a running hold's effort falling under this x its own: let go
                              # (field: 4-8x the floor holding, 1-2.2x lying after: out of breath)
+EFFORT_DROP_EXCESS = 0.25    # without a gyro: the effort's power above the floor's falling
+                             # under this x the hold's own excess (the sensor noise sits in
+                             # both, so a ratio of RMS would barely move: a plank held at 2x
+                             # the floor and lying after it at 1.0-1.2x)
 PLANK_MIN_S = 12.0         # unannounced, a hold counts from this long: the guide's planks
                            # hold 15-60 s (Plank), a bird dog rep on hands and knees (at a
                            # plank's angle, with effort) 5-10 s (Bird Dog)
@@ -1056,6 +1064,15 @@ class ExerciseTracker:
                 # lifted slowly out of lying at that angle: the hold began with the effort
                 h["start_s"] = max(h["start_s"], h["effort_on_s"])
                 elapsed = t - h["start_s"]
+            rose_s = self._effort_rose_s(h)
+            if rose_s is not None and rose_s > h.get("found_s", h["start_s"]):
+                # no gyro: lying at that angle before it was part of the candidate; the hold
+                # began where the effort rose, and must run min_s from there
+                h["found_s"] = rose_s
+                h["start_s"] = max(h["start_s"], rose_s)
+                found_for, elapsed = t - rose_s, t - h["start_s"]
+                if found_for < min_s:
+                    return []
         # the bird dog check at exercise_hold_min_s (once), later the running limit
         # (not for a candidate lying without effort: the veto would block a plank lifted
         # from that pose later)
@@ -1168,7 +1185,12 @@ class ExerciseTracker:
         e = h["eff"]
         floor = self._floor.floor()
         restart = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])]
-        lim = None if floor is None or restart is None else max(restart * floor, h.get("eff_drop", 0.0))
+        if floor is None:
+            lim = None
+        elif restart is None:
+            lim = h.get("eff_drop")     # no gyro: only a running effortful hold's own drop
+        else:
+            lim = max(restart * floor, h.get("eff_drop", 0.0))
         if math.isfinite(self._eff2):
             e[0] += self._eff2
             e[1] += 1
@@ -1181,13 +1203,49 @@ class ExerciseTracker:
             return True
         h["blocks"].append(math.sqrt(e[0] / e[1]))
         del h["blocks"][:-EFFORT_BLOCKS_KEPT]
+        if restart is None:
+            log_ = h.setdefault("block_log", [])
+            log_.append([t, h["blocks"][-1]])
+            del log_[:-EFFORT_LOG_KEPT]
         h["eff"] = [0.0, 0]
-        if lim is None:
+        if floor is None:
             return True
-        quiet = len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim
+        quiet = lim is not None and len(h["blocks"]) >= 2 and max(h["blocks"][-2:]) < lim
         if h["confirmed"] and not quiet and len(h["blocks"]) >= 4:
-            h["eff_drop"] = EFFORT_DROP_FRACTION * statistics.median(h["blocks"])
+            h["eff_drop"] = self._effort_drop(statistics.median(h["blocks"]), floor)
         return not quiet
+
+    def _effort_drop(self, held: float, floor: float | None) -> float | None:
+        """The effort under which a running hold has let go, from its own (median of its
+        recent blocks): with a gyro a fraction of it; without, a fraction of its power
+        above the floor, and only for a hold that stood clear of the floor (one confirmed
+        by the classic rules at 1.2x could read as let go on a chance pair of blocks)."""
+        if self._s["has_gyro"]:
+            return EFFORT_DROP_FRACTION * held
+        if floor is None or held < EFFORT_MIN_RATIO[False] * floor:
+            return None
+        return math.sqrt(floor * floor + EFFORT_DROP_EXCESS * (held * held - floor * floor))
+
+    def _effort_rose_s(self, h: dict) -> float | None:
+        """Without a gyro (``h["block_log"]``): where this candidate's effort rose, the end of
+        the last run of blocks under the level it would have to fall to for a hold to have
+        let go (_effort_drop of its recent blocks, as _effortful takes them), if that run
+        lasted EFFORT_RISE_QUIET_S: lying at the hold's angle before it. A shorter quiet
+        start is the hold's own (tremor grows as a plank tires: 1.2x the floor rising to 2x).
+        None if there is no such run or the candidate is not clearly effortful."""
+        log_ = h.get("block_log")
+        if not log_ or not h["blocks"] or not self._effortful(h):
+            return None
+        lim = self._effort_drop(statistics.median(h["blocks"][1:] or h["blocks"]), self._floor.floor())
+        if lim is None:
+            return None
+        k = len(log_) - 1
+        while k >= 0 and log_[k][1] >= lim:
+            k -= 1
+        run = 0
+        while k - run >= 0 and log_[k - run][1] < lim:
+            run += 1
+        return log_[k][0] if run * BLOCK_S >= EFFORT_RISE_QUIET_S else None
 
     def _effortful(self, h: dict) -> bool:
         """The candidate's recent blocks stand EFFORT_MIN_RATIO above the quiet floor."""

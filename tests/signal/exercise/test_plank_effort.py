@@ -26,9 +26,11 @@ def _ramp(u):
 
 
 def _plank_stream(elev_deg: float, rest_deg: float | None = None, effort_dps: float = 2.5,
-                  gyro: bool = True, acc_tremor_mg: float = 0.0, seed: int = 0) -> BodySamples:
+                  gyro: bool = True, acc_tremor_mg: float = 0.0, seed: int = 0,
+                  effort_from_s: float = HOLD_START_S) -> BodySamples:
     """Stand, go down into a plank at ``elev_deg`` (head-up pelvic elevation; 0 = level),
-    hold with ``effort_dps`` of 3-12 Hz shaking, lower to prone at ``rest_deg``, lie still."""
+    hold with ``effort_dps`` of 3-12 Hz shaking, lower to prone at ``rest_deg``, lie still.
+    ``effort_from_s`` later than HOLD_START_S: they lie at the plank's angle until then."""
     rng = np.random.default_rng(seed)
     rest_deg = elev_deg + 1.0 if rest_deg is None else rest_deg
     n = int((HOLD_END_S + LOWER_S + LIE_S) * RATE)
@@ -36,7 +38,7 @@ def _plank_stream(elev_deg: float, rest_deg: float | None = None, effort_dps: fl
     # trunk angle from vertical: 0 standing, 90 - elevation in the plank
     a_hold, a_rest = 90.0 - elev_deg, 90.0 - rest_deg
     ang = a_hold * _ramp((t - STAND_S) / DOWN_S) + (a_rest - a_hold) * _ramp((t - HOLD_END_S) / LOWER_S)
-    holding = (t >= HOLD_START_S) & (t < HOLD_END_S)
+    holding = (t >= effort_from_s) & (t < HOLD_END_S)
     # effort: band-limited shaking (sum of 3-12 Hz sinusoids), in the gyro and a trace in the tilt
     f = rng.uniform(3.0, 12.0, 12)
     ph = rng.uniform(0, 2 * np.pi, (12, 3))
@@ -99,8 +101,28 @@ def test_accelerometer_only_level_plank_by_clear_acc_effort():
     assert [h["exercise"] for h in holds] == ["plank"]
 
 
-def test_chunk_invariance_and_state_restore():
-    body = _plank_stream(1.0, seed=3)
+@pytest.mark.parametrize("acc_tremor_mg", [8.0, 40.0])
+def test_accelerometer_only_level_plank_ends_when_the_acc_effort_stops(acc_tremor_mg):
+    # lowered to lying at the same angle: only the effort's end tells (its power above the
+    # sensor's noise, which sits in both: at 8 mg the hold reads ~2x the floor, lying ~1.1x)
+    holds = _run(_plank_stream(2.0, rest_deg=2.5, gyro=False, acc_tremor_mg=acc_tremor_mg))
+    assert [h["exercise"] for h in holds] == ["plank"]
+    assert abs(holds[0]["start_s"] - HOLD_START_S) < 1.0
+    assert abs(holds[0]["end_s"] - HOLD_END_S) < 1.5
+
+
+def test_accelerometer_only_plank_lifted_after_lying_at_its_angle_starts_with_the_effort():
+    rose_s = HOLD_START_S + 12.0
+    holds = _run(_plank_stream(2.0, rest_deg=2.5, gyro=False, acc_tremor_mg=8.0, effort_from_s=rose_s))
+    assert [h["exercise"] for h in holds] == ["plank"]
+    assert abs(holds[0]["start_s"] - rose_s) < 1.5
+    assert abs(holds[0]["end_s"] - HOLD_END_S) < 1.5
+
+
+@pytest.mark.parametrize("kw", [{}, {"gyro": False, "acc_tremor_mg": 8.0, "effort_from_s": HOLD_START_S + 12.0}],
+                         ids=["gyro", "acc-only-lifted-late"])
+def test_chunk_invariance_and_state_restore(kw):
+    body = _plank_stream(1.0, seed=3, **kw)
     ref = _run(body, chunk=500)
     assert len(ref) == 1
     for chunk in (7, 128, 1111):
