@@ -70,6 +70,9 @@ HUMP_DEG = 5.0                # a lean that falls and rises again by this much i
 PAD_BEFORE_EPOCHS = 2         # the descent can start just before the lean shows in an epoch mean
 PAD_EPOCHS = 2                # the rise or descent runs on up to 2 s after the lean
 BIAS_EPOCHS = 2               # epochs either side that give the accelerometer bias
+AT_REST_TURN_DPS = 3.0        # an epoch turning slower than this (and not shaking) is at rest
+TILT_FIT_MIN_TURN = 0.17      # epochs at rest ~10 deg or more apart around a span: the bias
+TILT_FIT_MAX_SLOPE = 1.5      # follows their tilt, up to 1.5 m/s^2 per unit turn (0.15 g)
 WALK_RUN = 3                  # gait-like epochs in a row that are walking, not a transition's own
 WALK_FIT_EPOCHS = 4           # walking epochs next to a span that give its end velocity
 LOOKAHEAD = MAX_LEAN_EPOCHS - 1 + PAD_EPOCHS + BIAS_EPOCHS + WALK_RUN - 1
@@ -97,7 +100,8 @@ AVAR = F["acc_var_m2_s4"]
 def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
                  post: tuple[int, int] | None, rate_hz: float, bias=None,
                  walk_before: tuple[int, int] | None = None,
-                 walk_after: tuple[int, int] | None = None, rectifies: bool = False) -> float:
+                 walk_after: tuple[int, int] | None = None, rectifies: bool = False,
+                 at_rest: tuple[int, ...] = ()) -> float:
     """Net vertical travel (m, + up) over the epochs rows[span[0]:span[1]]: the vertical
     acceleration double-integrated with zero velocity at both ends of the span.
 
@@ -112,6 +116,13 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
     (either may be None: walking next to the transition; then the other one's mean is the
     constant). A constant cancels in D anyway. From the per-epoch moments (day_features
     acc_s0_m_s, acc_s1_m, dir*), so exact whatever the chunking.
+
+    Unless the epochs at rest around and in the span (``at_rest``: in the ``pre`` and ``post``
+    windows, or inside the span: a reach held 1-4 s) sit at tilts TILT_FIT_MIN_TURN apart:
+    then what remains follows the tilt, not the time (_tilt_fit). At rest the body does not
+    accelerate, so what those epochs read is the bias model's error at their tilts; a model
+    learned from an office morning's few still postures knows it near those only. Over a
+    ramp in time, a 38 mg bias read seated reaches held at 30 deg as 0.3-0.5 m stand-ups.
 
     A span that starts or ends in a walk (``walk_before`` / ``walk_after``: the walking epochs
     next to it) does not start or end at zero velocity: the pelvis bobs at ~0.1-0.2 m/s within
@@ -149,14 +160,23 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
         b_pre, t_pre = mean_acc(*(pre or post))
         b_post, t_post = mean_acc(*(post or pre))
     slope = (b_post - b_pre) / (t_post - t_pre) if t_post > t_pre else 0.0
-    seg = [moments(i) for i in range(*span)]
+
+    def ramp(i: int) -> tuple[float, float]:
+        # the bias b(t) = b_pre + slope (t - t_pre) integrated over the epoch (moments 0 and 1)
+        te, dur = rows[i][T0], rows[i][N] / rate_hz
+        c = b_pre + slope * (te - t_pre)
+        return c * dur + slope * dur * dur / 2.0, c * dur * dur / 2.0 + slope * dur ** 3 / 3.0
+    local = _tilt_fit(rows, list(at_rest), moments, rate_hz) if len(at_rest) >= 2 else None
+    if local is not None:
+        ramp = local
+    seg = []
+    for i in range(*span):
+        te, dur, s0, s1 = moments(i)
+        r0, r1 = ramp(i)
+        seg.append((te, dur, s0 - r0, s1 - r1))
     t_mid = 0.5 * (seg[0][0] + seg[-1][0] + seg[-1][1])
     d = 0.0
     for te, dur, s0, s1 in seg:
-        # the bias b(t) = b_pre + slope (t - t_pre) integrated over the epoch (moments 0 and 1)
-        c = b_pre + slope * (te - t_pre)
-        s0 -= c * dur + slope * dur * dur / 2.0
-        s1 -= c * dur * dur / 2.0 + slope * dur ** 3 / 3.0
         d -= s1 + (te - t_mid) * s0
     span_s = seg[-1][0] + seg[-1][1] - seg[0][0]
     v_a = v_b = 0.0
@@ -166,16 +186,46 @@ def net_travel_m(rows, span: tuple[int, int], pre: tuple[int, int] | None,
         v_b = _walk_end_velocity([moments(i) for i in range(*walk_after)], False, rectifies)
     d += (v_a + v_b) * span_s / 2.0
     if rectifies:
-        d += _rectification_travel(rows, span, seg, t_mid, slope, b_pre, t_pre, v_b - v_a)
+        d += _rectification_travel(rows, span, seg, t_mid, v_b - v_a)
     return d
 
 
-def _rectification_travel(rows, span, seg, t_mid, slope, b_pre, t_pre, dv_true) -> float:
+def _tilt_fit(rows, rest: list[int], moments, rate_hz: float):
+    """The bias left after the model as a line in the tilt, fitted to epochs at rest (``rest``:
+    their s0 / dur is that bias at their direction): along e, the direction in which their
+    mean directions spread most, r(u) = c + g (u . e) by least squares weighted by duration.
+    Returns the per-epoch moments of that bias, i -> (c dur + g e.dir0, c dur^2/2 + g e.dir1),
+    or None where the epochs span less than TILT_FIT_MIN_TURN along e (nothing to fit a slope
+    on: the caller keeps its ramp in time)."""
+    m = [moments(i) for i in rest]
+    dur = np.array([x[1] for x in m])
+    if np.any(dur <= 0):
+        return None
+    u = np.array([[rows[i][D0X], rows[i][D0Y], rows[i][D0Z]] for i in rest]) / dur[:, None]
+    r = np.array([x[2] for x in m]) / dur
+    w = dur / dur.sum()
+    centred = u - w @ u
+    e = np.linalg.eigh((centred * w[:, None]).T @ centred)[1][:, -1]
+    x = u @ e
+    if x.max() - x.min() < TILT_FIT_MIN_TURN:
+        return None
+    xm, rm = float(w @ x), float(w @ r)
+    g = float(np.clip(w @ ((x - xm) * (r - rm)) / (w @ ((x - xm) ** 2)), -TILT_FIT_MAX_SLOPE, TILT_FIT_MAX_SLOPE))
+    c = rm - g * xm
+
+    def local(i: int) -> tuple[float, float]:
+        row = rows[i]
+        d_ = row[N] / rate_hz
+        return (c * d_ + g * (e[0] * row[D0X] + e[1] * row[D0Y] + e[2] * row[D0Z]),
+                c * d_ * d_ / 2.0 + g * (e[0] * row[D1X] + e[1] * row[D1Y] + e[2] * row[D1Z]))
+    return local
+
+
+def _rectification_travel(rows, span, seg, t_mid, dv_true) -> float:
     """The travel correction when the span's excess velocity gain is the norm's rectification
-    (net_travel_m, ``rectifies``): moved from uniform over the span to the moving epochs."""
-    s0_sum = 0.0
-    for te, dur, s0, _s1 in seg:
-        s0_sum += s0 - (b_pre + slope * (te - t_pre)) * dur - slope * dur * dur / 2.0
+    (net_travel_m, ``rectifies``): moved from uniform over the span to the moving epochs.
+    ``seg``: the span's epoch moments with the bias around it removed."""
+    s0_sum = sum(s0 for _te, _dur, s0, _s1 in seg)
     excess = s0_sum - dv_true                     # m/s the span gained that it did not
     if excess <= 0.0:
         return 0.0                                # rectification only ever adds
@@ -309,6 +359,26 @@ class ActivityClassifier:
         return (all(g[c - 2:c]) and all(g[c + 1:c + 3]) and rows[k][STEPS] >= 1
                 and (all(g[:c]) or all(g[c + 1:])))
 
+    def _turn_dps(self, i: int) -> float:
+        """How fast epoch i's specific-force direction turns (deg/s): its linear trend from the
+        direction's moments over the n samples t_k = k dt,
+        D1 - D0 t_c = u' dt^3 n (n^2 - 1) / 12 with t_c = (n - 1) dt / 2."""
+        r = self._rows[i]
+        n, dt = r[N], 1.0 / self.rate_hz
+        if n < 2:
+            return 0.0
+        t_c, k = (n - 1) * dt / 2.0, 12.0 / (dt ** 3 * n * (n * n - 1))
+        return float(np.degrees(np.sqrt(sum(((r[d1] - r[d0] * t_c) * k) ** 2
+                                            for d0, d1 in ((D0X, D1X), (D0Y, D1Y), (D0Z, D1Z))))))
+
+    def _at_rest(self, i: int) -> bool:
+        """Epoch i neither turns (under AT_REST_TURN_DPS) nor shakes (|acc| spread within
+        STILL_VAR_RATIO x the noise): a reach held for a second is at rest though its
+        neighbours move."""
+        r = self._rows[i]
+        return (r[N] >= 2 and r[AVAR] < STILL_VAR_RATIO * self.noise_var
+                and self._turn_dps(i) < AT_REST_TURN_DPS)
+
     def _transition(self, k: int, stand0: float, jolt_mg: float = TRANSITION_DYN_MG,
                     forced: str | None = None) -> int:
         """+1 sit-to-stand, -1 stand-to-sit, 0 none, decided at the first epoch of a forward
@@ -412,7 +482,9 @@ class ActivityClassifier:
         d = net_travel_m(rows, (a, b), pre, post, self.rate_hz, self.acc_bias.coefficients(),
                          walk_before=self._walk_run(a, -1) if before and not self._quiet(a) else None,
                          walk_after=self._walk_run(b, 1) if after and not self._quiet(b - 1) else None,
-                         rectifies=self.acc_only)
+                         rectifies=self.acc_only,
+                         at_rest=tuple(i for i in range(pre[0] if pre else a, post[1] if post else b)
+                                       if self._at_rest(i)))
         self._last_peak = d
         if jolt and (abs(d) > MAX_TRAVEL_M or (d < 0 and after)):
             # (nobody walks off a sit-down: a jolt straight into a walk is its first step)

@@ -45,3 +45,27 @@ def test_leaning_in_every_rep_is_not_walking(flex):
 def test_gait_runs_shorter_than_the_minimum_are_not_walking():
     gait = [0] + [1] * (WALK_MIN_EPOCHS - 1) + [0] * 3
     assert not any(_walking(gait, [2] * len(gait)))
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 52.0, 104.0])
+@pytest.mark.parametrize("turn_dps", [0.0, 2.0, 30.0])
+def test_an_epoch_s_turn_rate_from_its_direction_moments(rate_hz, turn_dps):
+    """_turn_dps reads the linear trend of the specific-force direction within an epoch from
+    its zeroth and first moments (sums over the samples at k dt from the epoch's start): a
+    still epoch reads 0 (not the 3 deg/s a continuous-time centre of dur / 2 would make of it
+    at 104 Hz), a steady turn its rate; _at_rest takes under 3 deg/s with |acc| quiet."""
+    import numpy as np
+
+    from spinewise.signal.activity import AVAR, D0X, D0Y, D0Z, D1X, D1Y, D1Z, N
+    n = int(rate_hz)
+    t = np.arange(n) / rate_hz
+    a = np.radians(10.0 + turn_dps * (t - t.mean()))
+    u = np.column_stack([-np.sin(a), np.zeros(n), np.cos(a)])
+    row = [0.0] * (len(FEATURES) + 3)
+    row[N], row[AVAR] = float(n), 0.01
+    for c0, c1, k in ((D0X, D1X, 0), (D0Y, D1Y, 1), (D0Z, D1Z, 2)):
+        row[c0], row[c1] = u[:, k].sum() / rate_hz, (u[:, k] * t).sum() / rate_hz
+    clf = ActivityClassifier(rate_hz)
+    clf._rows, clf.noise_var = [row], 0.01
+    assert clf._turn_dps(0) == pytest.approx(turn_dps, abs=0.05 + 0.01 * turn_dps)
+    assert clf._at_rest(0) == (turn_dps < 3.0)
