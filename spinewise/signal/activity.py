@@ -464,6 +464,15 @@ class ActivityClassifier:
         pre, post = (a - BIAS_EPOCHS, a), (b, b + BIAS_EPOCHS)
         if before:
             a, pre = max(a, before[-1] + 1), None
+            if (a == k and rows[a - 2][GAIT] > 0.5
+                    and rows[a - 1][FLEX] - rows[a - 2][FLEX] >= TRANSITION_LEAN_DEG / 2.0):
+                # the movement starts right at the walk's end, and its lean already shows in
+                # the walk's last gait-like epoch: a sit-down straight out of a walk (1-1.5 s)
+                # began inside it (dev seeds: 0.7 s of a 1.3 s descent; without it the span
+                # read -0.14 m of a 0.44 m drop, and the sitting after it as standing). That
+                # epoch joins the span, and the walk's velocity is taken at the end of the one
+                # before
+                a -= 1
         if after:
             b, post = min(b, after[0]), None
         # the zero-velocity update needs the body at rest (or walking) around the span: a

@@ -314,13 +314,17 @@ def test_sit_down_right_after_a_walk(acc_noise_g):
     assert abs(got - want) < 0.05 * want
 
 
-@pytest.mark.parametrize("walk_s", [40.3, 40.55, 40.8])   # the walk ends at three bob phases
-def test_sit_down_straight_out_of_a_walk_is_a_sit_down(walk_s):
+@pytest.mark.parametrize("walk_s,down_s,lean_deg", [
+    (40.3, 3.0, 20.0), (40.55, 3.0, 20.0), (40.8, 3.0, 20.0),   # the walk ends at three bob phases
+    (40.2, 1.3, 16.0), (40.45, 1.5, 20.0)])                     # quick sit-downs
+def test_sit_down_straight_out_of_a_walk_is_a_sit_down(walk_s, down_s, lean_deg):
     # the span of the double integral starts inside the walk's last steps: their vertical
-    # velocity (up to 0.2 m/s) and the braking step must not cancel the 0.45 m drop
-    plan = [("walk", 40.0), ("stand", 30.0), ("stop", walk_s), ("down", 3.0), ("sit", 300.0),
+    # velocity (up to 0.2 m/s) and the braking step must not cancel the 0.45 m drop. A quick
+    # one (1.3-1.5 s) begins inside the walk's last epoch; at 40.45 s its lean shows there
+    # (4 deg), so the span takes that epoch in and the walk's velocity from the one before
+    plan = [("walk", 40.0), ("stand", 30.0), ("stop", walk_s), ("down", down_s), ("sit", 300.0),
             ("up", 2.5), ("stand", 100.0)]
-    chunk, truth = day_signal(50.0, sit_flex_deg=0.0, lean_deg=20.0, noise_g=0.003, plan=plan,
+    chunk, truth = day_signal(50.0, sit_flex_deg=0.0, lean_deg=lean_deg, noise_g=0.003, plan=plan,
                               R=random_mounting(4))
     epochs = classify(chunk)
     assert share(epochs, truth, "sitting") > 0.97
