@@ -235,16 +235,11 @@ def test_decisions_do_not_depend_on_chunking():
     assert classify(chunk) == classify(chunk, chunk_size=37)
 
 
-def test_net_travel_ignores_a_constant_bias_and_a_bias_that_moves_with_a_lean():
-    rate = 50.0
-    t = np.arange(int(10 * rate)) / rate
-    z = -0.45 * _min_jerk((t - 4.0) / 2.5)             # a 0.45 m descent over 2.5 s
-    a = np.gradient(np.gradient(z, t), t)
-    lean = np.sin(np.pi * np.clip((t - 2.2) / 3.0, 0, 1)) ** 2   # 0..1, early in the span
-    meas = a + 0.12 + 0.09 * lean                       # bias 0.12 m/s^2, +0.09 while leaning
-    direction = np.column_stack([0.5 * lean, np.zeros_like(t), np.ones_like(t)])
+def _epoch_rows(t, meas, direction, rate):
+    """1 s epoch rows with the moments net_travel_m reads: the vertical acceleration's and the
+    direction's zeroth and first (about the epoch's start), as day_features sums them."""
     rows = []
-    for e in range(10):
+    for e in range(int(round(len(t) / rate))):
         m = (t >= e) & (t < e + 1)
         row = np.zeros(len(F))
         row[F["t0"]], row[F["n"]] = e, m.sum()
@@ -254,6 +249,18 @@ def test_net_travel_ignores_a_constant_bias_and_a_bias_that_moves_with_a_lean():
             row[F[f"dir0_{c}_s"]] = direction[m, i].sum() / rate
             row[F[f"dir1_{c}_s2"]] = (direction[m, i] * (t[m] - e)).sum() / rate
         rows.append(row)
+    return rows
+
+
+def test_net_travel_ignores_a_constant_bias_and_a_bias_that_moves_with_a_lean():
+    rate = 50.0
+    t = np.arange(int(10 * rate)) / rate
+    z = -0.45 * _min_jerk((t - 4.0) / 2.5)             # a 0.45 m descent over 2.5 s
+    a = np.gradient(np.gradient(z, t), t)
+    lean = np.sin(np.pi * np.clip((t - 2.2) / 3.0, 0, 1)) ** 2   # 0..1, early in the span
+    meas = a + 0.12 + 0.09 * lean                       # bias 0.12 m/s^2, +0.09 while leaning
+    direction = np.column_stack([0.5 * lean, np.zeros_like(t), np.ones_like(t)])
+    rows = _epoch_rows(t, meas, direction, rate)
     # bias model: 0.12 + 0.18 * the x-component of the direction
     bias = np.array([0.12, 0.18, 0.0, 0.0])
     d = net_travel_m(rows, (2, 8), (0, 2), (8, 10), rate, bias)
@@ -272,17 +279,7 @@ def test_net_travel_takes_the_bias_at_a_held_lean_from_its_epochs_at_rest():
     lean = _min_jerk(t - 2.2) - _min_jerk(t - 5.2)
     meas = 0.05 + 0.15 * lean
     direction = np.column_stack([0.5 * lean, np.zeros_like(t), 1.0 - 0.13 * lean])
-    rows = []
-    for e in range(11):
-        m = (t >= e) & (t < e + 1)
-        row = np.zeros(len(F))
-        row[F["t0"]], row[F["n"]] = e, m.sum()
-        row[F["acc_s0_m_s"]] = meas[m].sum() / rate
-        row[F["acc_s1_m"]] = (meas[m] * (t[m] - e)).sum() / rate
-        for i, c in enumerate("xyz"):
-            row[F[f"dir0_{c}_s"]] = direction[m, i].sum() / rate
-            row[F[f"dir1_{c}_s2"]] = (direction[m, i] * (t[m] - e)).sum() / rate
-        rows.append(row)
+    rows = _epoch_rows(t, meas, direction, rate)
     d_ramp = net_travel_m(rows, (2, 9), (0, 2), (9, 11), rate, None)
     assert abs(d_ramp) > 0.3                             # read as a stand-up
     at_rest = (0, 1, 4, 7, 8, 9, 10)                     # before, held, after

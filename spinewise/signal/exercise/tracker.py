@@ -1178,10 +1178,11 @@ class ExerciseTracker:
 
     def _effort_step(self, t: float, h: dict) -> bool:
         """Add this frame's effort to the candidate's 1 s blocks; False once its last two
-        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor) or, in
-        a running hold, under EFFORT_DROP_FRACTION of its own effort. Keeps the last moment
-        the smoothed effort was above that (the hold's end if it stops) and the first after
-        the candidate began (its start after a quiet spell)."""
+        blocks were both as quiet as lying (under EFFORT_RESTART_RATIO x the floor; not
+        without a gyro) or, in a running hold, under the level it let go at (_effort_drop).
+        Without a gyro the blocks are also logged with their times (_effort_rose_s). Keeps
+        the last moment the frame's effort was above that (the hold's end if it stops) and
+        the first after the candidate began (its start after a quiet spell)."""
         e = h["eff"]
         floor = self._floor.floor()
         restart = EFFORT_RESTART_RATIO[bool(self._s["has_gyro"])]
