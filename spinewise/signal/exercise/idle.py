@@ -83,6 +83,9 @@ def _eligible(tr) -> int:
             or s["hold_veto_up"] is not None or s.get("hold_up_lp") is None
             or s.get("hold_lp_t") != s["prev_t"]):
         return _NONE
+    if s.get("drift_since") is not None or (
+            s.get("rest_s") is not None and s["prev_t"] - s["rest_s"] <= _tr.REST_SETTLE_S):
+        return _NONE            # the rest pose may yet be re-taken (tracker._rest_drift)
     if det.rest is None:
         return _NONE if det.active else _NO_EPISODE
     if (s["cand_roll"] or det.keep_history or det.weights != _UNIT

@@ -86,6 +86,9 @@ SEEN_AFTER_REPS = 4        # ... once the set has counted this many keeps it goi
 BLOCKS_FOUND_BY_REPS = 3   # an alternating set seen to go on in blocks up to this many reps in
 BLOCKED_PAUSE_FRACTION = 0.35  # pauses this close (x the reps' roll) to the rest: the rest is
                            # true and the reps are one side's block (guide: "10-12 per side")
+REST_DRIFT_DEG = 1.5       # see _rest_drift: still this far off the rest pose,
+REST_DRIFT_S = 2.5         # this long,
+REST_SETTLE_S = 15.0       # this soon after taking it: the pose was taken while settling
 SHIFT_S = 14.0             # see _step: small held shifts become the new rest pose
 SHIFT_MAX_DEG = 6.0
 NOISE_MAX_DEG = 4.0        # wobble estimates use (and thresholds stop at) this much:
@@ -188,6 +191,8 @@ class ExerciseTracker:
             "t_last": None,
             "has_gyro": None,
             "ep_frames": [],          # recent frames of this episode, for a rest re-take
+            "rest_s": None,           # when the episode's rest pose was taken (see _rest_drift)
+            "drift_since": None,      # still off that pose since (see _rest_drift)
             "swapped": False,
             "noise2": 0.0,            # mean square rotation at rest in this episode, deg^2
             "noise2_roll": 0.0,       # the same for the roll alone
@@ -337,6 +342,7 @@ class ExerciseTracker:
                     s["posture"] = classify(rest)[0]
                     self._det.max_rep_s = MAX_REP_S.get(s["posture"], MAX_REP_S[None])
                     s["still_run"] = []
+                    s["rest_s"] = t
                     log.debug("t=%.1f rest pose %s", t, s["posture"])
                     # a first rep may have begun the moment they settled into position
                     # (before a full still second): look back over the frames since.
@@ -365,6 +371,7 @@ class ExerciseTracker:
             # rest-pose wobble (breathing, sway) sets how big a rep must be to count
             if s["set"] is None and self._det.last_m_full < NOISE_MAX_DEG:
                 s["noise2"] += 0.02 * (self._det.last_m_full ** 2 - s["noise2"])
+        self._rest_drift(t, up, still, out)
         if (s["set"] is not None and self._det.weights != [1.0, 1.0, 1.0]
                 and self._det.last_m_full > max(10.0, 3.0 * self._set_amp(),
                                                 OTHER_AXES_K * self._set_rotation())):
@@ -409,6 +416,25 @@ class ExerciseTracker:
             self._det.active = False
         ev += self._expire(t)
         return ev
+
+    def _rest_drift(self, t: float, up: np.ndarray, still: bool, out) -> None:
+        """Within REST_SETTLE_S of taking the episode's rest pose, before any rep, the body
+        still REST_DRIFT_DEG or more off it, short of a rep, for REST_DRIFT_S: the pose was
+        taken while the pelvis still settled (taken as they got down, 3 deg off the lying
+        that followed: every rep then measured from the wrong place, and the lying after the
+        set one long excursion). Later such a hold is more likely a small first rep."""
+        s = self._s
+        if (not self._det.active and still and out is None and s["set"] is None
+                and not s["cand"] and not s["cand_roll"]
+                and s.get("rest_s") is not None and t - s["rest_s"] <= REST_SETTLE_S
+                and self._det.last_m_full >= REST_DRIFT_DEG):
+            s["drift_since"] = s.get("drift_since") or t
+            if t - s["drift_since"] >= REST_DRIFT_S:
+                log.debug("t=%.1f rest pose drifted %.1f deg: re-taken", t, self._det.last_m_full)
+                self._det.set_rest(up)
+                s["drift_since"] = None
+        else:
+            s["drift_since"] = None
 
     def _settle_s(self, up: np.ndarray) -> float:
         """How long still in another posture ends the episode. From standing, a forward bend

@@ -202,6 +202,7 @@ def test_candidate_reps_raise_the_threshold_and_expire_inside_a_run(compiled, mo
                       compiled=compiled)
     assert out[True][0] == out[False][0]
     assert out[True][1] == out[False][1]
-    # all but the leans' ~130 frames and the first rest pose's 10 (without the candidates
-    # the frames until they expired went to _step: 2,110)
-    assert out[True][2] >= 2300
+    # all but the leans' ~130 frames, the first rest pose's 10 and the 15 s after it, when
+    # the pose may yet be re-taken (tracker.REST_SETTLE_S) (without the candidates the
+    # frames until they expired went to _step: 2,110 then, 1,960 now)
+    assert out[True][2] >= 2200

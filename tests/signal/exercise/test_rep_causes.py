@@ -274,3 +274,17 @@ def test_a_dead_bug_pressing_the_back_down_is_named_from_its_first_reps():
     got, want = _sim_sets(3110, 52.0, True, "dead_bug")
     assert want == [("dead_bug", 20)]
     assert [name for name, _ in got] == ["dead_bug"] and abs(got[0][1] - 20) <= 2
+
+
+def test_a_rest_pose_taken_while_the_pelvis_still_settles_is_re_taken():
+    # report seed 9001: the rest pose was taken as they got down to prone; the pelvis then
+    # settled 3 deg further, slowly (the rest wobble estimate, and with it the rep threshold,
+    # grew with it), and held there 4 s before the first press-up. Every 10 deg rep was
+    # measured from the wrong place (7 of 10 counted; here read as bird dog blocks), and the
+    # lying after the set read as one 40 s excursion that kept a plank after it from being found
+    settled = _tilted(PRONE_UP, -2.5, 1.5)
+    keys = [(0.0, UPRIGHT_UP), (8.0, UPRIGHT_UP), (1.2, PRONE_UP), (1.5, PRONE_UP),
+            (6.0, settled), (4.0, settled)]
+    keys += _press_ups(10, settled, amp_deg=10.0) + [(40.0, settled)]
+    sets = _run(_stream(keys))
+    assert [(s["exercise"], s["reps"]) for s in sets] == [("prone_press_up", 10)]
